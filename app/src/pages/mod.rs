@@ -1,0 +1,7 @@
+mod home;
+mod how_it_works;
+mod not_found;
+
+pub use home::HomePage;
+pub use how_it_works::HowItWorksPage;
+pub use not_found::NotFoundPage;

@@ -1,0 +1,99 @@
+//! Sessions live in the database of whichever engine runs, through the
+//! stores of `tower-sessions-sqlx-store`. Those stores take a typed pool, so
+//! the session store opens its own small pool on the same database; its
+//! tables are created by our migrations (0001), not by the store.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use tower_sessions::Session;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+use crate::error::AppError;
+use crate::ssr::db::{Database, DbError, Engine, SQLITE_BUSY_TIMEOUT};
+
+const SESSION_POOL_SIZE: u32 = 4;
+
+/// A session store on the engine the application runs on.
+#[derive(Clone, Debug)]
+pub enum SessionBackend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl SessionBackend {
+    pub async fn open(database: &Database) -> Result<Self, DbError> {
+        match database.engine() {
+            Engine::Sqlite => {
+                let options = SqliteConnectOptions::from_str(database.url())?
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(SESSION_POOL_SIZE)
+                    .connect_with(options)
+                    .await?;
+                Ok(SessionBackend::Sqlite(SqliteStore::new(pool)))
+            }
+            Engine::Postgres => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(SESSION_POOL_SIZE)
+                    .connect(database.url())
+                    .await?;
+                Ok(SessionBackend::Postgres(PostgresStore::new(pool)))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for SessionBackend {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.create(record).await,
+            SessionBackend::Postgres(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.save(record).await,
+            SessionBackend::Postgres(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            SessionBackend::Sqlite(store) => store.load(id).await,
+            SessionBackend::Postgres(store) => store.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.delete(id).await,
+            SessionBackend::Postgres(store) => store.delete(id).await,
+        }
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for SessionBackend {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.delete_expired().await,
+            SessionBackend::Postgres(store) => store.delete_expired().await,
+        }
+    }
+}
+
+/// The session of the request a server function is answering.
+pub async fn current() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(AppError::unexpected)
+}

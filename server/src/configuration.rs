@@ -1,0 +1,220 @@
+//! Configuration from environment variables, with defaults that run the
+//! portal locally. Every variable is listed in `.env.example`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/counsel-registry.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the server listens (`BIND_ADDRESS`).
+    pub bind_address: SocketAddr,
+    /// The address users reach the portal at (`PUBLIC_URL`). An `https`
+    /// URL makes the session cookie `Secure` and `__Host-` prefixed.
+    pub public_url: Url,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    /// How often expired sessions are deleted.
+    pub session_cleanup_interval: Duration,
+    /// How long in-flight requests may run after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// The directory cargo-leptos writes the site to (`LEPTOS_SITE_ROOT`).
+    pub site_root: String,
+    pub log_format: LogFormat,
+}
+
+/// An invalid variable; its message is one line that names the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |name: &'static str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let bind_address: SocketAddr = parse(
+            "BIND_ADDRESS",
+            read("BIND_ADDRESS"),
+            "127.0.0.1:3000",
+            "expected an address and port such as 127.0.0.1:3000",
+        )?;
+        let public_url = match read("PUBLIC_URL") {
+            Some(raw) => parse_public_url(&raw)?,
+            None => Url::parse(&format!("http://{bind_address}")).map_err(|e| ConfigError {
+                variable: "BIND_ADDRESS",
+                message: e.to_string(),
+            })?,
+        };
+        let database_url = read("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        app::ssr::db::Engine::from_url(&database_url).map_err(|e| ConfigError {
+            variable: "DATABASE_URL",
+            message: e.to_string(),
+        })?;
+        let database_max_connections: u32 = parse(
+            "DATABASE_MAX_CONNECTIONS",
+            read("DATABASE_MAX_CONNECTIONS"),
+            "10",
+            "expected a whole number from 1 to 1000",
+        )?;
+        if !(1..=1000).contains(&database_max_connections) {
+            return Err(ConfigError {
+                variable: "DATABASE_MAX_CONNECTIONS",
+                message: "expected a whole number from 1 to 1000".into(),
+            });
+        }
+        let session_cleanup_interval = seconds(
+            "SESSION_CLEANUP_INTERVAL_SECS",
+            read("SESSION_CLEANUP_INTERVAL_SECS"),
+            "300",
+        )?;
+        let shutdown_grace = seconds("SHUTDOWN_GRACE_SECS", read("SHUTDOWN_GRACE_SECS"), "30")?;
+        let site_root = read("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned());
+        let log_format = match read("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "LOG_FORMAT",
+                    message: "expected pretty or json".into(),
+                });
+            }
+        };
+
+        Ok(Self {
+            bind_address,
+            public_url,
+            database_url,
+            database_max_connections,
+            session_cleanup_interval,
+            shutdown_grace,
+            site_root,
+            log_format,
+        })
+    }
+
+    /// Whether users reach the portal over TLS (possibly through a proxy).
+    pub fn served_over_tls(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    variable: &'static str,
+    value: Option<String>,
+    default: &str,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    let raw = value.unwrap_or_else(|| default.to_owned());
+    raw.trim().parse().map_err(|_| ConfigError {
+        variable,
+        message: format!("{expected}, got {raw:?}"),
+    })
+}
+
+fn seconds(
+    variable: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    let secs: u64 = parse(
+        variable,
+        value,
+        default,
+        "expected a whole number of seconds",
+    )?;
+    if secs == 0 {
+        return Err(ConfigError {
+            variable,
+            message: "expected at least 1 second".into(),
+        });
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let invalid = |message: &str| ConfigError {
+        variable: "PUBLIC_URL",
+        message: format!("{message}, got {raw:?}"),
+    };
+    let url = Url::parse(raw.trim()).map_err(|_| invalid("expected an absolute http(s) URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("expected an absolute http(s) URL"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_locally_on_sqlite() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.bind_address.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert!(!s.served_over_tls());
+        assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn https_public_url_means_tls() {
+        let s = settings(&[("PUBLIC_URL", "https://registry.example.org")]).expect("valid");
+        assert!(s.served_over_tls());
+    }
+
+    #[test]
+    fn each_invalid_value_names_its_variable() {
+        let cases = [
+            ("BIND_ADDRESS", "localhost"),
+            ("PUBLIC_URL", "registry.example.org"),
+            ("PUBLIC_URL", "ftp://registry.example.org"),
+            ("DATABASE_URL", "mysql://root@localhost/x"),
+            ("DATABASE_MAX_CONNECTIONS", "zero"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("SESSION_CLEANUP_INTERVAL_SECS", "-5"),
+            ("SHUTDOWN_GRACE_SECS", "0"),
+            ("LOG_FORMAT", "xml"),
+        ];
+        for (variable, value) in cases {
+            let error = settings(&[(variable, value)]).expect_err(variable);
+            assert_eq!(error.variable, variable);
+            let line = error.to_string();
+            assert!(line.starts_with(variable), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn empty_values_fall_back_to_defaults() {
+        let s = settings(&[("DATABASE_URL", ""), ("LOG_FORMAT", " ")]).expect("valid");
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+    }
+}

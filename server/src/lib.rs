@@ -1,0 +1,8 @@
+//! The Counsel Registry server process: configuration, telemetry, the HTTP
+//! application (pages, server functions, health) and the command line.
+
+pub mod cli;
+pub mod configuration;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,262 @@
+//! Builds the HTTP application from settings and runs it until a shutdown
+//! signal, letting in-flight requests finish.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use app::ssr::db::Database;
+use app::ssr::session::SessionBackend;
+use app::ssr::state::AppState;
+use app::{App, shell};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use leptos::prelude::{LeptosOptions, provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::configuration::Settings;
+use crate::routes::health;
+
+/// Sessions end after this long without a request.
+const SESSION_IDLE_TIMEOUT: time::Duration = time::Duration::minutes(30);
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    database: Database,
+    session_cleanup: JoinHandle<()>,
+    shutdown_grace: std::time::Duration,
+}
+
+impl Application {
+    /// Opens the database, applies migrations and binds the listener.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let database = Database::connect(&settings.database_url, settings.database_max_connections)
+            .await
+            .context("cannot open the database (DATABASE_URL)")?;
+        database
+            .migrate()
+            .await
+            .context("cannot apply migrations")?;
+        let sessions = SessionBackend::open(&database)
+            .await
+            .context("cannot open the session store")?;
+
+        let listener = TcpListener::bind(settings.bind_address)
+            .await
+            .with_context(|| {
+                format!("cannot listen on {} (BIND_ADDRESS)", settings.bind_address)
+            })?;
+        let local_address = listener.local_addr()?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("counsel-registry")
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(local_address)
+            .build();
+        let state = AppState {
+            leptos_options,
+            database: database.clone(),
+        };
+
+        let session_cleanup =
+            spawn_session_cleanup(sessions.clone(), settings.session_cleanup_interval);
+        let router = router(state, sessions, settings);
+        tracing::info!(address = %local_address, engine = ?database.engine(), "listening");
+        Ok(Self {
+            listener,
+            router,
+            database,
+            session_cleanup,
+            shutdown_grace: settings.shutdown_grace,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting connections
+    /// and gives in-flight requests up to the grace period to finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        });
+        let mut server = tokio::spawn(server.into_future());
+
+        let outcome = tokio::select! {
+            finished = &mut server => finished.context("server task failed")?.map_err(anyhow::Error::from),
+            () = shutdown => {
+                tracing::info!("shutdown requested: finishing in-flight requests");
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(self.shutdown_grace, &mut server).await {
+                    Ok(finished) => finished.context("server task failed")?.map_err(anyhow::Error::from),
+                    Err(_) => {
+                        tracing::warn!("grace period over: dropping remaining connections");
+                        server.abort();
+                        Ok(())
+                    }
+                }
+            }
+        };
+        self.session_cleanup.abort();
+        self.database.close().await;
+        tracing::info!("stopped");
+        outcome
+    }
+}
+
+fn router(state: AppState, sessions: SessionBackend, settings: &Settings) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+    let page_context = state.clone();
+    let pkg_dir = Path::new(&settings.site_root).join("pkg");
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/{*fn_name}", post(server_fn_handler))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(page_context.clone()),
+            move || shell(leptos_options.clone()),
+        )
+        .nest_service("/pkg", static_files(&pkg_dir))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(session_layer(sessions, settings))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CompressionLayer::new()),
+        )
+        .with_state(state)
+}
+
+async fn server_fn_handler(
+    State(state): State<AppState>,
+    request: Request<Body>,
+) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+}
+
+/// The WASM, JS and CSS bundle. File names are not hashed, so browsers
+/// revalidate (cheaply, by Last-Modified) instead of caching blindly.
+fn static_files(pkg_dir: &Path) -> Router {
+    Router::new()
+        .fallback_service(
+            ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+}
+
+fn session_layer(
+    sessions: SessionBackend,
+    settings: &Settings,
+) -> SessionManagerLayer<SessionBackend> {
+    let over_tls = settings.served_over_tls();
+    // The __Host- prefix makes browsers refuse the cookie unless it is
+    // Secure, has Path=/ and no Domain: it cannot be planted by a subdomain.
+    let name = if over_tls {
+        "__Host-session"
+    } else {
+        "session"
+    };
+    SessionManagerLayer::new(sessions)
+        .with_name(name)
+        .with_secure(over_tls)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT))
+}
+
+fn spawn_session_cleanup(sessions: SessionBackend, every: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(error) = sessions.continuously_delete_expired(every).await {
+            tracing::error!(error = %error, "expired-session cleanup stopped");
+        }
+    })
+}
+
+/// The span of one request. Only the path is recorded: query strings may
+/// carry tokens.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
