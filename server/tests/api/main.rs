@@ -1,0 +1,13 @@
+//! One integration binary (faster to link than one per file). Every test
+//! that touches the database runs on SQLite and on PostgreSQL: see
+//! `helpers::db_test!`.
+
+#[macro_use]
+mod helpers;
+
+mod health;
+mod pages;
+mod process;
+mod sessions;
+mod shutdown;
+mod sqlite;

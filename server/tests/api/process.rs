@@ -1,0 +1,103 @@
+//! The real binary: configuration errors, the migrate command and SIGTERM.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::helpers::{Engine, TestDatabase};
+
+fn server() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+#[tokio::test]
+async fn an_invalid_variable_stops_the_start_with_one_line_naming_it() {
+    let output = server()
+        .env("DATABASE_MAX_CONNECTIONS", "lots")
+        .output()
+        .await
+        .expect("run server");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("DATABASE_MAX_CONNECTIONS"), "{stderr}");
+}
+
+db_test!(
+    async fn migrate_command_applies_migrations(engine: Engine) {
+        let database = TestDatabase::create(engine).await;
+        let output = server()
+            .arg("migrate")
+            .env("DATABASE_URL", &database.url)
+            .output()
+            .await
+            .expect("run server migrate");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("migrations applied"));
+        let pool = app::ssr::db::Database::connect(&database.url, 1)
+            .await
+            .expect("connect");
+        assert_eq!(
+            pool.readiness().await.expect("readiness"),
+            app::ssr::db::Readiness::Ready
+        );
+        pool.close().await;
+    }
+);
+
+db_test!(
+    async fn sigterm_stops_the_server_cleanly(engine: Engine) {
+        let database = TestDatabase::create(engine).await;
+        let mut child = server()
+            .env("DATABASE_URL", &database.url)
+            .env("BIND_ADDRESS", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let listening = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read log") {
+                if line.contains("listening") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .expect("server starts in time");
+        assert!(listening);
+
+        let pid = child.id().expect("pid").to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill");
+        assert!(killed.success());
+        let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+            .await
+            .expect("exits in time")
+            .expect("status");
+        assert!(status.success(), "{status:?}");
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            rest.push(line);
+        }
+        assert!(rest.iter().any(|line| line.contains("stopped")), "{rest:?}");
+    }
+);
