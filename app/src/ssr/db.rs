@@ -159,10 +159,11 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     let options = SqliteConnectOptions::from_str(url)?;
     let file = options.get_filename();
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    if !in_memory {
-        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(DbError::CreateDirectory)?;
-        }
+    if let Some(parent) = file
+        .parent()
+        .filter(|p| !in_memory && !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(DbError::CreateDirectory)?;
     }
     if url.contains("mode=") {
         return Ok(url.to_owned());

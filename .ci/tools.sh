@@ -1,0 +1,65 @@
+# Sourced by the portal and test commands: installs, once, the build tools
+# a fresh Debian 12 machine with rustup, Node and npm lacks. Each step is
+# skipped when the right version is already there, so a second run takes
+# seconds. Versions: see ../shared/TOOLCHAIN.md and the README.
+
+export PATH="$HOME/.cargo/bin:$PATH"
+CARGO_LEPTOS_VERSION=0.3.8
+WASM_OPT_VERSION=0.116.1
+
+step() { printf '\n==> %s\n' "$*"; }
+
+install_build_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+
+  if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
+    step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+  fi
+
+  # wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock.
+  local bindgen
+  bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+  if ! "$HOME/.cargo/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $bindgen\$"; then
+    step "installing wasm-bindgen-cli $bindgen (about 2 minutes, once)"
+    # --locked fails for this crate (a locked dependency left the registry).
+    CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback \
+      cargo install wasm-bindgen-cli --version "$bindgen" --force
+  fi
+
+  # Not Debian's binaryen: its wasm-opt 108 breaks hydration.
+  if ! "$HOME/.cargo/bin/wasm-opt" --version 2>/dev/null | grep -q "version 116"; then
+    step "installing wasm-opt $WASM_OPT_VERSION (about 6 minutes, once)"
+    cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
+  fi
+}
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_test_tools() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "installing ${missing[*]} from Debian"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
+  fi
+
+  # The browser test runner; it never downloads a browser of its own.
+  if [ ! -f end2end/node_modules/.package-lock.json ] \
+    || ! cmp -s end2end/package-lock.json end2end/node_modules/.lock-installed; then
+    step "installing the end2end npm packages"
+    (cd end2end && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.lock-installed)
+  fi
+}
+
+build_release() {
+  step "building the release site (server + WASM bundle)"
+  cargo leptos build --release
+}
