@@ -19,8 +19,9 @@ pub struct Settings {
     /// Where the server listens (`BIND_ADDRESS`).
     pub bind_address: SocketAddr,
     /// The address users reach the portal at (`PUBLIC_URL`). An `https`
-    /// URL makes the session cookie `Secure` and `__Host-` prefixed.
-    pub public_url: Url,
+    /// URL makes the session cookie `Secure` and `__Host-` prefixed. When
+    /// unset, the address the server is bound to.
+    pub public_url: Option<Url>,
     pub database_url: String,
     pub database_max_connections: u32,
     /// How often expired sessions are deleted.
@@ -56,13 +57,9 @@ impl Settings {
             "127.0.0.1:3000",
             "expected an address and port such as 127.0.0.1:3000",
         )?;
-        let public_url = match read("PUBLIC_URL") {
-            Some(raw) => parse_public_url(&raw)?,
-            None => Url::parse(&format!("http://{bind_address}")).map_err(|e| ConfigError {
-                variable: "BIND_ADDRESS",
-                message: e.to_string(),
-            })?,
-        };
+        let public_url = read("PUBLIC_URL")
+            .map(|raw| parse_public_url(&raw))
+            .transpose()?;
         let database_url = read("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         app::ssr::db::Engine::from_url(&database_url).map_err(|e| ConfigError {
             variable: "DATABASE_URL",
@@ -112,7 +109,17 @@ impl Settings {
 
     /// Whether users reach the portal over TLS (possibly through a proxy).
     pub fn served_over_tls(&self) -> bool {
-        self.public_url.scheme() == "https"
+        self.public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https")
+    }
+
+    /// The origin browsers send in `Origin` for the portal's own pages.
+    pub fn public_origin(&self, bound_to: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.origin().ascii_serialization(),
+            None => format!("http://{bound_to}"),
+        }
     }
 }
 
@@ -179,15 +186,19 @@ mod tests {
         let s = settings(&[]).expect("defaults are valid");
         assert_eq!(s.bind_address.to_string(), "127.0.0.1:3000");
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
-        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(s.public_origin(s.bind_address), "http://127.0.0.1:3000");
         assert!(!s.served_over_tls());
         assert_eq!(s.log_format, LogFormat::Pretty);
     }
 
     #[test]
     fn https_public_url_means_tls() {
-        let s = settings(&[("PUBLIC_URL", "https://registry.example.org")]).expect("valid");
+        let s = settings(&[("PUBLIC_URL", "https://registry.example.org/portal")]).expect("valid");
         assert!(s.served_over_tls());
+        assert_eq!(
+            s.public_origin(s.bind_address),
+            "https://registry.example.org"
+        );
     }
 
     #[test]

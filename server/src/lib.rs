@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod configuration;
+pub mod middleware;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

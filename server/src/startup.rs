@@ -16,8 +16,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use leptos::prelude::{LeptosOptions, provide_context};
-use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use leptos::nonce::use_nonce;
+use leptos::prelude::{LeptosOptions, provide_context, use_context};
+use leptos_axum::{
+    LeptosRoutes, ResponseOptions, generate_route_list, handle_server_fns_with_context,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
@@ -31,6 +34,8 @@ use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::configuration::Settings;
+use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
+use crate::middleware::security_headers;
 use crate::routes::health;
 
 /// Sessions end after this long without a request.
@@ -78,7 +83,8 @@ impl Application {
 
         let session_cleanup =
             spawn_session_cleanup(sessions.clone(), settings.session_cleanup_interval);
-        let router = router(state, sessions, settings);
+        let allowed_origin = AllowedOrigin(settings.public_origin(local_address));
+        let router = router(state, sessions, allowed_origin, settings);
         tracing::info!(address = %local_address, engine = ?database.engine(), "listening");
         Ok(Self {
             listener,
@@ -137,25 +143,35 @@ impl Application {
     }
 }
 
-fn router(state: AppState, sessions: SessionBackend, settings: &Settings) -> Router {
+fn router(
+    state: AppState,
+    sessions: SessionBackend,
+    allowed_origin: AllowedOrigin,
+    settings: &Settings,
+) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(App);
-    let page_context = state.clone();
+    let page_context = page_context(state.clone());
     let pkg_dir = Path::new(&settings.site_root).join("pkg");
 
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/{*fn_name}", post(server_fn_handler))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(page_context.clone()),
-            move || shell(leptos_options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
+            shell(leptos_options.clone())
+        })
         .nest_service("/pkg", static_files(&pkg_dir))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, shell))
         .layer(session_layer(sessions, settings))
+        .layer(axum::middleware::from_fn_with_state(
+            allowed_origin,
+            refuse_cross_site,
+        ));
+    security_headers::apply(router, settings.served_over_tls())
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -164,6 +180,21 @@ fn router(state: AppState, sessions: SessionBackend, settings: &Settings) -> Rou
                 .layer(CompressionLayer::new()),
         )
         .with_state(state)
+}
+
+/// What every rendered page gets: the state, and a CSP naming the nonce
+/// leptos_axum generated for this response's hydration script.
+fn page_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(state.clone());
+        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) {
+            if let Ok(policy) =
+                HeaderValue::from_str(&security_headers::page_csp(&nonce.to_string()))
+            {
+                response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+            }
+        }
+    }
 }
 
 async fn server_fn_handler(

@@ -8,6 +8,7 @@ mod helpers;
 mod health;
 mod pages;
 mod process;
+mod security;
 mod sessions;
 mod shutdown;
 mod sqlite;
