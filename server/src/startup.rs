@@ -187,12 +187,11 @@ fn router(
 fn page_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     move || {
         provide_context(state.clone());
-        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) {
-            if let Ok(policy) =
+        if let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>())
+            && let Ok(policy) =
                 HeaderValue::from_str(&security_headers::page_csp(&nonce.to_string()))
-            {
-                response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
-            }
+        {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
         }
     }
 }
