@@ -1,0 +1,134 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+const MAX_CHARS: usize = 200;
+
+/// A person's full name as they write it: NFKC-normalised (so lookalike
+/// compatibility characters such as full-width letters collapse to their
+/// plain form), single-spaced, with no control or invisible characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("Enter your full name.")]
+    Empty,
+    #[error("A name is at most 200 characters.")]
+    TooLong,
+    #[error("A name holds letters, spaces, hyphens, apostrophes and periods only.")]
+    InvalidCharacters,
+}
+
+impl PersonName {
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        if raw.chars().any(char::is_control) {
+            return Err(NameError::InvalidCharacters);
+        }
+        let normalised: String = raw.nfkc().collect();
+        let single_spaced = normalised.split_whitespace().collect::<Vec<_>>().join(" ");
+        if single_spaced.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if single_spaced.chars().count() > MAX_CHARS {
+            return Err(NameError::TooLong);
+        }
+        let allowed = |c: char| {
+            c.is_alphabetic()
+                || is_combining_mark(c)
+                || matches!(c, ' ' | '-' | '\'' | '’' | '.' | ',')
+        };
+        if !single_spaced.chars().all(allowed) || !single_spaced.chars().any(char::is_alphabetic) {
+            return Err(NameError::InvalidCharacters);
+        }
+        Ok(Self(single_spaced))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Lower-cased words of three letters or more, for the rule that a
+    /// password must not contain the name.
+    pub fn significant_words(&self) -> Vec<String> {
+        self.0
+            .split(|c: char| !c.is_alphabetic())
+            .filter(|word| word.chars().count() >= 3)
+            .map(str::to_lowercase)
+            .collect()
+    }
+}
+
+fn is_combining_mark(c: char) -> bool {
+    matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF)
+}
+
+impl TryFrom<String> for PersonName {
+    type Error = NameError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<PersonName> for String {
+    fn from(value: PersonName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for PersonName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_names_in_many_scripts() {
+        for raw in [
+            "Jane Q. Doe",
+            "José Álvarez-García",
+            "Nguyễn Văn An",
+            "O’Brien",
+            "张伟",
+            "Zoë d'Arc",
+        ] {
+            assert!(PersonName::parse(raw).is_ok(), "{raw}");
+        }
+        assert_eq!(
+            PersonName::parse("  Jane   Doe ").map(String::from),
+            Ok("Jane Doe".into())
+        );
+    }
+
+    #[test]
+    fn compatibility_lookalikes_collapse() {
+        // Full-width letters are NFKC-equivalent to ASCII ones.
+        assert_eq!(
+            PersonName::parse("Ｊａｎｅ").map(String::from),
+            Ok("Jane".into())
+        );
+    }
+
+    #[test]
+    fn refuses_markup_controls_and_invisible_characters() {
+        for raw in [
+            "",
+            "<script>alert(1)</script>",
+            "Robert'); DROP TABLE users;--",
+            "Jane\u{202E}eoD",
+            "Jane\u{200B}Doe",
+            "Jane\nDoe",
+            "12345",
+            "...",
+        ] {
+            assert!(PersonName::parse(raw).is_err(), "{raw:?}");
+        }
+        assert_eq!(PersonName::parse(&"a".repeat(201)), Err(NameError::TooLong));
+    }
+}
