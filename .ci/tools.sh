@@ -61,5 +61,5 @@ install_test_tools() {
 
 build_release() {
   step "building the release site (server + WASM bundle)"
-  cargo leptos build --release
+  cargo leptos build --release --precompress
 }

@@ -1,12 +1,15 @@
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use crate::components::layout::Layout;
-use crate::pages::{HomePage, HowItWorksPage, NotFoundPage};
+use crate::pages::{
+    AccountPage, CheckEmailPage, HomePage, HowItWorksPage, LoginPage, NotFoundPage, SignUpPage,
+    VerifyEmailPage,
+};
 
 /// The HTML document around the application, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -21,6 +24,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     name="description"
                     content="The national registry of attorney phone numbers that correctional phone providers must never record."
                 />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -44,7 +48,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/counsel-registry.css" />
         <Title formatter=|page: String| {
             if page.is_empty() {
                 "Counsel Registry".to_string()
@@ -57,6 +60,13 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFoundPage>
                     <Route path=StaticSegment("") view=HomePage />
                     <Route path=StaticSegment("how-it-works") view=HowItWorksPage />
+                    <Route path=StaticSegment("signup") view=SignUpPage />
+                    <Route path=(StaticSegment("signup"), StaticSegment("check-email")) view=CheckEmailPage />
+                    <Route path=StaticSegment("verify-email") view=VerifyEmailPage />
+                    <Route path=StaticSegment("login") view=LoginPage />
+                    // Async: the page waits for the account, so a signed-out visitor
+                    // gets a real redirect status before any HTML is sent.
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use app::ssr::mail::MailTransport;
 use url::Url;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/counsel-registry.db";
@@ -31,6 +32,11 @@ pub struct Settings {
     /// The directory cargo-leptos writes the site to (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
     pub log_format: LogFormat,
+    /// The sender of every email (`MAIL_FROM`).
+    pub mail_from: String,
+    /// SMTP when `SMTP_URL` is set, else the outbox directory
+    /// (`MAIL_OUTBOX_DIR`).
+    pub mail_transport: MailTransport,
 }
 
 /// An invalid variable; its message is one line that names the variable.
@@ -95,6 +101,35 @@ impl Settings {
             }
         };
 
+        let mail_from = read("MAIL_FROM")
+            .unwrap_or_else(|| "Counsel Registry <no-reply@counsel-registry.localhost>".to_owned());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError {
+                variable: "MAIL_FROM",
+                message: format!(
+                    "expected a mailbox such as Registry <no-reply@example.org>, got {mail_from:?}"
+                ),
+            });
+        }
+        let mail_transport = match read("SMTP_URL") {
+            Some(url) => {
+                if lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url).is_err() {
+                    return Err(ConfigError {
+                        variable: "SMTP_URL",
+                        message:
+                            "expected smtp://user:password@host:587?tls=required or smtps://…:465"
+                                .into(),
+                    });
+                }
+                MailTransport::Smtp(url)
+            }
+            None => MailTransport::Outbox(
+                read("MAIL_OUTBOX_DIR")
+                    .unwrap_or_else(|| "data/outbox".to_owned())
+                    .into(),
+            ),
+        };
+
         Ok(Self {
             bind_address,
             public_url,
@@ -104,6 +139,8 @@ impl Settings {
             shutdown_grace,
             site_root,
             log_format,
+            mail_from,
+            mail_transport,
         })
     }
 
@@ -213,6 +250,8 @@ mod tests {
             ("SESSION_CLEANUP_INTERVAL_SECS", "-5"),
             ("SHUTDOWN_GRACE_SECS", "0"),
             ("LOG_FORMAT", "xml"),
+            ("MAIL_FROM", "not a mailbox"),
+            ("SMTP_URL", "http://mail.example.org"),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

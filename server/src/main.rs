@@ -33,6 +33,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     let application = Application::build(&settings).await?;
-    application.run_until(shutdown_signal()).await
+    application.run_until(shutdown).await
 }

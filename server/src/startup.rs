@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use app::ssr::db::Database;
+use app::ssr::mail::Mailer;
 use app::ssr::session::SessionBackend;
 use app::ssr::state::AppState;
 use app::{App, shell};
@@ -70,21 +71,28 @@ impl Application {
             })?;
         let local_address = listener.local_addr()?;
 
+        let hashed_bundle = bundle_is_hashed();
         let leptos_options = LeptosOptions::builder()
             .output_name("counsel-registry")
             .site_root(settings.site_root.as_str())
             .site_pkg_dir("pkg")
             .site_addr(local_address)
+            .hash_files(hashed_bundle)
             .build();
+        let mailer = Mailer::new(&settings.mail_from, &settings.mail_transport)
+            .context("cannot set up email (MAIL_FROM, SMTP_URL, MAIL_OUTBOX_DIR)")?;
+        let public_origin = settings.public_origin(local_address);
         let state = AppState {
             leptos_options,
             database: database.clone(),
+            mailer,
+            base_url: public_origin.clone(),
         };
 
         let session_cleanup =
             spawn_session_cleanup(sessions.clone(), settings.session_cleanup_interval);
-        let allowed_origin = AllowedOrigin(settings.public_origin(local_address));
-        let router = router(state, sessions, allowed_origin, settings);
+        let allowed_origin = AllowedOrigin(public_origin);
+        let router = router(state, sessions, allowed_origin, hashed_bundle, settings);
         tracing::info!(address = %local_address, engine = ?database.engine(), "listening");
         Ok(Self {
             listener,
@@ -147,6 +155,7 @@ fn router(
     state: AppState,
     sessions: SessionBackend,
     allowed_origin: AllowedOrigin,
+    hashed_bundle: bool,
     settings: &Settings,
 ) -> Router {
     let leptos_options = state.leptos_options.clone();
@@ -161,7 +170,7 @@ fn router(
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
             shell(leptos_options.clone())
         })
-        .nest_service("/pkg", static_files(&pkg_dir))
+        .nest_service("/pkg", static_files(&pkg_dir, hashed_bundle))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
@@ -203,9 +212,24 @@ async fn server_fn_handler(
     handle_server_fns_with_context(move || provide_context(state.clone()), request).await
 }
 
-/// The WASM, JS and CSS bundle. File names are not hashed, so browsers
-/// revalidate (cheaply, by Last-Modified) instead of caching blindly.
-fn static_files(pkg_dir: &Path) -> Router {
+/// Whether the release build hashed the bundle's file names: cargo-leptos
+/// then writes `hash.txt` beside the server binary (leptos reads it there).
+fn bundle_is_hashed() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|file| file.is_file())
+}
+
+/// The WASM, JS and CSS bundle, gzip or brotli precompressed by the release
+/// build. Hashed names never change content, so browsers may keep them for
+/// a year; unhashed ones (development) are revalidated on every use.
+fn static_files(pkg_dir: &Path, hashed: bool) -> Router {
+    let cache_policy = if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     Router::new()
         .fallback_service(
             ServeDir::new(pkg_dir)
@@ -214,7 +238,7 @@ fn static_files(pkg_dir: &Path) -> Router {
         )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
+            HeaderValue::from_static(cache_policy),
         ))
 }
 
@@ -263,30 +287,38 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
     )
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when
+/// this is called, not when the future is first polled: call it before the
+/// server announces it is listening, or an early SIGTERM kills the process
+/// the default way.
+#[cfg(unix)]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {},
+                    _ = terminate.recv() => {},
+                }
             }
-            Err(error) => {
-                tracing::error!(error = %error, "cannot listen for SIGTERM");
+            (interrupt, terminate) => {
+                tracing::error!(
+                    sigint = interrupt.is_ok(),
+                    sigterm = terminate.is_ok(),
+                    "cannot listen for shutdown signals"
+                );
                 std::future::pending::<()>().await;
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    }
+}
+
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

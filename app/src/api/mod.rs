@@ -1,4 +1,5 @@
 //! Server functions: thin adapters that parse input, call a service and map
 //! the error. Each has a stable endpoint so forms and tests can name it.
 
+pub mod accounts;
 pub mod notice;

@@ -25,6 +25,12 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <li>
                             <A href="/how-it-works">"How it works"</A>
                         </li>
+                        <li>
+                            <A href="/account">"Account"</A>
+                        </li>
+                        <li>
+                            <A href="/signup">"Create account"</A>
+                        </li>
                     </ul>
                 </nav>
             </div>

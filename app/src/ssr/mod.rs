@@ -1,6 +1,11 @@
-//! Backend-only code: the database, sessions and shared state. Compiled into
-//! the server, never into the browser bundle.
+//! Backend-only code: the database, sessions, accounts, mail and shared
+//! state. Compiled into the server, never into the browser bundle.
 
+pub mod accounts;
+pub mod auth;
+pub mod clock;
 pub mod db;
+pub mod mail;
+pub mod secrets;
 pub mod session;
 pub mod state;

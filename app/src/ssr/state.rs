@@ -2,12 +2,17 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::ssr::db::Database;
+use crate::ssr::mail::Mailer;
 
 /// What every request handler and server function may reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub database: Database,
+    pub mailer: Mailer,
+    /// Where the portal is reached, without a trailing slash: the base of
+    /// links in emails.
+    pub base_url: String,
 }
 
 impl FromRef<AppState> for LeptosOptions {

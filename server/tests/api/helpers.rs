@@ -162,8 +162,29 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub database: Database,
     pub test_database: TestDatabase,
+    /// Where the application's email goes (one `.eml` file per message).
+    pub outbox: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Keeps cookies, never follows redirects, and sends one `Accept` header
+/// as browsers do (a per-request `.header("accept", …)` would add a second
+/// one after reqwest's default, and servers read the first).
+pub fn browser_like_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        ),
+    );
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// Starts the application on a free port with a fresh database.
@@ -174,7 +195,12 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 /// Like [`spawn_app`], with extra configuration variables.
 pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestApp {
     let test_database = TestDatabase::create(engine).await;
+    let outbox = tempfile::tempdir().expect("outbox dir");
     let mut environment: HashMap<String, String> = HashMap::from([
+        (
+            "MAIL_OUTBOX_DIR".to_owned(),
+            outbox.path().display().to_string(),
+        ),
         ("BIND_ADDRESS".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_URL".to_owned(), test_database.url.clone()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
@@ -193,17 +219,14 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
     let server = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("client");
+    let client = browser_like_client();
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         client,
         database,
         test_database,
+        outbox,
         stop: Some(stop),
         server: Some(server),
     }
@@ -224,13 +247,66 @@ impl TestApp {
 
     /// Posts an HTML form the way a browser without JavaScript does.
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.post_form_from("/", path, form).await
+    }
+
+    /// Posts a form as if submitted on the page at `page` (its Referer):
+    /// errors come back to that page in the URL.
+    pub async fn post_form_from(
+        &self,
+        page: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.client
             .post(self.url(path))
-            .header("accept", "text/html")
+            .header("referer", self.url(page))
             .form(form)
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// The messages in the outbox, oldest first, decoded to text.
+    pub fn emails(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(self.outbox.path())
+            .expect("outbox")
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .map(|path| {
+                let modified = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .expect("mtime");
+                (modified, path)
+            })
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, path)| {
+                let raw = std::fs::read_to_string(path).expect("read eml");
+                if raw.contains("Content-Transfer-Encoding: quoted-printable") {
+                    decode_quoted_printable(&raw)
+                } else {
+                    raw
+                }
+            })
+            .collect()
+    }
+
+    /// The first link in the last email that starts with `prefix`.
+    pub fn link_in_last_email(&self, prefix: &str) -> String {
+        let emails = self.emails();
+        let last = emails.last().expect("an email was sent");
+        let start = last
+            .find(prefix)
+            .unwrap_or_else(|| panic!("no {prefix} link in {last}"));
+        last[start..]
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .expect("link")
+            .to_owned()
     }
 
     /// Signals shutdown and waits for the server to stop.
@@ -251,4 +327,43 @@ impl TestApp {
     pub fn server_task(&mut self) -> Option<JoinHandle<anyhow::Result<()>>> {
         self.server.take()
     }
+}
+
+/// Undoes the quoted-printable transfer encoding lettre may choose.
+fn decode_quoted_printable(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'=')
+            .then(|| joined.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(byte) = escaped {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The error a server function sent back to the form's page, if any.
+pub fn form_error(response: &reqwest::Response) -> Option<String> {
+    use base64::Engine as _;
+    let location = response.headers().get("location")?.to_str().ok()?;
+    let url = url::Url::parse(location).ok()?;
+    let encoded = url
+        .query_pairs()
+        .find(|(key, _)| key == "__err")?
+        .1
+        .into_owned();
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(encoded)
+        .ok()?;
+    let error: app::error::AppError = serde_json::from_slice(&bytes).ok()?;
+    Some(error.to_string())
 }

@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod accounts;
 mod health;
 mod pages;
 mod process;

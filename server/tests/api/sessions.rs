@@ -4,7 +4,7 @@ use crate::helpers::{Engine, spawn_app, spawn_app_with};
 
 const NOTICE: &str = "is being built and is not yet in service";
 
-fn session_cookie(response: &reqwest::Response) -> String {
+pub fn session_cookie(response: &reqwest::Response) -> String {
     response
         .headers()
         .get_all("set-cookie")

@@ -1,0 +1,133 @@
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// The signed-in person, as pages show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    pub full_name: String,
+    pub email: String,
+    pub jurisdiction: String,
+    pub bar_number: String,
+    pub role: String,
+    pub standing: String,
+}
+
+#[server(endpoint = "current_account")]
+pub async fn current_account() -> Result<Option<AccountSummary>, AppError> {
+    use crate::ssr::{auth, session};
+    let session = session::current().await?;
+    Ok(auth::current_account(&session)
+        .await?
+        .map(|account| AccountSummary {
+            full_name: account.full_name,
+            email: account.email,
+            jurisdiction: account.jurisdiction,
+            bar_number: account.bar_number,
+            role: account.role,
+            standing: account.standing,
+        }))
+}
+
+/// Creates an account. Answers the same whether or not the email already
+/// has one; the mailbox owner learns which.
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(
+    full_name: String,
+    email: String,
+    jurisdiction: String,
+    bar_number: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::domain::{BarNumber, EmailAddress, Jurisdiction, NewPassword, PersonName};
+    use crate::ssr::accounts::{self, SignUp};
+
+    let mut problems = Vec::new();
+    let full_name = PersonName::parse(&full_name)
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
+    let email = EmailAddress::parse(&email)
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
+    let jurisdiction = Jurisdiction::parse(&jurisdiction)
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
+    let bar_number = BarNumber::parse(&bar_number)
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
+    let password = NewPassword::parse(&password, email.as_ref(), full_name.as_ref())
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
+    let (Some(full_name), Some(email), Some(jurisdiction), Some(bar_number), Some(password)) =
+        (full_name, email, jurisdiction, bar_number, password)
+    else {
+        return Err(AppError::Validation(problems.join(" ")));
+    };
+
+    let state = crate::ssr::auth::state()?;
+    let form = SignUp {
+        full_name,
+        email,
+        jurisdiction,
+        bar_number,
+        password,
+    };
+    accounts::sign_up(state.database.pool(), &state.mailer, &state.base_url, form)
+        .await
+        .map_err(AppError::unexpected)?;
+    leptos_axum::redirect("/signup/check-email");
+    Ok(())
+}
+
+#[server(endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), AppError> {
+    use crate::ssr::accounts::{self, AccountError};
+    let state = crate::ssr::auth::state()?;
+    match accounts::verify_email(state.database.pool(), token.trim()).await {
+        Ok(()) => {
+            leptos_axum::redirect("/login?verified=1");
+            Ok(())
+        }
+        Err(AccountError::InvalidToken) => Err(AppError::Validation(
+            "This link is invalid, has expired or was already used. Sign in to ask for a new one."
+                .into(),
+        )),
+        Err(other) => Err(AppError::unexpected(other)),
+    }
+}
+
+#[server(endpoint = "log_in")]
+pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::accounts::{self, AccountError};
+    use crate::ssr::{auth, session};
+
+    if email.len() > 254 || password.chars().count() > 128 {
+        return Err(AppError::Validation("Wrong email or password.".into()));
+    }
+    let state = auth::state()?;
+    match accounts::log_in(state.database.pool(), &email, password).await {
+        Ok(user_id) => {
+            let session = session::current().await?;
+            auth::sign_in(&session, user_id).await?;
+            leptos_axum::redirect("/account");
+            Ok(())
+        }
+        Err(AccountError::InvalidCredentials) => {
+            Err(AppError::Validation("Wrong email or password.".into()))
+        }
+        Err(AccountError::EmailNotVerified) => Err(AppError::Validation(
+            "Confirm your email address first: open the link we sent you.".into(),
+        )),
+        Err(other) => Err(AppError::unexpected(other)),
+    }
+}
+
+#[server(endpoint = "log_out")]
+pub async fn log_out() -> Result<(), AppError> {
+    use crate::ssr::{auth, session};
+    let session = session::current().await?;
+    auth::sign_out(&session).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}

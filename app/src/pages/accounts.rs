@@ -1,0 +1,197 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::accounts::{LogIn, LogOut, SignUp, VerifyEmail, current_account};
+use crate::components::form::FormError;
+use crate::domain::bar::JURISDICTIONS;
+use crate::domain::password::Strength;
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let password = RwSignal::new(String::new());
+    let strength = move || {
+        let typed = password.get();
+        (!typed.is_empty()).then(|| Strength::of(&typed).label())
+    };
+
+    view! {
+        <Title text="Create an account" />
+        <h1>"Create an account"</h1>
+        <p class="lead">
+            "For attorneys admitted in a US state or territory. We match you to your bar's roster "
+            "before any number you register counts."
+        </p>
+        <FormError result=action.value() />
+        <ActionForm action=action attr:class="form" attr:novalidate="novalidate">
+            <div class="field">
+                <label for="full_name">"Full name"</label>
+                <input id="full_name" name="full_name" type="text" autocomplete="name" required maxlength="200" />
+            </div>
+            <div class="field">
+                <label for="email">"Email address"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" />
+            </div>
+            <div class="field">
+                <label for="jurisdiction">"Bar jurisdiction"</label>
+                <select id="jurisdiction" name="jurisdiction" required>
+                    <option value="">"Choose a state or territory"</option>
+                    {JURISDICTIONS
+                        .iter()
+                        .map(|(code, name)| view! { <option value=*code>{*name}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="bar_number">"Bar number"</label>
+                <input id="bar_number" name="bar_number" type="text" required maxlength="40" autocomplete="off" />
+            </div>
+            <div class="field">
+                <label for="password">"Password"</label>
+                <p class="hint" id="password-rule">
+                    "At least 12 characters. A few unrelated words make a strong password."
+                </p>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="new-password"
+                    required
+                    minlength="12"
+                    maxlength="128"
+                    aria-describedby="password-rule password-strength"
+                    on:input=move |event| password.set(event_target_value(&event))
+                />
+                <p class="hint" id="password-strength" aria-live="polite">
+                    {strength}
+                </p>
+            </div>
+            <button type="submit" class="button">
+                "Create account"
+            </button>
+        </ActionForm>
+        <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
+    }
+}
+
+#[component]
+pub fn CheckEmailPage() -> impl IntoView {
+    view! {
+        <Title text="Check your email" />
+        <h1>"Check your email"</h1>
+        <p>
+            "We sent a message to the address you gave. Open the link in it within 24 hours to "
+            "confirm your address, then sign in."
+        </p>
+    }
+}
+
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let action = ServerAction::<VerifyEmail>::new();
+
+    // Confirming takes a click: mail scanners that open links must not
+    // use the token up.
+    view! {
+        <Title text="Confirm your email address" />
+        <h1>"Confirm your email address"</h1>
+        <FormError result=action.value() />
+        <ActionForm action=action attr:class="form">
+            <input type="hidden" name="token" prop:value=token />
+            <button type="submit" class="button">
+                "Confirm my email address"
+            </button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = ServerAction::<LogIn>::new();
+    let query = use_query_map();
+    let just_verified = move || query.read().get("verified").is_some();
+
+    view! {
+        <Title text="Sign in" />
+        <h1>"Sign in"</h1>
+        <Show when=just_verified>
+            <p class="form-success" role="status">
+                "Your email address is confirmed. You can sign in now."
+            </p>
+        </Show>
+        <FormError result=action.value() />
+        <ActionForm action=action attr:class="form">
+            <div class="field">
+                <label for="email">"Email address"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required maxlength="254" />
+            </div>
+            <div class="field">
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="current-password"
+                    required
+                    maxlength="128"
+                />
+            </div>
+            <button type="submit" class="button">
+                "Sign in"
+            </button>
+        </ActionForm>
+        <p>"New here? " <a href="/signup">"Create an account"</a></p>
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let account = Resource::new(|| (), |_| current_account());
+    let log_out = ServerAction::<LogOut>::new();
+
+    view! {
+        <Title text="Your account" />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                account
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(Some(account)) => {
+                            let pending = account.standing != "verified";
+                            view! {
+                                <h1>"Your account"</h1>
+                                <dl class="facts">
+                                    <dt>"Name"</dt>
+                                    <dd>{account.full_name}</dd>
+                                    <dt>"Email"</dt>
+                                    <dd>{account.email}</dd>
+                                    <dt>"Bar"</dt>
+                                    <dd>{format!("{} {}", account.jurisdiction, account.bar_number)}</dd>
+                                    <dt>"Standing"</dt>
+                                    <dd>
+                                        {if pending {
+                                            "Waiting for a match with your bar's roster"
+                                        } else {
+                                            "Verified attorney in good standing"
+                                        }}
+                                    </dd>
+                                </dl>
+                                <ActionForm action=log_out>
+                                    <button type="submit" class="button-secondary">
+                                        "Sign out"
+                                    </button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                        Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}

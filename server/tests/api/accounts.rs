@@ -1,0 +1,293 @@
+use crate::helpers::{Engine, TestApp, form_error, spawn_app};
+
+const PASSWORD: &str = "violet tugboat orbit";
+
+fn sign_up_form<'a>(email: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("full_name", "Jane Q. Doe"),
+        ("email", email),
+        ("jurisdiction", "CA"),
+        ("bar_number", "123456"),
+        ("password", password),
+    ]
+}
+
+async fn sign_up(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post_form_from("/signup", "/api/sign_up", &sign_up_form(email, PASSWORD))
+        .await
+}
+
+async fn user_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("count users")
+}
+
+fn token_of(link: &str) -> String {
+    link.split("token=")
+        .nth(1)
+        .expect("token in link")
+        .to_owned()
+}
+
+async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+    let page = format!("/verify-email?token={token}");
+    app.post_form_from(&page, "/api/verify_email", &[("token", token)])
+        .await
+}
+
+async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.post_form_from(
+        "/login",
+        "/api/log_in",
+        &[("email", email), ("password", password)],
+    )
+    .await
+}
+
+/// Signs up and confirms the email: an account ready to sign in.
+async fn verified_account(app: &TestApp, email: &str) {
+    assert_eq!(sign_up(app, email).await.status(), 302);
+    let token = token_of(&app.link_in_last_email(&app.url("/verify-email")));
+    assert_eq!(
+        verify(app, &token).await.headers()["location"],
+        "/login?verified=1"
+    );
+}
+
+db_test!(
+    async fn sign_up_verify_log_in_and_log_out(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let response = sign_up(&app, "jane@example.org").await;
+        assert_eq!(response.status(), 302);
+        assert_eq!(response.headers()["location"], "/signup/check-email");
+        assert_eq!(user_count(&app).await, 1);
+
+        let link = app.link_in_last_email(&app.url("/verify-email?token="));
+        let token = token_of(&link);
+        assert!(token.len() >= 22, "at least 128 bits");
+        // Opening the link shows a confirmation button; it changes nothing.
+        let page = app.get(&link.replace(&app.address, "")).await;
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text()
+                .await
+                .expect("body")
+                .contains("Confirm my email address")
+        );
+
+        let unverified = log_in(&app, "jane@example.org", PASSWORD).await;
+        assert!(
+            form_error(&unverified)
+                .expect("error")
+                .contains("Confirm your email address")
+        );
+
+        assert_eq!(
+            verify(&app, &token).await.headers()["location"],
+            "/login?verified=1"
+        );
+        let reused = verify(&app, &token).await;
+        assert!(form_error(&reused).expect("error").contains("already used"));
+
+        let logged_in = log_in(&app, "JANE@example.org", PASSWORD).await;
+        assert_eq!(logged_in.headers()["location"], "/account");
+        let account = app.get("/account").await;
+        assert_eq!(account.status(), 200);
+        let html = account.text().await.expect("body");
+        assert!(html.contains("Jane Q. Doe"));
+        assert!(html.contains("CA 123456"));
+
+        let logged_out = app.post_form_from("/account", "/api/log_out", &[]).await;
+
+        assert_eq!(logged_out.headers()["location"], "/");
+        let after = app.get("/account").await;
+        assert_eq!(after.status(), 302, "signed out: sent to the login page");
+        assert_eq!(after.headers()["location"], "/login");
+    }
+);
+
+db_test!(
+    async fn the_session_id_changes_at_login_and_the_old_one_dies(engine: Engine) {
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        let before = app.post_form("/api/dismiss_notice", &[]).await;
+        let old_cookie = crate::sessions::session_cookie(&before);
+        let old_id = old_cookie.split(';').next().expect("pair").to_owned();
+
+        let logged_in = log_in(&app, "jane@example.org", PASSWORD).await;
+        let new_cookie = crate::sessions::session_cookie(&logged_in);
+        assert_ne!(new_cookie.split(';').next(), Some(old_id.as_str()));
+
+        // A fresh client presenting the pre-login id is not signed in.
+        let stranger = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = stranger
+            .get(app.url("/account"))
+            .header("accept", "text/html")
+            .header("cookie", old_id)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 302);
+    }
+);
+
+db_test!(
+    async fn wrong_password_and_unknown_email_get_the_same_answer(engine: Engine) {
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        let wrong = log_in(&app, "jane@example.org", "not the password at all").await;
+        let unknown = log_in(&app, "nobody@example.org", "not the password at all").await;
+        assert_eq!(wrong.status(), unknown.status());
+        assert_eq!(form_error(&wrong), form_error(&unknown));
+        assert_eq!(
+            form_error(&wrong).as_deref(),
+            Some("Wrong email or password.")
+        );
+    }
+);
+
+db_test!(
+    async fn signing_up_twice_with_one_email_reveals_nothing(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let first = sign_up(&app, "jane@example.org").await;
+        let second = sign_up(&app, "Jane@Example.org").await;
+        assert_eq!(first.status(), second.status());
+        assert_eq!(first.headers()["location"], second.headers()["location"]);
+        assert_eq!(user_count(&app).await, 1);
+        let emails = app.emails();
+        assert_eq!(emails.len(), 2);
+        assert!(emails[1].contains("already has one"));
+    }
+);
+
+db_test!(
+    async fn racing_sign_ups_with_one_email_create_one_account(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let (a, b, c) = tokio::join!(
+            sign_up(&app, "race@example.org"),
+            sign_up(&app, "RACE@example.org"),
+            sign_up(&app, "race@EXAMPLE.org"),
+        );
+        for response in [a, b, c] {
+            assert_eq!(response.headers()["location"], "/signup/check-email");
+        }
+        assert_eq!(user_count(&app).await, 1);
+    }
+);
+
+db_test!(
+    async fn invalid_sign_ups_say_why_and_store_nothing(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let long_name = "A".repeat(201);
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (sign_up_form("not-an-email", PASSWORD), "email address like"),
+            (
+                sign_up_form("jane@example.org", "short"),
+                "at least 12 characters",
+            ),
+            (
+                sign_up_form("jane@example.org", "QWERTY123456"),
+                "commonly used",
+            ),
+            (
+                sign_up_form("jane@example.org", "jane's long passphrase"),
+                "email address in your password",
+            ),
+            (
+                vec![
+                    ("full_name", "<script>alert(1)</script>"),
+                    ("email", "jane@example.org"),
+                    ("jurisdiction", "CA"),
+                    ("bar_number", "1"),
+                    ("password", PASSWORD),
+                ],
+                "letters, spaces",
+            ),
+            (
+                vec![
+                    ("full_name", &long_name),
+                    ("email", "jane@example.org"),
+                    ("jurisdiction", "CA"),
+                    ("bar_number", "1"),
+                    ("password", PASSWORD),
+                ],
+                "at most 200",
+            ),
+            (
+                vec![
+                    ("full_name", "Jane Doe"),
+                    ("email", "jane@example.org"),
+                    ("jurisdiction", "'; DROP TABLE users; --"),
+                    ("bar_number", "1"),
+                    ("password", PASSWORD),
+                ],
+                "state or territory",
+            ),
+            (
+                vec![
+                    ("full_name", "Jane Doe"),
+                    ("email", "jane@example.org"),
+                    ("jurisdiction", "CA"),
+                    ("bar_number", "1 OR 1=1"),
+                    ("password", PASSWORD),
+                ],
+                "bar number",
+            ),
+        ];
+        for (form, expected) in cases {
+            let response = app.post_form_from("/signup", "/api/sign_up", &form).await;
+            let error = form_error(&response).unwrap_or_else(|| panic!("no error for {form:?}"));
+            assert!(error.contains(expected), "{error} / {expected}");
+        }
+        let missing = app
+            .post_form_from("/signup", "/api/sign_up", &[("email", "jane@example.org")])
+            .await;
+        assert!(form_error(&missing).is_some(), "missing fields are refused");
+        assert_eq!(user_count(&app).await, 0);
+        assert!(app.emails().is_empty());
+    }
+);
+
+db_test!(
+    async fn an_expired_verification_link_is_refused(engine: Engine) {
+        let app = spawn_app(engine).await;
+        sign_up(&app, "jane@example.org").await;
+        let token = token_of(&app.link_in_last_email(&app.url("/verify-email")));
+        sqlx::query("UPDATE email_tokens SET expires_at = 0")
+            .execute(app.database.pool())
+            .await
+            .expect("expire");
+        let response = verify(&app, &token).await;
+        assert!(form_error(&response).expect("error").contains("expired"));
+        let forged = verify(&app, "A".repeat(22).as_str()).await;
+        assert!(form_error(&forged).expect("error").contains("invalid"));
+    }
+);
+
+db_test!(
+    async fn names_are_stored_as_typed_and_shown_inert(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let form = vec![
+            ("full_name", "Zoë O'Brien-Ｓｍｉｔｈ"),
+            ("email", "zoe@example.org"),
+            ("jurisdiction", "ny"),
+            ("bar_number", "0042"),
+            ("password", PASSWORD),
+        ];
+        app.post_form_from("/signup", "/api/sign_up", &form).await;
+        let token = token_of(&app.link_in_last_email(&app.url("/verify-email")));
+        verify(&app, &token).await;
+        log_in(&app, "zoe@example.org", PASSWORD).await;
+        let html = app.get("/account").await.text().await.expect("body");
+        assert!(
+            html.contains("Zoë O&#x27;Brien-Smith") || html.contains("Zoë O'Brien-Smith"),
+            "{html}"
+        );
+        assert!(html.contains("NY 42"));
+    }
+);
