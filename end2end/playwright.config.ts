@@ -4,9 +4,10 @@ import { defineConfig } from "@playwright/test";
 // JavaScript on (hydrated) and off (server-rendered forms and links).
 // The test command (.ci/test) creates the databases and passes their URLs.
 const sqliteUrl = process.env.E2E_SQLITE_URL;
+const outboxRoot = process.env.E2E_OUTBOX_ROOT;
 const postgresUrl = process.env.E2E_POSTGRES_URL;
-if (!sqliteUrl) {
-  throw new Error("E2E_SQLITE_URL is not set: run the browser tests through `make test`");
+if (!sqliteUrl || !outboxRoot) {
+  throw new Error("E2E_SQLITE_URL and E2E_OUTBOX_ROOT are not set: run the browser tests through `make test`");
 }
 
 const engines = [
@@ -59,6 +60,7 @@ export default defineConfig({
       BIND_ADDRESS: `127.0.0.1:${engine.port}`,
       DATABASE_URL: engine.databaseUrl,
       LEPTOS_SITE_ROOT: "../target/site",
+      MAIL_OUTBOX_DIR: `${outboxRoot}/${engine.name}`,
       RUST_LOG: "warn",
     },
   })),

@@ -24,6 +24,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     name="description"
                     content="The national registry of attorney phone numbers that correctional phone providers must never record."
                 />
+                // Inline, so browsers do not ask for a /favicon.ico that is not there.
+                <link
+                    rel="icon"
+                    href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Ccircle cx='16' cy='16' r='15' fill='%2313243b'/%3E%3Ctext x='16' y='23' font-size='20' text-anchor='middle' fill='white' font-family='Georgia,serif'%3E%C2%A7%3C/text%3E%3C/svg%3E"
+                />
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
@@ -58,13 +63,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFoundPage>
-                    <Route path=StaticSegment("") view=HomePage />
+                    // Pages that load data render it before sending (Async):
+                    // out-of-order streaming would need JavaScript to show it.
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("how-it-works") view=HowItWorksPage />
                     <Route path=StaticSegment("signup") view=SignUpPage />
                     <Route path=(StaticSegment("signup"), StaticSegment("check-email")) view=CheckEmailPage />
                     <Route path=StaticSegment("verify-email") view=VerifyEmailPage />
                     <Route path=StaticSegment("login") view=LoginPage />
-                    // Async: the page waits for the account, so a signed-out visitor
+                    // The page waits for the account, so a signed-out visitor
                     // gets a real redirect status before any HTML is sent.
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>

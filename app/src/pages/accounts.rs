@@ -101,7 +101,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
         <h1>"Confirm your email address"</h1>
         <FormError result=action.value() />
         <ActionForm action=action attr:class="form">
-            <input type="hidden" name="token" prop:value=token />
+            <input type="hidden" name="token" value=token />
             <button type="submit" class="button">
                 "Confirm my email address"
             </button>

@@ -1,0 +1,62 @@
+import { test, expect, hydrated, linkInMail, uniqueEmail } from "./fixtures";
+
+const PASSWORD = "violet tugboat orbit";
+
+test("sign up, confirm the email, sign in and sign out", async ({ page, consoleErrors, javaScriptEnabled }, testInfo) => {
+  const email = uniqueEmail(testInfo);
+  await page.goto("/signup");
+  if (javaScriptEnabled) await hydrated(page);
+
+  await page.getByLabel("Full name").fill("Jane Q. Doe");
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Bar jurisdiction").selectOption("CA");
+  await page.getByLabel("Bar number").fill("123456");
+  await page.getByLabel("Password").fill(PASSWORD);
+  if (javaScriptEnabled) {
+    // The strength hint only exists once the page is hydrated.
+    await expect(page.locator("#password-strength")).toContainText("Strong");
+  }
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Check your email" })).toBeVisible();
+
+  const link = await linkInMail(testInfo, email, "http://127.0.0.1");
+  const url = new URL(link);
+  await page.goto(url.pathname + url.search);
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByRole("button", { name: "Confirm my email address" }).click();
+  await expect(page.getByRole("status")).toContainText("Your email address is confirmed");
+
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
+  await expect(page.getByText("Jane Q. Doe")).toBeVisible();
+  await expect(page.getByText("CA 123456")).toBeVisible();
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/login$/);
+  expect(consoleErrors).toEqual([]);
+});
+
+test("a refused sign-up says why", async ({ page, javaScriptEnabled }, testInfo) => {
+  await page.goto("/signup");
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Full name").fill("Jane Doe");
+  await page.getByLabel("Email address").fill(uniqueEmail(testInfo));
+  await page.getByLabel("Bar jurisdiction").selectOption("NY");
+  await page.getByLabel("Bar number").fill("42");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("alert")).toContainText("at least 12 characters");
+});
+
+test("a wrong password is refused without saying whether the account exists", async ({ page, javaScriptEnabled }) => {
+  await page.goto("/login");
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Email address").fill("nobody@example.org");
+  await page.getByLabel("Password").fill("not the password at all");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
+});
