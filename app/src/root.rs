@@ -7,8 +7,8 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, CheckEmailPage, HomePage, HowItWorksPage, LoginPage, NotFoundPage, SignUpPage,
-    VerifyEmailPage,
+    AccountPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage, LoginPage,
+    NotFoundPage, ResetPasswordPage, ResetSentPage, SignUpPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -71,6 +71,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("signup"), StaticSegment("check-email")) view=CheckEmailPage />
                     <Route path=StaticSegment("verify-email") view=VerifyEmailPage />
                     <Route path=StaticSegment("login") view=LoginPage />
+                    <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage />
+                    <Route path=(StaticSegment("forgot-password"), StaticSegment("sent")) view=ResetSentPage />
+                    <Route path=StaticSegment("reset-password") view=ResetPasswordPage />
                     // The page waits for the account, so a signed-out visitor
                     // gets a real redirect status before any HTML is sent.
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />

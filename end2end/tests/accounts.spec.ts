@@ -60,3 +60,39 @@ test("a wrong password is refused without saying whether the account exists", as
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
 });
+
+test("a forgotten password is reset by an emailed link", async ({ page, consoleErrors, javaScriptEnabled }, testInfo) => {
+  // An account to reset, made and confirmed through the forms.
+  const email = uniqueEmail(testInfo);
+  await page.goto("/signup");
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Full name").fill("Jane Q. Doe");
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Bar jurisdiction").selectOption("TX");
+  await page.getByLabel("Bar number").fill("77");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Check your email" })).toBeVisible();
+
+  await page.goto("/login");
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Reset your password" })).toBeVisible();
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Email address").fill(email);
+  await page.getByRole("button", { name: "Email me a link" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Check your email" })).toBeVisible();
+
+  const link = new URL(await linkInMail(testInfo, email, "http://127.0.0.1", "/reset-password"));
+  await page.goto(link.pathname + link.search);
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("New password").fill("new granite lantern");
+  await page.getByRole("button", { name: "Save the new password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password is changed");
+
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill("new granite lantern");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
+  expect(consoleErrors).toEqual([]);
+});

@@ -39,8 +39,8 @@ function outboxOf(testInfo: TestInfo): string {
   return path.join(process.env.E2E_OUTBOX_ROOT ?? "", engine);
 }
 
-/** The newest link starting with `prefix` in mail sent to `to`. */
-export async function linkInMail(testInfo: TestInfo, to: string, prefix: string): Promise<string> {
+/** A link starting with `prefix` and containing `part` in mail sent to `to`. */
+export async function linkInMail(testInfo: TestInfo, to: string, prefix: string, part = ""): Promise<string> {
   const dir = outboxOf(testInfo);
   for (let attempt = 0; attempt < 50; attempt++) {
     const messages = fs.existsSync(dir)
@@ -51,8 +51,9 @@ export async function linkInMail(testInfo: TestInfo, to: string, prefix: string)
           .filter((text) => text.includes(`To: ${to}`))
       : [];
     for (const text of messages) {
-      const start = text.indexOf(prefix);
-      if (start >= 0) return text.slice(start).split(/\s/)[0];
+      for (const word of text.split(/\s/)) {
+        if (word.startsWith(prefix) && word.includes(part)) return word;
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -131,3 +131,40 @@ pub async fn log_out() -> Result<(), AppError> {
     leptos_axum::redirect("/");
     Ok(())
 }
+
+/// Emails a reset link. Answers the same whether or not the address has an
+/// account.
+#[server(endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    use crate::domain::EmailAddress;
+    use crate::ssr::accounts;
+    let email = EmailAddress::parse(&email).map_err(|e| AppError::Validation(e.to_string()))?;
+    let state = crate::ssr::auth::state()?;
+    accounts::request_password_reset(
+        state.database.pool(),
+        &state.mailer,
+        &state.base_url,
+        &email,
+    )
+    .await
+    .map_err(AppError::unexpected)?;
+    leptos_axum::redirect("/forgot-password/sent");
+    Ok(())
+}
+
+#[server(endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::accounts::{self, AccountError};
+    let state = crate::ssr::auth::state()?;
+    match accounts::reset_password(state.database.pool(), token.trim(), &password).await {
+        Ok(()) => {
+            leptos_axum::redirect("/login?reset=1");
+            Ok(())
+        }
+        Err(AccountError::InvalidToken) => Err(AppError::Validation(
+            "This link is invalid, has expired or was already used. Ask for a new one.".into(),
+        )),
+        Err(AccountError::WeakPassword(problem)) => Err(AppError::Validation(problem.to_string())),
+        Err(other) => Err(AppError::unexpected(other)),
+    }
+}

@@ -1,5 +1,3 @@
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// US states, the District of Columbia and the territories whose courts
@@ -101,24 +99,7 @@ impl Jurisdiction {
     }
 }
 
-impl TryFrom<String> for Jurisdiction {
-    type Error = BarError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Jurisdiction> for String {
-    fn from(value: Jurisdiction) -> Self {
-        value.0.to_owned()
-    }
-}
-
-impl fmt::Display for Jurisdiction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
+string_value!(Jurisdiction, BarError);
 
 /// A bar number as the bar writes it, normalised: upper case, spaces and
 /// hyphens removed, leading zeros dropped (`012345` and `12345` are the
@@ -155,24 +136,7 @@ impl BarNumber {
     }
 }
 
-impl TryFrom<String> for BarNumber {
-    type Error = BarError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<BarNumber> for String {
-    fn from(value: BarNumber) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for BarNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(BarNumber, BarError);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,33 @@
 //! these types is valid by construction. Compiled for the browser too, so a
 //! form can check input before it is sent.
 
+/// The conversions every string-backed domain value shares: parsing from a
+/// `String` (so serde, forms and CSV cells go through `parse`), back into a
+/// `String`, and `Display`. The type must have `parse(&str)` and hold its
+/// text in field `.0`.
+macro_rules! string_value {
+    ($type:ty, $error:ty) => {
+        impl TryFrom<String> for $type {
+            type Error = $error;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$type> for String {
+            fn from(value: $type) -> Self {
+                value.0.into()
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 pub mod bar;
 pub mod email;
 pub mod name;

@@ -3,7 +3,9 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::accounts::{LogIn, LogOut, SignUp, VerifyEmail, current_account};
+use crate::api::accounts::{
+    LogIn, LogOut, RequestPasswordReset, ResetPassword, SignUp, VerifyEmail, current_account,
+};
 use crate::components::form::FormError;
 use crate::domain::bar::JURISDICTIONS;
 use crate::domain::password::Strength;
@@ -114,6 +116,7 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<LogIn>::new();
     let query = use_query_map();
     let just_verified = move || query.read().get("verified").is_some();
+    let just_reset = move || query.read().get("reset").is_some();
 
     view! {
         <Title text="Sign in" />
@@ -121,6 +124,11 @@ pub fn LoginPage() -> impl IntoView {
         <Show when=just_verified>
             <p class="form-success" role="status">
                 "Your email address is confirmed. You can sign in now."
+            </p>
+        </Show>
+        <Show when=just_reset>
+            <p class="form-success" role="status">
+                "Your password is changed. Sign in with the new one."
             </p>
         </Show>
         <FormError result=action.value() />
@@ -144,7 +152,11 @@ pub fn LoginPage() -> impl IntoView {
                 "Sign in"
             </button>
         </ActionForm>
-        <p>"New here? " <a href="/signup">"Create an account"</a></p>
+        <p>
+            <a href="/forgot-password">"Forgot your password?"</a>
+            " · New here? "
+            <a href="/signup">"Create an account"</a>
+        </p>
     }
 }
 
@@ -193,5 +205,71 @@ pub fn AccountPage() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<RequestPasswordReset>::new();
+    view! {
+        <Title text="Reset your password" />
+        <h1>"Reset your password"</h1>
+        <p>"We will email you a link to choose a new password. It works for 30 minutes."</p>
+        <FormError result=action.value() />
+        <ActionForm action=action attr:class="form">
+            <div class="field">
+                <label for="email">"Email address"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required maxlength="254" />
+            </div>
+            <button type="submit" class="button">
+                "Email me a link"
+            </button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn ResetSentPage() -> impl IntoView {
+    view! {
+        <Title text="Check your email" />
+        <h1>"Check your email"</h1>
+        <p>
+            "If the address you gave has an account, a link to choose a new password is on "
+            "its way. It works for 30 minutes."
+        </p>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let action = ServerAction::<ResetPassword>::new();
+    view! {
+        <Title text="Choose a new password" />
+        <h1>"Choose a new password"</h1>
+        <FormError result=action.value() />
+        <ActionForm action=action attr:class="form">
+            <input type="hidden" name="token" value=token />
+            <div class="field">
+                <label for="password">"New password"</label>
+                <p class="hint" id="new-password-rule">
+                    "At least 12 characters. A few unrelated words make a strong password."
+                </p>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="new-password"
+                    required
+                    minlength="12"
+                    maxlength="128"
+                    aria-describedby="new-password-rule"
+                />
+            </div>
+            <button type="submit" class="button">
+                "Save the new password"
+            </button>
+        </ActionForm>
     }
 }

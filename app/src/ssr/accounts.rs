@@ -1,15 +1,37 @@
-//! Accounts: sign-up, email verification and login. Answers never reveal
-//! whether an email address has an account.
+//! Accounts: sign-up, email verification, login and password reset.
+//! Answers never reveal whether an email address has an account.
 
 use sqlx::AnyPool;
 
-use crate::domain::{BarNumber, EmailAddress, Jurisdiction, NewPassword, PersonName};
+use sqlx::{Any, Transaction};
+
+use crate::domain::{
+    BarNumber, EmailAddress, Jurisdiction, NewPassword, PasswordProblem, PersonName,
+};
 use crate::ssr::clock::now_millis;
 use crate::ssr::mail::{MailError, Mailer};
 use crate::ssr::secrets::{self, SecretError};
 
 /// How long an email verification link stays valid.
 pub const VERIFY_EMAIL_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
+/// How long a password reset link stays valid.
+pub const RESET_PASSWORD_VALIDITY_MS: i64 = 30 * 60 * 1000;
+
+/// What an emailed single-use link is for (`email_tokens.purpose`).
+#[derive(Debug, Clone, Copy)]
+enum TokenPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::VerifyEmail => "verify_email",
+            TokenPurpose::ResetPassword => "reset_password",
+        }
+    }
+}
 
 pub struct SignUp {
     pub full_name: PersonName,
@@ -27,6 +49,8 @@ pub enum AccountError {
     InvalidCredentials,
     #[error("the email address is not verified yet")]
     EmailNotVerified,
+    #[error("{0}")]
+    WeakPassword(PasswordProblem),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -78,17 +102,7 @@ pub async fn sign_up(
 
     let (subject, body) = match created {
         Some(user_id) => {
-            let (token, token_hash) = secrets::new_token();
-            sqlx::query(
-                "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) \
-                 VALUES ($1, $2, 'verify_email', $3, $4)",
-            )
-            .bind(&token_hash)
-            .bind(user_id)
-            .bind(now + VERIFY_EMAIL_VALIDITY_MS)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
+            let token = issue_token(&mut transaction, user_id, TokenPurpose::VerifyEmail).await?;
             (
                 "Confirm your email address",
                 format!(
@@ -125,16 +139,9 @@ pub async fn sign_up(
 pub async fn verify_email(pool: &AnyPool, token: &str) -> Result<(), AccountError> {
     let now = now_millis();
     let mut transaction = pool.begin().await?;
-    let user_id: Option<i64> = sqlx::query_scalar(
-        "UPDATE email_tokens SET used_at = $1 \
-         WHERE token_hash = $2 AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > $1 \
-         RETURNING user_id",
-    )
-    .bind(now)
-    .bind(secrets::hash_token(token))
-    .fetch_optional(&mut *transaction)
-    .await?;
-    let user_id = user_id.ok_or(AccountError::InvalidToken)?;
+    let user_id = consume_token(&mut transaction, token, TokenPurpose::VerifyEmail)
+        .await?
+        .ok_or(AccountError::InvalidToken)?;
     sqlx::query(
         "UPDATE users SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL",
     )
@@ -173,5 +180,134 @@ pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, Ac
     )
     .bind(id)
     .fetch_optional(pool)
+    .await?)
+}
+
+/// Emails a password reset link when the address has an account, and a
+/// note saying there is none otherwise: the same work and the same answer
+/// either way.
+pub async fn request_password_reset(
+    pool: &AnyPool,
+    mailer: &Mailer,
+    base_url: &str,
+    email: &EmailAddress,
+) -> Result<(), AccountError> {
+    let mut transaction = pool.begin().await?;
+    let user_id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_key = $1")
+        .bind(email.as_str().to_lowercase())
+        .fetch_optional(&mut *transaction)
+        .await?;
+    let body = match user_id {
+        Some(user_id) => {
+            let token = issue_token(&mut transaction, user_id, TokenPurpose::ResetPassword).await?;
+            format!(
+                "Hello,\n\n\
+                 To choose a new password for your Counsel Registry account,\n\
+                 open this link within 30 minutes:\n\n\
+                 {base_url}/reset-password?token={token}\n\n\
+                 If you did not ask for this, ignore this message: your\n\
+                 password stays as it is.\n"
+            )
+        }
+        None => format!(
+            "Hello,\n\n\
+             Someone asked to reset the Counsel Registry password for this\n\
+             address, but it has no account. To create one: {base_url}/signup\n\n\
+             If you did not ask for this, you need not do anything.\n"
+        ),
+    };
+    mailer
+        .send(email, "Reset your Counsel Registry password", body)
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password through a reset link. The link is used up only
+/// when the password is accepted; the person then signs in (no automatic
+/// login: the link alone should not open a session).
+pub async fn reset_password(
+    pool: &AnyPool,
+    token: &str,
+    new_password: &str,
+) -> Result<(), AccountError> {
+    let now = now_millis();
+    let holder: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.email, u.full_name FROM email_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > $3",
+    )
+    .bind(secrets::hash_token(token))
+    .bind(TokenPurpose::ResetPassword.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    let (user_id, email, name) = holder.ok_or(AccountError::InvalidToken)?;
+    let email = EmailAddress::parse(&email).ok();
+    let name = PersonName::parse(&name).ok();
+    let password = NewPassword::parse(new_password, email.as_ref(), name.as_ref())
+        .map_err(AccountError::WeakPassword)?;
+    let password_hash = secrets::hash_password(password).await?;
+
+    let mut transaction = pool.begin().await?;
+    let consumed = consume_token(&mut transaction, token, TokenPurpose::ResetPassword).await?;
+    if consumed != Some(user_id) {
+        return Err(AccountError::InvalidToken);
+    }
+    // Following the link proved control of the mailbox, too.
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
+    )
+    .bind(&password_hash)
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Stores the hash of a fresh token for `user_id` and returns the token,
+/// which only ever travels in the email.
+async fn issue_token(
+    transaction: &mut Transaction<'_, Any>,
+    user_id: i64,
+    purpose: TokenPurpose,
+) -> Result<String, AccountError> {
+    let now = now_millis();
+    let validity = match purpose {
+        TokenPurpose::VerifyEmail => VERIFY_EMAIL_VALIDITY_MS,
+        TokenPurpose::ResetPassword => RESET_PASSWORD_VALIDITY_MS,
+    };
+    let (token, token_hash) = secrets::new_token();
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&token_hash)
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(now + validity)
+    .bind(now)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(token)
+}
+
+/// Uses up a valid token: the conditional update lets only one of two
+/// racing requests win. Returns whose token it was.
+async fn consume_token(
+    transaction: &mut Transaction<'_, Any>,
+    token: &str,
+    purpose: TokenPurpose,
+) -> Result<Option<i64>, AccountError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE email_tokens SET used_at = $1 \
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
+         RETURNING user_id",
+    )
+    .bind(now_millis())
+    .bind(secrets::hash_token(token))
+    .bind(purpose.as_str())
+    .fetch_optional(&mut **transaction)
     .await?)
 }

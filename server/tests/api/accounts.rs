@@ -291,3 +291,108 @@ db_test!(
         assert!(html.contains("NY 42"));
     }
 );
+
+async fn request_reset(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post_form_from(
+        "/forgot-password",
+        "/api/request_password_reset",
+        &[("email", email)],
+    )
+    .await
+}
+
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    let page = format!("/reset-password?token={token}");
+    app.post_form_from(
+        &page,
+        "/api/reset_password",
+        &[("token", token), ("password", password)],
+    )
+    .await
+}
+
+db_test!(
+    async fn a_password_reset_sets_a_new_password_without_signing_in(engine: Engine) {
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        let response = request_reset(&app, "Jane@example.org").await;
+        assert_eq!(response.headers()["location"], "/forgot-password/sent");
+        let token = token_of(&app.link_in_last_email(&app.url("/reset-password?token=")));
+
+        let weak = reset(&app, &token, "short").await;
+        assert!(form_error(&weak).expect("error").contains("at least 12"));
+        let named = reset(&app, &token, "the doe family forever").await;
+        assert!(
+            form_error(&named).expect("error").contains("name"),
+            "the rule knows the account"
+        );
+
+        let done = reset(&app, &token, "new granite lantern").await;
+        assert_eq!(done.headers()["location"], "/login?reset=1");
+        assert_eq!(
+            app.get("/account").await.status(),
+            302,
+            "no automatic login"
+        );
+
+        let reused = reset(&app, &token, "another granite lantern").await;
+        assert!(form_error(&reused).expect("error").contains("already used"));
+        let old = log_in(&app, "jane@example.org", PASSWORD).await;
+        assert_eq!(
+            form_error(&old).as_deref(),
+            Some("Wrong email or password.")
+        );
+        let new = log_in(&app, "jane@example.org", "new granite lantern").await;
+        assert_eq!(new.headers()["location"], "/account");
+    }
+);
+
+db_test!(
+    async fn a_reset_for_an_unknown_address_answers_the_same(engine: Engine) {
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        let known = request_reset(&app, "jane@example.org").await;
+        let unknown = request_reset(&app, "nobody@example.org").await;
+        assert_eq!(known.status(), unknown.status());
+        assert_eq!(known.headers()["location"], unknown.headers()["location"]);
+        let emails = app.emails();
+        assert!(emails.last().expect("mail").contains("has no account"));
+        let tokens: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM email_tokens WHERE purpose = 'reset_password'",
+        )
+        .fetch_one(app.database.pool())
+        .await
+        .expect("count");
+        assert_eq!(tokens, 1, "only the real account got a reset token");
+
+        let invalid = request_reset(&app, "not an address").await;
+        assert!(
+            form_error(&invalid)
+                .expect("error")
+                .contains("email address like")
+        );
+    }
+);
+
+db_test!(
+    async fn an_expired_or_foreign_reset_link_is_refused(engine: Engine) {
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        // A verification token is not a reset token.
+        sign_up(&app, "other@example.org").await;
+        let verification = token_of(&app.link_in_last_email(&app.url("/verify-email")));
+        let wrong_kind = reset(&app, &verification, "new granite lantern").await;
+        assert!(form_error(&wrong_kind).expect("error").contains("invalid"));
+
+        request_reset(&app, "jane@example.org").await;
+        let token = token_of(&app.link_in_last_email(&app.url("/reset-password")));
+        sqlx::query("UPDATE email_tokens SET expires_at = 0 WHERE purpose = 'reset_password'")
+            .execute(app.database.pool())
+            .await
+            .expect("expire");
+        let expired = reset(&app, &token, "new granite lantern").await;
+        assert!(form_error(&expired).expect("error").contains("expired"));
+        let still_old = log_in(&app, "jane@example.org", PASSWORD).await;
+        assert_eq!(still_old.headers()["location"], "/account");
+    }
+);
