@@ -37,6 +37,9 @@ pub struct Settings {
     /// SMTP when `SMTP_URL` is set, else the outbox directory
     /// (`MAIL_OUTBOX_DIR`).
     pub mail_transport: MailTransport,
+    /// Sign-in, sign-up and reset requests per client address and minute,
+    /// per endpoint (`AUTH_ATTEMPTS_PER_MINUTE`).
+    pub auth_attempts_per_minute: u32,
 }
 
 /// An invalid variable; its message is one line that names the variable.
@@ -130,6 +133,19 @@ impl Settings {
             ),
         };
 
+        let auth_attempts_per_minute: u32 = parse(
+            "AUTH_ATTEMPTS_PER_MINUTE",
+            read("AUTH_ATTEMPTS_PER_MINUTE"),
+            "20",
+            "expected a whole number from 1 to 100000",
+        )?;
+        if !(1..=100_000).contains(&auth_attempts_per_minute) {
+            return Err(ConfigError {
+                variable: "AUTH_ATTEMPTS_PER_MINUTE",
+                message: "expected a whole number from 1 to 100000".into(),
+            });
+        }
+
         Ok(Self {
             bind_address,
             public_url,
@@ -141,6 +157,7 @@ impl Settings {
             log_format,
             mail_from,
             mail_transport,
+            auth_attempts_per_minute,
         })
     }
 
@@ -252,6 +269,7 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("MAIL_FROM", "not a mailbox"),
             ("SMTP_URL", "http://mail.example.org"),
+            ("AUTH_ATTEMPTS_PER_MINUTE", "0"),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

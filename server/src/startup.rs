@@ -37,7 +37,9 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::configuration::Settings;
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
+use crate::middleware::throttle::{AuthThrottle, throttle_auth};
 use crate::routes::health;
+use app::ssr::rate_limit::Limit;
 
 /// Sessions end after this long without a request.
 const SESSION_IDLE_TIMEOUT: time::Duration = time::Duration::minutes(30);
@@ -46,7 +48,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     database: Database,
-    session_cleanup: JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
     shutdown_grace: std::time::Duration,
 }
 
@@ -89,8 +91,11 @@ impl Application {
             base_url: public_origin.clone(),
         };
 
-        let session_cleanup =
-            spawn_session_cleanup(sessions.clone(), settings.session_cleanup_interval);
+        let housekeeping = spawn_housekeeping(
+            sessions.clone(),
+            database.pool().clone(),
+            settings.session_cleanup_interval,
+        );
         let allowed_origin = AllowedOrigin(public_origin);
         let router = router(state, sessions, allowed_origin, hashed_bundle, settings);
         tracing::info!(address = %local_address, engine = ?database.engine(), "listening");
@@ -98,7 +103,7 @@ impl Application {
             listener,
             router,
             database,
-            session_cleanup,
+            housekeeping,
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -144,7 +149,7 @@ impl Application {
                 }
             }
         };
-        self.session_cleanup.abort();
+        self.housekeeping.abort();
         self.database.close().await;
         tracing::info!("stopped");
         outcome
@@ -175,6 +180,16 @@ fn router(
             AppState,
             _,
         >(page_context, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            AuthThrottle {
+                pool: state.database.pool().clone(),
+                limit: Limit {
+                    max_hits: i64::from(settings.auth_attempts_per_minute),
+                    window: std::time::Duration::from_secs(60),
+                },
+            },
+            throttle_auth,
+        ))
         .layer(session_layer(sessions, settings))
         .layer(axum::middleware::from_fn_with_state(
             allowed_origin,
@@ -263,10 +278,25 @@ fn session_layer(
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT))
 }
 
-fn spawn_session_cleanup(sessions: SessionBackend, every: std::time::Duration) -> JoinHandle<()> {
+/// Deletes expired sessions and finished rate-limit windows, every `every`.
+fn spawn_housekeeping(
+    sessions: SessionBackend,
+    pool: sqlx::AnyPool,
+    every: std::time::Duration,
+) -> JoinHandle<()> {
+    // Windows are at most an hour long; two hours back is surely finished.
+    const KEEP_WINDOWS_MS: i64 = 2 * 60 * 60 * 1000;
     tokio::spawn(async move {
-        if let Err(error) = sessions.continuously_delete_expired(every).await {
-            tracing::error!(error = %error, "expired-session cleanup stopped");
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = sessions.delete_expired().await {
+                tracing::error!(error = %error, "cannot delete expired sessions");
+            }
+            let cutoff = app::ssr::clock::now_millis() - KEEP_WINDOWS_MS;
+            if let Err(error) = app::ssr::rate_limit::forget_before(&pool, cutoff).await {
+                tracing::error!(error = %error, "cannot delete old rate-limit windows");
+            }
         }
     })
 }

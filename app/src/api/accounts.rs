@@ -119,6 +119,11 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
         Err(AccountError::EmailNotVerified) => Err(AppError::Validation(
             "Confirm your email address first: open the link we sent you.".into(),
         )),
+        Err(AccountError::TooManyFailures) => Err(AppError::Validation(
+            "Too many failed sign-ins for this address in the last hour. Reset your password, \
+             or try again later."
+                .into(),
+        )),
         Err(other) => Err(AppError::unexpected(other)),
     }
 }

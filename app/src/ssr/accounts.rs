@@ -10,12 +10,23 @@ use crate::domain::{
 };
 use crate::ssr::clock::now_millis;
 use crate::ssr::mail::{MailError, Mailer};
+use crate::ssr::rate_limit::{self, Decision, Limit};
 use crate::ssr::secrets::{self, SecretError};
 
 /// How long an email verification link stays valid.
 pub const VERIFY_EMAIL_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long a password reset link stays valid.
 pub const RESET_PASSWORD_VALIDITY_MS: i64 = 30 * 60 * 1000;
+/// Failed sign-ins per address and hour after which sign-in stops (a
+/// password reset still works).
+pub const LOGIN_FAILURES_PER_HOUR: Limit = Limit {
+    max_hits: 100,
+    window: std::time::Duration::from_secs(3600),
+};
+/// Failures in the hour before each further failure is answered slowly.
+const FREE_FAILURES: i64 = 10;
+/// The longest a failed sign-in is held back.
+const MAX_FAILURE_DELAY_SECS: i64 = 10;
 
 /// What an emailed single-use link is for (`email_tokens.purpose`).
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +60,8 @@ pub enum AccountError {
     InvalidCredentials,
     #[error("the email address is not verified yet")]
     EmailNotVerified,
+    #[error("too many failed sign-ins for this address")]
+    TooManyFailures,
     #[error("{0}")]
     WeakPassword(PasswordProblem),
     #[error(transparent)]
@@ -154,13 +167,38 @@ pub async fn verify_email(pool: &AnyPool, token: &str) -> Result<(), AccountErro
 }
 
 /// The account these credentials open. Unknown addresses cost the same
-/// argon2 work as wrong passwords and get the same error.
+/// argon2 work as wrong passwords and get the same error. Failures are
+/// counted per address, whether or not it has an account: past
+/// [`FREE_FAILURES`] in an hour each failure is answered more slowly, and
+/// at [`LOGIN_FAILURES_PER_HOUR`] sign-in stops for the rest of the hour.
 pub async fn log_in(pool: &AnyPool, email: &str, password: String) -> Result<i64, AccountError> {
     let email_key = email.trim().to_lowercase();
+    let failures_bucket = format!("login-failures:{email_key}");
+    if let Decision::Refused { .. } =
+        rate_limit::peek(pool, &failures_bucket, LOGIN_FAILURES_PER_HOUR).await?
+    {
+        return Err(AccountError::TooManyFailures);
+    }
+    let outcome = check_credentials(pool, &email_key, password).await;
+    if matches!(outcome, Err(AccountError::InvalidCredentials))
+        && let Decision::Allowed { hits } =
+            rate_limit::hit(pool, &failures_bucket, LOGIN_FAILURES_PER_HOUR).await?
+    {
+        let delay = (hits - FREE_FAILURES).clamp(0, MAX_FAILURE_DELAY_SECS);
+        tokio::time::sleep(std::time::Duration::from_secs(delay.unsigned_abs())).await;
+    }
+    outcome
+}
+
+async fn check_credentials(
+    pool: &AnyPool,
+    email_key: &str,
+    password: String,
+) -> Result<i64, AccountError> {
     let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
         "SELECT id, password_hash, email_verified_at FROM users WHERE email_key = $1",
     )
-    .bind(&email_key)
+    .bind(email_key)
     .fetch_optional(pool)
     .await?;
     let stored_hash = row.as_ref().map(|(_, hash, _)| hash.clone());

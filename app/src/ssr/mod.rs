@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod db;
 pub mod mail;
+pub mod rate_limit;
 pub mod secrets;
 pub mod session;
 pub mod state;

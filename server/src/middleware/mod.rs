@@ -2,3 +2,4 @@
 
 pub mod origin_check;
 pub mod security_headers;
+pub mod throttle;

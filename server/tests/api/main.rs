@@ -13,3 +13,4 @@ mod security;
 mod sessions;
 mod shutdown;
 mod sqlite;
+mod throttle;

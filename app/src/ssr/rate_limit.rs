@@ -1,0 +1,114 @@
+//! Fixed-window rate limits kept in the database, so that every server
+//! instance on one database counts together.
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+
+use crate::ssr::clock::now_millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max_hits: i64,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed {
+        hits: i64,
+    },
+    /// Over the limit until the window ends.
+    Refused {
+        retry_after_secs: u64,
+    },
+}
+
+fn window_of(limit: Limit, now: i64) -> (i64, i64) {
+    let length = i64::try_from(limit.window.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let start = now - now.rem_euclid(length);
+    (start, start + length)
+}
+
+/// Counts one hit on `bucket` and says whether it is within `limit`.
+pub async fn hit(pool: &AnyPool, bucket: &str, limit: Limit) -> Result<Decision, sqlx::Error> {
+    let now = now_millis();
+    let (start, end) = window_of(limit, now);
+    let hits: i64 = sqlx::query_scalar(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 \
+         RETURNING hits",
+    )
+    .bind(bucket)
+    .bind(start)
+    .fetch_one(pool)
+    .await?;
+    Ok(decide(hits, limit, now, end))
+}
+
+/// The hits counted so far in the current window, without adding one.
+pub async fn peek(pool: &AnyPool, bucket: &str, limit: Limit) -> Result<Decision, sqlx::Error> {
+    let now = now_millis();
+    let (start, end) = window_of(limit, now);
+    let hits: Option<i64> =
+        sqlx::query_scalar("SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2")
+            .bind(bucket)
+            .bind(start)
+            .fetch_optional(pool)
+            .await?;
+    let hits = hits.unwrap_or(0);
+    // `peek` asks "may one more happen?": at the limit already means no.
+    Ok(decide(hits + 1, limit, now, end))
+}
+
+fn decide(hits: i64, limit: Limit, now: i64, window_end: i64) -> Decision {
+    if hits <= limit.max_hits {
+        Decision::Allowed { hits }
+    } else {
+        let wait_ms = (window_end - now).max(0);
+        Decision::Refused {
+            retry_after_secs: u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1),
+        }
+    }
+}
+
+/// Deletes windows that ended long ago.
+pub async fn forget_before(pool: &AnyPool, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+        .bind(cutoff_ms)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_and_retry_after_counts_to_their_end() {
+        let limit = Limit {
+            max_hits: 2,
+            window: Duration::from_secs(60),
+        };
+        assert_eq!(window_of(limit, 125_000), (120_000, 180_000));
+        assert_eq!(
+            decide(2, limit, 125_000, 180_000),
+            Decision::Allowed { hits: 2 }
+        );
+        assert_eq!(
+            decide(3, limit, 125_000, 180_000),
+            Decision::Refused {
+                retry_after_secs: 55
+            }
+        );
+        assert_eq!(
+            decide(3, limit, 179_999, 180_000),
+            Decision::Refused {
+                retry_after_secs: 1
+            }
+        );
+    }
+}
