@@ -27,6 +27,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// How often expired sessions are deleted.
     pub session_cleanup_interval: Duration,
+    /// How long a sign-in lasts however active (`SESSION_ABSOLUTE_TIMEOUT_SECS`).
+    pub session_absolute_limit: Duration,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
     /// The directory cargo-leptos writes the site to (`LEPTOS_SITE_ROOT`).
@@ -91,6 +93,11 @@ impl Settings {
             read("SESSION_CLEANUP_INTERVAL_SECS"),
             "300",
         )?;
+        let session_absolute_limit = seconds(
+            "SESSION_ABSOLUTE_TIMEOUT_SECS",
+            read("SESSION_ABSOLUTE_TIMEOUT_SECS"),
+            "43200",
+        )?;
         let shutdown_grace = seconds("SHUTDOWN_GRACE_SECS", read("SHUTDOWN_GRACE_SECS"), "30")?;
         let site_root = read("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_owned());
         let log_format = match read("LOG_FORMAT").as_deref() {
@@ -152,6 +159,7 @@ impl Settings {
             database_url,
             database_max_connections,
             session_cleanup_interval,
+            session_absolute_limit,
             shutdown_grace,
             site_root,
             log_format,

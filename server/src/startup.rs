@@ -89,6 +89,7 @@ impl Application {
             database: database.clone(),
             mailer,
             base_url: public_origin.clone(),
+            session_absolute_limit: settings.session_absolute_limit,
         };
 
         let housekeeping = spawn_housekeeping(

@@ -1,12 +1,23 @@
-//! Who is signed in, kept in the session as the account id.
+//! Who is signed in, kept in the session with the time of sign-in: a
+//! session ends after 30 idle minutes (the cookie's expiry) and, whatever
+//! the activity, `AppState::session_absolute_limit` after sign-in.
 
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::error::AppError;
 use crate::ssr::accounts::{self, Account};
+use crate::ssr::clock::now_millis;
 use crate::ssr::state::AppState;
 
-const USER_ID_KEY: &str = "user_id";
+const SIGNED_IN_KEY: &str = "signed_in";
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct SignedIn {
+    user_id: i64,
+    /// Unix milliseconds.
+    since: i64,
+}
 
 pub fn state() -> Result<AppState, AppError> {
     leptos::prelude::use_context::<AppState>()
@@ -17,8 +28,12 @@ pub fn state() -> Result<AppState, AppError> {
 /// before login is worthless after it.
 pub async fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
     session.cycle_id().await.map_err(AppError::unexpected)?;
+    let signed_in = SignedIn {
+        user_id,
+        since: now_millis(),
+    };
     session
-        .insert(USER_ID_KEY, user_id)
+        .insert(SIGNED_IN_KEY, signed_in)
         .await
         .map_err(AppError::unexpected)
 }
@@ -29,15 +44,20 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
 }
 
 pub async fn current_account(session: &Session) -> Result<Option<Account>, AppError> {
-    let Some(user_id) = session
-        .get::<i64>(USER_ID_KEY)
+    let Some(signed_in) = session
+        .get::<SignedIn>(SIGNED_IN_KEY)
         .await
         .map_err(AppError::unexpected)?
     else {
         return Ok(None);
     };
     let state = state()?;
-    accounts::find_account(state.database.pool(), user_id)
+    let limit_ms = i64::try_from(state.session_absolute_limit.as_millis()).unwrap_or(i64::MAX);
+    if now_millis().saturating_sub(signed_in.since) > limit_ms {
+        sign_out(session).await?;
+        return Ok(None);
+    }
+    accounts::find_account(state.database.pool(), signed_in.user_id)
         .await
         .map_err(AppError::unexpected)
 }

@@ -13,6 +13,8 @@ pub struct AppState {
     /// Where the portal is reached, without a trailing slash: the base of
     /// links in emails.
     pub base_url: String,
+    /// How long a sign-in lasts, however active the session.
+    pub session_absolute_limit: std::time::Duration,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -396,3 +396,23 @@ db_test!(
         assert_eq!(still_old.headers()["location"], "/account");
     }
 );
+
+db_test!(
+    async fn a_sign_in_ends_after_the_absolute_limit_however_active(engine: Engine) {
+        let app =
+            crate::helpers::spawn_app_with(engine, &[("SESSION_ABSOLUTE_TIMEOUT_SECS", "2")]).await;
+        verified_account(&app, "jane@example.org").await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
+        assert_eq!(app.get("/account").await.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert_eq!(
+            app.get("/account").await.status(),
+            200,
+            "activity does not extend it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let expired = app.get("/account").await;
+        assert_eq!(expired.status(), 302);
+        assert_eq!(expired.headers()["location"], "/login");
+    }
+);
