@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::domain::password::Strength;
 use crate::error::AppError;
 
 /// The error of the last submission of a form, announced to screen readers.
@@ -15,5 +16,38 @@ pub fn FormError(#[prop(into)] result: Signal<Option<Result<(), AppError>>>) -> 
                 </div>
             }
         })
+    }
+}
+
+/// A field for choosing a password (named `password`), with the rule
+/// spelled out and, once hydrated, a strength hint while typing.
+#[component]
+pub fn NewPasswordField(label: &'static str) -> impl IntoView {
+    let typed = RwSignal::new(String::new());
+    let strength = move || {
+        let password = typed.get();
+        (!password.is_empty()).then(|| Strength::of(&password).label())
+    };
+    view! {
+        <div class="field">
+            <label for="password">{label}</label>
+            <p class="hint" id="password-rule">
+                "At least 12 characters. A few unrelated words make a strong password."
+            </p>
+            <input
+                id="password"
+                name="password"
+                type="password"
+                autocomplete="new-password"
+                required
+                minlength="12"
+                maxlength="128"
+                aria-describedby="password-rule password-strength"
+                on:input=move |event| typed.set(event_target_value(&event))
+            />
+            <p class="hint" id="password-strength" aria-live="polite">
+                {strength}
+            </p>
+        </div>
     }
 }

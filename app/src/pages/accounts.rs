@@ -6,18 +6,12 @@ use leptos_router::hooks::use_query_map;
 use crate::api::accounts::{
     LogIn, LogOut, RequestPasswordReset, ResetPassword, SignUp, VerifyEmail, current_account,
 };
-use crate::components::form::FormError;
+use crate::components::form::{FormError, NewPasswordField};
 use crate::domain::bar::JURISDICTIONS;
-use crate::domain::password::Strength;
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    let password = RwSignal::new(String::new());
-    let strength = move || {
-        let typed = password.get();
-        (!typed.is_empty()).then(|| Strength::of(&typed).label())
-    };
 
     view! {
         <Title text="Create an account" />
@@ -50,26 +44,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <label for="bar_number">"Bar number"</label>
                 <input id="bar_number" name="bar_number" type="text" required maxlength="40" autocomplete="off" />
             </div>
-            <div class="field">
-                <label for="password">"Password"</label>
-                <p class="hint" id="password-rule">
-                    "At least 12 characters. A few unrelated words make a strong password."
-                </p>
-                <input
-                    id="password"
-                    name="password"
-                    type="password"
-                    autocomplete="new-password"
-                    required
-                    minlength="12"
-                    maxlength="128"
-                    aria-describedby="password-rule password-strength"
-                    on:input=move |event| password.set(event_target_value(&event))
-                />
-                <p class="hint" id="password-strength" aria-live="polite">
-                    {strength}
-                </p>
-            </div>
+            <NewPasswordField label="Password" />
             <button type="submit" class="button">
                 "Create account"
             </button>
@@ -251,22 +226,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <FormError result=action.value() />
         <ActionForm action=action attr:class="form">
             <input type="hidden" name="token" value=token />
-            <div class="field">
-                <label for="password">"New password"</label>
-                <p class="hint" id="new-password-rule">
-                    "At least 12 characters. A few unrelated words make a strong password."
-                </p>
-                <input
-                    id="password"
-                    name="password"
-                    type="password"
-                    autocomplete="new-password"
-                    required
-                    minlength="12"
-                    maxlength="128"
-                    aria-describedby="new-password-rule"
-                />
-            </div>
+            <NewPasswordField label="New password" />
             <button type="submit" class="button">
                 "Save the new password"
             </button>
