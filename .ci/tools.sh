@@ -45,6 +45,8 @@ as_root() {
 install_test_tools() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # A real SMTP server for the mail tests.
+  /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
   if [ ${#missing[@]} -gt 0 ]; then
     step "installing ${missing[*]} from Debian"
     as_root apt-get update -qq

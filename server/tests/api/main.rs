@@ -12,5 +12,6 @@ mod process;
 mod security;
 mod sessions;
 mod shutdown;
+mod smtp;
 mod sqlite;
 mod throttle;
