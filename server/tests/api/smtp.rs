@@ -79,6 +79,17 @@ impl SmtpServer {
     }
 }
 
+async fn sign_up_jane(app: &crate::helpers::TestApp) -> reqwest::Response {
+    let form = [
+        ("full_name", "Jane Q. Doe"),
+        ("email", "jane@example.org"),
+        ("jurisdiction", "CA"),
+        ("bar_number", "123456"),
+        ("password", "violet tugboat orbit"),
+    ];
+    app.post_form_from("/signup", "/api/sign_up", &form).await
+}
+
 db_test!(
     async fn the_verification_link_travels_through_a_real_smtp_server(engine: Engine) {
         let Some(smtp) = start_smtp_server().await else {
@@ -86,19 +97,7 @@ db_test!(
         };
         let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
         let app = spawn_app_with(engine, &[("SMTP_URL", &smtp_url)]).await;
-        let response = app
-            .post_form_from(
-                "/signup",
-                "/api/sign_up",
-                &[
-                    ("full_name", "Jane Q. Doe"),
-                    ("email", "jane@example.org"),
-                    ("jurisdiction", "CA"),
-                    ("bar_number", "123456"),
-                    ("password", "violet tugboat orbit"),
-                ],
-            )
-            .await;
+        let response = sign_up_jane(&app).await;
         assert_eq!(response.headers()["location"], "/signup/check-email");
         assert!(app.emails().is_empty(), "nothing went to the outbox");
 
@@ -133,19 +132,7 @@ db_test!(
             .port();
         let app =
             spawn_app_with(engine, &[("SMTP_URL", &format!("smtp://127.0.0.1:{port}"))]).await;
-        let response = app
-            .post_form_from(
-                "/signup",
-                "/api/sign_up",
-                &[
-                    ("full_name", "Jane Q. Doe"),
-                    ("email", "jane@example.org"),
-                    ("jurisdiction", "CA"),
-                    ("bar_number", "123456"),
-                    ("password", "violet tugboat orbit"),
-                ],
-            )
-            .await;
+        let response = sign_up_jane(&app).await;
         let error = crate::helpers::form_error(&response).expect("an error");
         assert!(error.contains("went wrong"), "{error}");
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
