@@ -15,6 +15,9 @@ pub enum AppError {
     Unauthorized,
     #[error("You do not have permission to do that.")]
     Forbidden,
+    /// An admin page, before the two-step sign-in is set up and used.
+    #[error("Set up two-step sign-in to continue.")]
+    SecondFactorRequired,
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
@@ -34,7 +37,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => 400,
             AppError::Unauthorized => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::SecondFactorRequired => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
             AppError::RateLimited { .. } => 429,

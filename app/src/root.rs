@@ -7,8 +7,9 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage, LoginPage,
-    NotFoundPage, ResetPasswordPage, ResetSentPage, SignUpPage, VerifyEmailPage,
+    AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage,
+    LoginPage, NotFoundPage, RecoveryCodesPage, ResetPasswordPage, ResetSentPage, ReviewQueuePage,
+    SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -77,6 +78,23 @@ pub fn App() -> impl IntoView {
                     // The page waits for the account, so a signed-out visitor
                     // gets a real redirect status before any HTML is sent.
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("login"), StaticSegment("two-factor")) view=SecondFactorPage />
+                    <Route
+                        path=(StaticSegment("account"), StaticSegment("password"))
+                        view=ChangePasswordPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("account"), StaticSegment("two-factor"))
+                        view=TwoFactorPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("account"), StaticSegment("two-factor"), StaticSegment("recovery-codes"))
+                        view=RecoveryCodesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=(StaticSegment("admin"), StaticSegment("reviews")) view=ReviewQueuePage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

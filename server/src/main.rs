@@ -21,6 +21,8 @@ async fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => server::cli::migrate(&settings).await,
+        Command::Roster(command) => server::cli::roster(&settings, command).await,
+        Command::Admin(command) => server::cli::admin(&settings, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

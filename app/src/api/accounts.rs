@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{Role, Standing};
 use crate::error::AppError;
 
 /// The signed-in person, as pages show them.
@@ -10,8 +11,10 @@ pub struct AccountSummary {
     pub email: String,
     pub jurisdiction: String,
     pub bar_number: String,
-    pub role: String,
-    pub standing: String,
+    pub role: Role,
+    pub standing: Standing,
+    pub admin_jurisdiction: Option<String>,
+    pub two_factor_enabled: bool,
 }
 
 #[server(endpoint = "current_account")]
@@ -27,6 +30,8 @@ pub async fn current_account() -> Result<Option<AccountSummary>, AppError> {
             bar_number: account.bar_number,
             role: account.role,
             standing: account.standing,
+            admin_jurisdiction: account.admin_jurisdiction,
+            two_factor_enabled: account.two_factor_enabled,
         }))
 }
 
@@ -109,8 +114,17 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
     match accounts::log_in(state.database.pool(), &email, password).await {
         Ok(user_id) => {
             let session = session::current().await?;
-            auth::sign_in(&session, user_id).await?;
-            leptos_axum::redirect("/account");
+            let account = accounts::find_account(state.database.pool(), user_id)
+                .await
+                .map_err(AppError::unexpected)?
+                .ok_or(AppError::Unexpected)?;
+            if account.two_factor_enabled {
+                auth::await_second_factor(&session, account.id).await?;
+                leptos_axum::redirect("/login/two-factor");
+            } else {
+                auth::sign_in(&session, &account, false).await?;
+                leptos_axum::redirect(landing_page(&account));
+            }
             Ok(())
         }
         Err(AccountError::InvalidCredentials) => {
@@ -124,6 +138,102 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
              or try again later."
                 .into(),
         )),
+        Err(other) => Err(AppError::unexpected(other)),
+    }
+}
+
+/// Where a sign-in lands: admins who have not set up their second factor
+/// are sent to do so first.
+#[cfg(feature = "ssr")]
+fn landing_page(account: &crate::ssr::accounts::Account) -> &'static str {
+    if account.role.requires_second_factor() && !account.two_factor_enabled {
+        "/account/two-factor"
+    } else {
+        "/account"
+    }
+}
+
+/// The second step of a sign-in: a code from the authenticator app or a
+/// recovery code. Failures count with the address's failed passwords.
+#[server(endpoint = "verify_second_factor")]
+pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
+    use crate::ssr::{accounts, auth, session, two_factor};
+
+    let session = session::current().await?;
+    let Some(user_id) = auth::awaiting_second_factor(&session).await? else {
+        return Err(AppError::Validation(
+            "Your sign-in took too long. Enter your email and password again.".into(),
+        ));
+    };
+    if code.len() > 64 {
+        return Err(AppError::Validation("That code is not valid.".into()));
+    }
+    let state = auth::state()?;
+    let pool = state.database.pool();
+    let too_many = || {
+        AppError::Validation(
+            "Too many failed sign-ins for this account in the last hour. Try again later.".into(),
+        )
+    };
+    if !accounts::second_factor_allowed(pool, user_id)
+        .await
+        .map_err(AppError::unexpected)?
+    {
+        return Err(too_many());
+    }
+    if !two_factor::check(pool, user_id, &code)
+        .await
+        .map_err(AppError::unexpected)?
+    {
+        return match accounts::count_second_factor_failure(pool, user_id).await {
+            Ok(()) => Err(AppError::Validation(
+                "That code is not valid, or was already used. Codes change every 30 seconds."
+                    .into(),
+            )),
+            Err(accounts::AccountError::TooManyFailures) => Err(too_many()),
+            Err(other) => Err(AppError::unexpected(other)),
+        };
+    }
+    let account = accounts::find_account(pool, user_id)
+        .await
+        .map_err(AppError::unexpected)?
+        .ok_or(AppError::Unexpected)?;
+    auth::sign_in(&session, &account, true).await?;
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+/// Replaces the password; every other session of the account ends.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current_password: String, password: String) -> Result<(), AppError> {
+    use crate::ssr::accounts::{self, AccountError};
+    use crate::ssr::{auth, session};
+
+    if current_password.chars().count() > 128 {
+        return Err(AppError::Validation(
+            "Your current password is not right.".into(),
+        ));
+    }
+    let session = session::current().await?;
+    let account = auth::require_account(&session).await?;
+    let state = auth::state()?;
+    match accounts::change_password(
+        state.database.pool(),
+        account.id,
+        current_password,
+        &password,
+    )
+    .await
+    {
+        Ok(generation) => {
+            auth::carry_over(&session, generation).await?;
+            leptos_axum::redirect("/account?password_changed=1");
+            Ok(())
+        }
+        Err(AccountError::InvalidCredentials) => Err(AppError::Validation(
+            "Your current password is not right.".into(),
+        )),
+        Err(AccountError::WeakPassword(problem)) => Err(AppError::Validation(problem.to_string())),
         Err(other) => Err(AppError::unexpected(other)),
     }
 }

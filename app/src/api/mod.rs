@@ -2,4 +2,6 @@
 //! the error. Each has a stable endpoint so forms and tests can name it.
 
 pub mod accounts;
+pub mod admin;
 pub mod notice;
+pub mod two_factor;

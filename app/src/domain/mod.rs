@@ -32,9 +32,13 @@ macro_rules! string_value {
 pub mod bar;
 pub mod email;
 pub mod name;
+pub mod name_match;
 pub mod password;
+pub mod standing;
 
 pub use bar::{BarNumber, Jurisdiction};
 pub use email::EmailAddress;
 pub use name::PersonName;
+pub use name_match::NameKey;
 pub use password::{NewPassword, PasswordProblem};
+pub use standing::{Role, RosterStatus, Standing};

@@ -4,10 +4,12 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::accounts::{
-    LogIn, LogOut, RequestPasswordReset, ResetPassword, SignUp, VerifyEmail, current_account,
+    AccountSummary, ChangePassword, LogIn, LogOut, RequestPasswordReset, ResetPassword, SignUp,
+    VerifyEmail, VerifySecondFactor, current_account,
 };
 use crate::components::form::{FormError, NewPasswordField};
 use crate::domain::bar::JURISDICTIONS;
+use crate::domain::{Role, Standing};
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
@@ -139,6 +141,8 @@ pub fn LoginPage() -> impl IntoView {
 pub fn AccountPage() -> impl IntoView {
     let account = Resource::new(|| (), |_| current_account());
     let log_out = ServerAction::<LogOut>::new();
+    let query = use_query_map();
+    let password_changed = move || query.read().get("password_changed").is_some();
 
     view! {
         <Title text="Your account" />
@@ -148,28 +152,148 @@ pub fn AccountPage() -> impl IntoView {
                     .get()
                     .map(|answer| match answer {
                         Ok(Some(account)) => {
-                            let pending = account.standing != "verified";
+                            let is_site_admin = account.role == Role::SiteAdmin;
+                            let role = role_label(&account);
+                            let bar_facts = (account.role == Role::Attorney)
+                                .then(|| {
+                                    view! {
+                                        <dt>"Bar"</dt>
+                                        <dd>{format!("{} {}", account.jurisdiction, account.bar_number)}</dd>
+                                        <dt>"Standing"</dt>
+                                        <dd>{standing_label(account.standing)}</dd>
+                                    }
+                                });
                             view! {
                                 <h1>"Your account"</h1>
+                                <Show when=password_changed>
+                                    <p class="form-success" role="status">
+                                        "Your password is changed. Every other session of this account is signed out."
+                                    </p>
+                                </Show>
                                 <dl class="facts">
                                     <dt>"Name"</dt>
-                                    <dd>{account.full_name}</dd>
+                                    <dd>{account.full_name.clone()}</dd>
                                     <dt>"Email"</dt>
-                                    <dd>{account.email}</dd>
-                                    <dt>"Bar"</dt>
-                                    <dd>{format!("{} {}", account.jurisdiction, account.bar_number)}</dd>
-                                    <dt>"Standing"</dt>
-                                    <dd>
-                                        {if pending {
-                                            "Waiting for a match with your bar's roster"
-                                        } else {
-                                            "Verified attorney in good standing"
-                                        }}
-                                    </dd>
+                                    <dd>{account.email.clone()}</dd>
+                                    <dt>"Role"</dt>
+                                    <dd>{role}</dd>
+                                    {bar_facts}
+                                    <dt>"Two-step sign-in"</dt>
+                                    <dd>{if account.two_factor_enabled { "On" } else { "Off" }}</dd>
                                 </dl>
+                                <ul class="actions">
+                                    {is_site_admin
+                                        .then(|| {
+                                            view! {
+                                                <li>
+                                                    <a href="/admin/reviews">"Review queue"</a>
+                                                </li>
+                                            }
+                                        })}
+                                    <li>
+                                        <a href="/account/password">"Change your password"</a>
+                                    </li>
+                                    <li>
+                                        <a href="/account/two-factor">"Two-step sign-in"</a>
+                                    </li>
+                                </ul>
                                 <ActionForm action=log_out>
                                     <button type="submit" class="button-secondary">
                                         "Sign out"
+                                    </button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                        Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+fn role_label(account: &AccountSummary) -> String {
+    match (account.role, &account.admin_jurisdiction) {
+        (Role::Attorney, _) => "Attorney".into(),
+        (Role::BarAdmin, Some(jurisdiction)) => format!("Bar administrator ({jurisdiction})"),
+        (Role::BarAdmin, None) => "Bar administrator".into(),
+        (Role::SiteAdmin, _) => "Site administrator".into(),
+    }
+}
+
+fn standing_label(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Verified => "Verified attorney in good standing",
+        Standing::PendingReview => "Waiting for a match with your bar's roster or a review",
+        Standing::Rejected => "Not confirmed: see the email we sent you",
+    }
+}
+
+#[component]
+pub fn SecondFactorPage() -> impl IntoView {
+    let action = ServerAction::<VerifySecondFactor>::new();
+    view! {
+        <Title text="Two-step sign-in" />
+        <h1>"Two-step sign-in"</h1>
+        <p>"Enter the 6-digit code your authenticator app shows for Counsel Registry."</p>
+        <FormError result=action.value() />
+        <ActionForm action=action attr:class="form">
+            <div class="field">
+                <label for="code">"Code"</label>
+                <p class="hint" id="code-hint">
+                    "Lost your phone? Enter one of your recovery codes instead."
+                </p>
+                <input
+                    id="code"
+                    name="code"
+                    type="text"
+                    inputmode="numeric"
+                    autocomplete="one-time-code"
+                    required
+                    maxlength="64"
+                    aria-describedby="code-hint"
+                    autofocus
+                />
+            </div>
+            <button type="submit" class="button">
+                "Continue"
+            </button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn ChangePasswordPage() -> impl IntoView {
+    let account = Resource::new(|| (), |_| current_account());
+    let action = ServerAction::<ChangePassword>::new();
+    view! {
+        <Title text="Change your password" />
+        <h1>"Change your password"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                account
+                    .get()
+                    .map(|answer| match answer {
+                        Ok(Some(_)) => {
+                            view! {
+                                <p>"Every other session of your account is signed out when you change it."</p>
+                                <FormError result=action.value() />
+                                <ActionForm action=action attr:class="form">
+                                    <div class="field">
+                                        <label for="current_password">"Current password"</label>
+                                        <input
+                                            id="current_password"
+                                            name="current_password"
+                                            type="password"
+                                            autocomplete="current-password"
+                                            required
+                                            maxlength="128"
+                                        />
+                                    </div>
+                                    <NewPasswordField label="New password" />
+                                    <button type="submit" class="button">
+                                        "Change password"
                                     </button>
                                 </ActionForm>
                             }

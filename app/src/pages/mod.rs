@@ -1,12 +1,16 @@
 mod accounts;
+mod admin;
 mod home;
 mod how_it_works;
 mod not_found;
+mod two_factor;
 
 pub use accounts::{
-    AccountPage, CheckEmailPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, ResetSentPage,
-    SignUpPage, VerifyEmailPage,
+    AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, LoginPage,
+    ResetPasswordPage, ResetSentPage, SecondFactorPage, SignUpPage, VerifyEmailPage,
 };
+pub use admin::ReviewQueuePage;
 pub use home::HomePage;
 pub use how_it_works::HowItWorksPage;
 pub use not_found::NotFoundPage;
+pub use two_factor::{RecoveryCodesPage, TwoFactorPage};

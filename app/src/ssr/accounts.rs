@@ -6,11 +6,12 @@ use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 
 use crate::domain::{
-    BarNumber, EmailAddress, Jurisdiction, NewPassword, PasswordProblem, PersonName,
+    BarNumber, EmailAddress, Jurisdiction, NewPassword, PasswordProblem, PersonName, Role, Standing,
 };
 use crate::ssr::clock::now_millis;
 use crate::ssr::mail::{MailError, Mailer};
 use crate::ssr::rate_limit::{self, Decision, Limit};
+use crate::ssr::roster::{self, Attorneys};
 use crate::ssr::secrets::{self, SecretError};
 
 /// How long an email verification link stays valid.
@@ -28,9 +29,12 @@ const FREE_FAILURES: i64 = 10;
 /// The longest a failed sign-in is held back.
 const MAX_FAILURE_DELAY_SECS: i64 = 10;
 
+/// How long the link that lets a new admin choose a password stays valid.
+pub const ADMIN_INVITATION_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// What an emailed single-use link is for (`email_tokens.purpose`).
 #[derive(Debug, Clone, Copy)]
-enum TokenPurpose {
+pub(crate) enum TokenPurpose {
     VerifyEmail,
     ResetPassword,
 }
@@ -73,15 +77,20 @@ pub enum AccountError {
 }
 
 /// What the rest of the portal needs to know about the signed-in person.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Account {
     pub id: i64,
     pub email: String,
     pub full_name: String,
     pub jurisdiction: String,
     pub bar_number: String,
-    pub role: String,
-    pub standing: String,
+    pub role: Role,
+    pub standing: Standing,
+    /// The jurisdiction a bar admin acts for.
+    pub admin_jurisdiction: Option<String>,
+    pub two_factor_enabled: bool,
+    /// Bumped by a password change: sessions of older generations end.
+    pub session_generation: i64,
 }
 
 /// Creates the account and emails a verification link. When the address
@@ -115,6 +124,7 @@ pub async fn sign_up(
 
     let (subject, body) = match created {
         Some(user_id) => {
+            roster::rematch(&mut transaction, Attorneys::Only(user_id)).await?;
             let token = issue_token(&mut transaction, user_id, TokenPurpose::VerifyEmail).await?;
             (
                 "Confirm your email address",
@@ -173,6 +183,7 @@ pub async fn verify_email(pool: &AnyPool, token: &str) -> Result<(), AccountErro
 /// at [`LOGIN_FAILURES_PER_HOUR`] sign-in stops for the rest of the hour.
 pub async fn log_in(pool: &AnyPool, email: &str, password: String) -> Result<i64, AccountError> {
     let email_key = email.trim().to_lowercase();
+    // The same bucket as `failures_bucket_of`.
     let failures_bucket = format!("login-failures:{email_key}");
     if let Decision::Refused { .. } =
         rate_limit::peek(pool, &failures_bucket, LOGIN_FAILURES_PER_HOUR).await?
@@ -188,6 +199,36 @@ pub async fn log_in(pool: &AnyPool, email: &str, password: String) -> Result<i64
         tokio::time::sleep(std::time::Duration::from_secs(delay.unsigned_abs())).await;
     }
     outcome
+}
+
+/// A wrong second-factor code counts as a failed sign-in of the account's
+/// address: guessing codes is throttled like guessing passwords.
+/// Returns `TooManyFailures` once the address is over its hourly limit.
+pub async fn count_second_factor_failure(pool: &AnyPool, user_id: i64) -> Result<(), AccountError> {
+    let bucket = failures_bucket_of(pool, user_id).await?;
+    if let Decision::Refused { .. } =
+        rate_limit::hit(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?
+    {
+        return Err(AccountError::TooManyFailures);
+    }
+    Ok(())
+}
+
+/// Whether the account's address may still try a second-factor code.
+pub async fn second_factor_allowed(pool: &AnyPool, user_id: i64) -> Result<bool, AccountError> {
+    let bucket = failures_bucket_of(pool, user_id).await?;
+    Ok(matches!(
+        rate_limit::peek(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?,
+        Decision::Allowed { .. }
+    ))
+}
+
+async fn failures_bucket_of(pool: &AnyPool, user_id: i64) -> Result<String, AccountError> {
+    let email_key: String = sqlx::query_scalar("SELECT email_key FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await?;
+    Ok(format!("login-failures:{email_key}"))
 }
 
 async fn check_credentials(
@@ -213,11 +254,84 @@ async fn check_credentials(
 }
 
 pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, AccountError> {
-    Ok(sqlx::query_as(
-        "SELECT id, email, full_name, jurisdiction, bar_number, role, standing FROM users WHERE id = $1",
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, email, full_name, jurisdiction, bar_number, role, standing, \
+         admin_jurisdiction, totp_secret, session_generation FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(
+            id,
+            email,
+            full_name,
+            jurisdiction,
+            bar_number,
+            role,
+            standing,
+            scope,
+            totp,
+            generation,
+        )| {
+            Account {
+                id,
+                email,
+                full_name,
+                jurisdiction,
+                bar_number,
+                // The columns' CHECK constraints hold these to known values.
+                role: Role::parse(&role).unwrap_or(Role::Attorney),
+                standing: Standing::parse(&standing).unwrap_or(Standing::PendingReview),
+                admin_jurisdiction: scope,
+                two_factor_enabled: totp.is_some(),
+                session_generation: generation,
+            }
+        },
+    ))
+}
+
+/// Replaces the password of a signed-in person who knows the current one.
+/// The session generation moves on, ending every other session; returns
+/// the new generation for the session that made the change.
+pub async fn change_password(
+    pool: &AnyPool,
+    user_id: i64,
+    current_password: String,
+    new_password: &str,
+) -> Result<i64, AccountError> {
+    let (email, name, stored_hash): (String, String, String) =
+        sqlx::query_as("SELECT email, full_name, password_hash FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(pool)
+            .await?;
+    if !secrets::verify_password(current_password, Some(stored_hash)).await? {
+        return Err(AccountError::InvalidCredentials);
+    }
+    let email = EmailAddress::parse(&email).ok();
+    let name = PersonName::parse(&name).ok();
+    let password = NewPassword::parse(new_password, email.as_ref(), name.as_ref())
+        .map_err(AccountError::WeakPassword)?;
+    let password_hash = secrets::hash_password(password).await?;
+    Ok(sqlx::query_scalar(
+        "UPDATE users SET password_hash = $1, session_generation = session_generation + 1 \
+         WHERE id = $2 RETURNING session_generation",
+    )
+    .bind(&password_hash)
+    .bind(user_id)
+    .fetch_one(pool)
     .await?)
 }
 
@@ -291,9 +405,11 @@ pub async fn reset_password(
     if consumed != Some(user_id) {
         return Err(AccountError::InvalidToken);
     }
-    // Following the link proved control of the mailbox, too.
+    // Following the link proved control of the mailbox, too. Whoever else
+    // held a session (perhaps the reason for the reset) is signed out.
     sqlx::query(
-        "UPDATE users SET password_hash = $1, email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
+        "UPDATE users SET password_hash = $1, email_verified_at = COALESCE(email_verified_at, $2), \
+         session_generation = session_generation + 1 WHERE id = $3",
     )
     .bind(&password_hash)
     .bind(now)
@@ -311,11 +427,20 @@ async fn issue_token(
     user_id: i64,
     purpose: TokenPurpose,
 ) -> Result<String, AccountError> {
-    let now = now_millis();
     let validity = match purpose {
         TokenPurpose::VerifyEmail => VERIFY_EMAIL_VALIDITY_MS,
         TokenPurpose::ResetPassword => RESET_PASSWORD_VALIDITY_MS,
     };
+    issue_token_valid_for(transaction, user_id, purpose, validity).await
+}
+
+pub(crate) async fn issue_token_valid_for(
+    transaction: &mut Transaction<'_, Any>,
+    user_id: i64,
+    purpose: TokenPurpose,
+    validity: i64,
+) -> Result<String, AccountError> {
+    let now = now_millis();
     let (token, token_hash) = secrets::new_token();
     sqlx::query(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) \

@@ -2,11 +2,14 @@
 //! state. Compiled into the server, never into the browser bundle.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod db;
 pub mod mail;
 pub mod rate_limit;
+pub mod roster;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod two_factor;

@@ -1,6 +1,6 @@
 //! Per-address limits on the endpoints that guess passwords or send email:
-//! sign-in, sign-up and password reset. Over the limit the answer is 429
-//! with `Retry-After`, before any work is done.
+//! sign-in (both steps), password change, sign-up and password reset. Over
+//! the limit the answer is 429 with `Retry-After`, before any work is done.
 
 use std::net::SocketAddr;
 
@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use sqlx::AnyPool;
 
 /// The server functions each client address may call only so often.
-const THROTTLED: [&str; 4] = [
+const THROTTLED: [&str; 6] = [
     "/api/log_in",
+    "/api/verify_second_factor",
+    "/api/change_password",
     "/api/sign_up",
     "/api/request_password_reset",
     "/api/reset_password",

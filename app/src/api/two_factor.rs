@@ -1,0 +1,126 @@
+//! Setting up two-step sign-in: a secret shown as a QR code and as text,
+//! confirmed by a first code, then ten recovery codes shown once.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+const PENDING_SECRET_KEY: &str = "totp_enrolment_secret";
+#[cfg(feature = "ssr")]
+const FRESH_RECOVERY_CODES_KEY: &str = "fresh_recovery_codes";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TwoFactorStatus {
+    Enabled {
+        recovery_codes_left: i64,
+    },
+    /// Not yet set up: what the authenticator app needs.
+    Enrol {
+        secret: String,
+        otpauth_url: String,
+        qr_data_uri: String,
+        required: bool,
+    },
+}
+
+#[server(endpoint = "two_factor_setup")]
+pub async fn two_factor_setup() -> Result<TwoFactorStatus, AppError> {
+    use crate::ssr::{auth, session, two_factor};
+
+    let session = session::current().await?;
+    let account = auth::require_account(&session).await?;
+    let state = auth::state()?;
+    if account.two_factor_enabled {
+        let left = two_factor::recovery_codes_left(state.database.pool(), account.id)
+            .await
+            .map_err(AppError::unexpected)?;
+        return Ok(TwoFactorStatus::Enabled {
+            recovery_codes_left: left,
+        });
+    }
+    // The secret waits in the session until a code confirms it, so a
+    // reload shows the same QR code rather than a new one.
+    let secret = match session
+        .get::<String>(PENDING_SECRET_KEY)
+        .await
+        .map_err(AppError::unexpected)?
+    {
+        Some(secret) => secret,
+        None => {
+            let secret = two_factor::new_secret();
+            session
+                .insert(PENDING_SECRET_KEY, &secret)
+                .await
+                .map_err(AppError::unexpected)?;
+            secret
+        }
+    };
+    let (otpauth_url, qr_data_uri) =
+        two_factor::provisioning(&secret, &account.email).map_err(AppError::unexpected)?;
+    Ok(TwoFactorStatus::Enrol {
+        secret,
+        otpauth_url,
+        qr_data_uri,
+        required: account.role.requires_second_factor(),
+    })
+}
+
+/// Turns two-step sign-in on once the first code from the app is right.
+#[server(endpoint = "enable_two_factor")]
+pub async fn enable_two_factor(code: String) -> Result<(), AppError> {
+    use crate::ssr::{auth, session, two_factor};
+
+    let session = session::current().await?;
+    let account = auth::require_account(&session).await?;
+    let Some(secret) = session
+        .get::<String>(PENDING_SECRET_KEY)
+        .await
+        .map_err(AppError::unexpected)?
+    else {
+        return Err(AppError::Validation(
+            "Reload this page to get a new QR code, then try again.".into(),
+        ));
+    };
+    let state = auth::state()?;
+    match two_factor::enrol(state.database.pool(), account.id, &secret, &code).await {
+        Ok(Some(codes)) => {
+            let _ = session
+                .remove::<String>(PENDING_SECRET_KEY)
+                .await
+                .map_err(AppError::unexpected)?;
+            session
+                .insert(FRESH_RECOVERY_CODES_KEY, codes)
+                .await
+                .map_err(AppError::unexpected)?;
+            auth::mark_second_factor(&session).await?;
+            leptos_axum::redirect("/account/two-factor/recovery-codes");
+            Ok(())
+        }
+        Ok(None) => Err(AppError::Validation(
+            "That code is not right. Enter the 6 digits the app shows now; if it keeps \
+             failing, check that your phone's clock is set automatically."
+                .into(),
+        )),
+        Err(two_factor::TwoFactorError::AlreadyEnrolled) => Err(AppError::Conflict(
+            "Two-step sign-in is already set up for this account.".into(),
+        )),
+        Err(other) => Err(AppError::unexpected(other)),
+    }
+}
+
+/// The recovery codes made by the enrolment that just happened, handed
+/// out once: a reload shows none.
+#[server(endpoint = "take_recovery_codes")]
+pub async fn take_recovery_codes() -> Result<Vec<String>, AppError> {
+    use crate::ssr::{auth, session};
+
+    let session = session::current().await?;
+    auth::require_account(&session).await?;
+    Ok(session
+        .remove::<Vec<String>>(FRESH_RECOVERY_CODES_KEY)
+        .await
+        .map_err(AppError::unexpected)?
+        .unwrap_or_default())
+}

@@ -1,0 +1,417 @@
+//! The bar rosters and the match between attorneys and roster entries.
+//! An attorney is `verified` when their jurisdiction and bar number are on
+//! the roster, with status active and a matching name; otherwise they wait
+//! for a site admin. The match runs at sign-up and again for a whole
+//! jurisdiction whenever its roster changes.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use sqlx::{Any, AnyPool, Transaction};
+
+use crate::domain::{BarNumber, Jurisdiction, NameKey, PersonName, RosterStatus, Standing};
+use crate::ssr::clock::now_millis;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    #[error("the file has no {0} column")]
+    MissingColumn(&'static str),
+    #[error("line {line}, column {column}: {message}")]
+    InvalidRow {
+        line: u64,
+        column: &'static str,
+        message: String,
+    },
+    #[error("line {line}: bar number {bar_number} appears twice for {jurisdiction}")]
+    DuplicateMember {
+        line: u64,
+        jurisdiction: &'static str,
+        bar_number: String,
+    },
+    #[error("the file cannot be read as CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// One member as the roster lists them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RosterEntry {
+    pub jurisdiction: String,
+    pub bar_number: String,
+    pub full_name: String,
+    pub status: String,
+}
+
+/// How a roster entry bears on an attorney's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// On the roster, active, the same name.
+    Match,
+    /// On the roster, but not in good standing.
+    NotInGoodStanding(RosterStatus),
+    /// The bar number is listed under a different name.
+    NameDiffers,
+    NotListed,
+}
+
+impl Verdict {
+    pub fn of(entry: Option<&RosterEntry>, claimed_name: &str) -> Self {
+        let Some(entry) = entry else {
+            return Verdict::NotListed;
+        };
+        match RosterStatus::parse(&entry.status) {
+            Some(RosterStatus::Active) => {}
+            Some(status) => return Verdict::NotInGoodStanding(status),
+            None => return Verdict::NotListed,
+        }
+        if NameKey::of(claimed_name).matches(&NameKey::of(&entry.full_name)) {
+            Verdict::Match
+        } else {
+            Verdict::NameDiffers
+        }
+    }
+
+    /// The standing that follows from this verdict for an attorney who has
+    /// `current` standing, decided by an admin or not. An admin's decision
+    /// stands until the roster says something definite: a match verifies
+    /// (unless an admin rejected the claim), a status other than active
+    /// always ends verification.
+    pub fn next_standing(self, current: Standing, decided_by_admin: bool) -> Standing {
+        match (self, current) {
+            (_, Standing::Rejected) => Standing::Rejected,
+            (Verdict::Match, _) => Standing::Verified,
+            (Verdict::NotInGoodStanding(_), _) => Standing::PendingReview,
+            (Verdict::NameDiffers | Verdict::NotListed, Standing::Verified) if decided_by_admin => {
+                Standing::Verified
+            }
+            (Verdict::NameDiffers | Verdict::NotListed, _) => Standing::PendingReview,
+        }
+    }
+
+    /// Why, in words for the review queue.
+    pub fn describe(self) -> String {
+        match self {
+            Verdict::Match => "matches the roster".into(),
+            Verdict::NotInGoodStanding(status) => format!("roster status is {status}"),
+            Verdict::NameDiffers => "the roster lists this bar number under another name".into(),
+            Verdict::NotListed => "bar number not on the roster".into(),
+        }
+    }
+}
+
+/// The roster entry for this bar number, if the jurisdiction lists it.
+pub async fn entry(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    jurisdiction: &str,
+    bar_number: &str,
+) -> Result<Option<RosterEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT jurisdiction, bar_number, full_name, status FROM roster \
+         WHERE jurisdiction = $1 AND bar_number = $2",
+    )
+    .bind(jurisdiction)
+    .bind(bar_number)
+    .fetch_optional(executor)
+    .await
+}
+
+/// The entry a reviewer should compare an attorney with: the one under
+/// their bar number, else one with the same name in their jurisdiction.
+pub async fn closest_entry(
+    pool: &AnyPool,
+    jurisdiction: &str,
+    bar_number: &str,
+    full_name: &str,
+) -> Result<Option<RosterEntry>, sqlx::Error> {
+    if let Some(found) = entry(pool, jurisdiction, bar_number).await? {
+        return Ok(Some(found));
+    }
+    sqlx::query_as(
+        "SELECT jurisdiction, bar_number, full_name, status FROM roster \
+         WHERE jurisdiction = $1 AND name_key = $2 ORDER BY bar_number LIMIT 1",
+    )
+    .bind(jurisdiction)
+    .bind(NameKey::of(full_name).index_key())
+    .fetch_optional(pool)
+    .await
+}
+
+/// Whose standing to re-decide.
+#[derive(Debug, Clone, Copy)]
+pub enum Attorneys<'a> {
+    /// Everyone who claims membership of this jurisdiction's bar.
+    Of(&'a str),
+    /// One attorney.
+    Only(i64),
+}
+
+/// Re-decides the standing of attorneys against their roster, inside the
+/// caller's transaction. Returns how many changed.
+pub async fn rematch(
+    transaction: &mut Transaction<'_, Any>,
+    attorneys: Attorneys<'_>,
+) -> Result<u64, sqlx::Error> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let select = "SELECT u.id, u.full_name, u.standing, u.standing_source, r.full_name, r.status \
+         FROM users u LEFT JOIN roster r \
+           ON r.jurisdiction = u.jurisdiction AND r.bar_number = u.bar_number \
+         WHERE u.role = 'attorney'";
+    let rows: Vec<Row> = match attorneys {
+        Attorneys::Of(jurisdiction) => {
+            sqlx::query_as(&format!("{select} AND u.jurisdiction = $1"))
+                .bind(jurisdiction)
+                .fetch_all(&mut **transaction)
+                .await?
+        }
+        Attorneys::Only(user_id) => {
+            sqlx::query_as(&format!("{select} AND u.id = $1"))
+                .bind(user_id)
+                .fetch_all(&mut **transaction)
+                .await?
+        }
+    };
+
+    let mut changed = 0;
+    for (user_id, claimed_name, standing, source, roster_name, roster_status) in rows {
+        let entry = roster_name
+            .zip(roster_status)
+            .map(|(full_name, status)| RosterEntry {
+                jurisdiction: String::new(),
+                bar_number: String::new(),
+                full_name,
+                status,
+            });
+        let verdict = Verdict::of(entry.as_ref(), &claimed_name);
+        let current = Standing::parse(&standing).unwrap_or(Standing::PendingReview);
+        let next = verdict.next_standing(current, source.as_deref() == Some("admin"));
+        if next != current {
+            set_standing(transaction, user_id, next, "roster", &verdict.describe()).await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Records a new standing and who decided it.
+pub async fn set_standing(
+    transaction: &mut Transaction<'_, Any>,
+    user_id: i64,
+    standing: Standing,
+    source: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET standing = $1, standing_source = $2, standing_reason = $3, \
+         standing_changed_at = $4 WHERE id = $5",
+    )
+    .bind(standing.as_str())
+    .bind(source)
+    .bind(reason)
+    .bind(now_millis())
+    .bind(user_id)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+/// What a seed did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedReport {
+    pub members: u64,
+    pub jurisdictions: Vec<&'static str>,
+    pub standings_changed: u64,
+}
+
+/// Loads roster rows from CSV (`bar_number`, `full_name`, `status`, and
+/// optionally `jurisdiction`, `email`, `admitted_on`, `office_phone`;
+/// headers in any case, other columns ignored), replacing entries with the
+/// same bar number, then re-runs the match. All rows or none: one bad row
+/// stops the seed before anything is stored. A row without a jurisdiction
+/// column takes `default_jurisdiction`. The bulk upload with preview is
+/// the roster issue's; this is for bootstrapping and development.
+pub async fn seed_csv(
+    pool: &AnyPool,
+    input: impl Read,
+    default_jurisdiction: Option<Jurisdiction>,
+) -> Result<SeedReport, RosterError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(input);
+    let headers: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let column = |name: &'static str| headers.iter().position(|h| h == name);
+    let required = |name: &'static str| column(name).ok_or(RosterError::MissingColumn(name));
+    let (bar_col, name_col, status_col) = (
+        required("bar_number")?,
+        required("full_name")?,
+        required("status")?,
+    );
+    let jurisdiction_col = column("jurisdiction");
+    if jurisdiction_col.is_none() && default_jurisdiction.is_none() {
+        return Err(RosterError::MissingColumn("jurisdiction"));
+    }
+    let (email_col, admitted_col, phone_col) = (
+        column("email"),
+        column("admitted_on"),
+        column("office_phone"),
+    );
+
+    let now = now_millis();
+    let mut seen = BTreeSet::new();
+    let mut jurisdictions = BTreeSet::new();
+    let mut members = 0;
+    let mut transaction = pool.begin().await?;
+    for record in reader.records() {
+        let record = record?;
+        let line = record.position().map_or(0, |p| p.line());
+        let cell = |index: Option<usize>| index.and_then(|i| record.get(i)).unwrap_or("");
+        let invalid = |column: &'static str, message: String| RosterError::InvalidRow {
+            line,
+            column,
+            message,
+        };
+
+        let jurisdiction = match jurisdiction_col {
+            Some(index) => Jurisdiction::parse(cell(Some(index)))
+                .map_err(|e| invalid("jurisdiction", e.to_string()))?,
+            None => default_jurisdiction.ok_or(RosterError::MissingColumn("jurisdiction"))?,
+        };
+        let bar_number = BarNumber::parse(cell(Some(bar_col)))
+            .map_err(|e| invalid("bar_number", e.to_string()))?;
+        let full_name = PersonName::parse(cell(Some(name_col)))
+            .map_err(|e| invalid("full_name", e.to_string()))?;
+        let status = RosterStatus::parse(cell(Some(status_col))).ok_or_else(|| {
+            invalid(
+                "status",
+                "not one of active, inactive, suspended, disbarred, deceased, resigned".into(),
+            )
+        })?;
+        let admitted_on = optional(cell(admitted_col));
+        if let Some(date) = admitted_on
+            && !is_iso_date(date)
+        {
+            return Err(invalid("admitted_on", "not a date as YYYY-MM-DD".into()));
+        }
+        if !seen.insert((jurisdiction.code(), bar_number.as_str().to_owned())) {
+            return Err(RosterError::DuplicateMember {
+                line,
+                jurisdiction: jurisdiction.code(),
+                bar_number: bar_number.to_string(),
+            });
+        }
+
+        sqlx::query(
+            "INSERT INTO roster (jurisdiction, bar_number, full_name, name_key, status, email, \
+             admitted_on, office_phone, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (jurisdiction, bar_number) DO UPDATE SET full_name = excluded.full_name, \
+             name_key = excluded.name_key, status = excluded.status, email = excluded.email, \
+             admitted_on = excluded.admitted_on, office_phone = excluded.office_phone, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(jurisdiction.code())
+        .bind(bar_number.as_str())
+        .bind(full_name.as_str())
+        .bind(NameKey::of(full_name.as_str()).index_key())
+        .bind(status.as_str())
+        .bind(optional(cell(email_col)))
+        .bind(admitted_on)
+        .bind(optional(cell(phone_col)))
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+        jurisdictions.insert(jurisdiction.code());
+        members += 1;
+    }
+
+    let mut standings_changed = 0;
+    for jurisdiction in &jurisdictions {
+        standings_changed += rematch(&mut transaction, Attorneys::Of(jurisdiction)).await?;
+    }
+    transaction.commit().await?;
+    Ok(SeedReport {
+        members,
+        jurisdictions: jurisdictions.into_iter().collect(),
+        standings_changed,
+    })
+}
+
+fn optional(cell: &str) -> Option<&str> {
+    (!cell.is_empty()).then_some(cell)
+}
+
+/// A real calendar date written YYYY-MM-DD.
+fn is_iso_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts.as_slice() else {
+        return false;
+    };
+    let digits =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(year, 4) && digits(month, 2) && digits(day, 2)) {
+        return false;
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (year.parse(), month.parse::<u8>(), day.parse()) else {
+        return false;
+    };
+    time::Month::try_from(month)
+        .and_then(|month| time::Date::from_calendar_date(year, month, day))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, status: &str) -> RosterEntry {
+        RosterEntry {
+            jurisdiction: "CA".into(),
+            bar_number: "123".into(),
+            full_name: name.into(),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let active = entry("DOE, JANE Q.", "active");
+        assert_eq!(Verdict::of(Some(&active), "Jane Doe"), Verdict::Match);
+        assert_eq!(Verdict::of(Some(&active), "John Doe"), Verdict::NameDiffers);
+        assert_eq!(Verdict::of(None, "Jane Doe"), Verdict::NotListed);
+        assert_eq!(
+            Verdict::of(Some(&entry("Jane Doe", "suspended")), "Jane Doe"),
+            Verdict::NotInGoodStanding(RosterStatus::Suspended)
+        );
+    }
+
+    #[test]
+    fn admin_decisions_stand_until_the_roster_is_definite() {
+        use Standing::*;
+        let unlisted = Verdict::NotListed;
+        assert_eq!(unlisted.next_standing(Verified, true), Verified);
+        assert_eq!(unlisted.next_standing(Verified, false), PendingReview);
+        let suspended = Verdict::NotInGoodStanding(RosterStatus::Suspended);
+        assert_eq!(suspended.next_standing(Verified, true), PendingReview);
+        assert_eq!(Verdict::Match.next_standing(PendingReview, false), Verified);
+        assert_eq!(Verdict::Match.next_standing(Rejected, true), Rejected);
+    }
+
+    #[test]
+    fn dates_must_exist() {
+        assert!(is_iso_date("2001-02-28"));
+        assert!(!is_iso_date("2001-02-30"));
+        assert!(!is_iso_date("02/03/2001"));
+        assert!(!is_iso_date("2001-2-3"));
+    }
+}
