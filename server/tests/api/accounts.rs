@@ -1,8 +1,8 @@
 use crate::helpers::{Engine, TestApp, form_error, spawn_app};
 
-const PASSWORD: &str = "violet tugboat orbit";
+pub const PASSWORD: &str = "violet tugboat orbit";
 
-fn sign_up_form<'a>(email: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn sign_up_form<'a>(email: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("full_name", "Jane Q. Doe"),
         ("email", email),
@@ -12,7 +12,7 @@ fn sign_up_form<'a>(email: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)
     ]
 }
 
-async fn sign_up(app: &TestApp, email: &str) -> reqwest::Response {
+pub async fn sign_up(app: &TestApp, email: &str) -> reqwest::Response {
     app.post_form_from("/signup", "/api/sign_up", &sign_up_form(email, PASSWORD))
         .await
 }
@@ -24,20 +24,20 @@ async fn user_count(app: &TestApp) -> i64 {
         .expect("count users")
 }
 
-fn token_of(link: &str) -> String {
+pub fn token_of(link: &str) -> String {
     link.split("token=")
         .nth(1)
         .expect("token in link")
         .to_owned()
 }
 
-async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+pub async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
     let page = format!("/verify-email?token={token}");
     app.post_form_from(&page, "/api/verify_email", &[("token", token)])
         .await
 }
 
-async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+pub async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
     app.post_form_from(
         "/login",
         "/api/log_in",
@@ -47,7 +47,7 @@ async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response
 }
 
 /// Signs up and confirms the email: an account ready to sign in.
-async fn verified_account(app: &TestApp, email: &str) {
+pub async fn verified_account(app: &TestApp, email: &str) {
     assert_eq!(sign_up(app, email).await.status(), 302);
     let token = token_of(&app.link_in_last_email(&app.url("/verify-email")));
     assert_eq!(

@@ -6,9 +6,11 @@
 mod helpers;
 
 mod accounts;
+mod admins;
 mod health;
 mod pages;
 mod process;
+mod roster;
 mod security;
 mod sessions;
 mod shutdown;

@@ -101,3 +101,100 @@ db_test!(
         assert!(rest.iter().any(|line| line.contains("stopped")), "{rest:?}");
     }
 );
+
+db_test!(
+    async fn admin_and_roster_commands(engine: Engine) {
+        let database = TestDatabase::create(engine).await;
+        let outbox = tempfile::tempdir().expect("outbox");
+        let run = |args: &[&str]| {
+            let mut command = server();
+            command
+                .args(args)
+                .env("DATABASE_URL", &database.url)
+                .env("MAIL_OUTBOX_DIR", outbox.path());
+            command.output()
+        };
+
+        let created = run(&["admin", "create", "--email", "boss@example.org"])
+            .await
+            .expect("run admin create");
+        let stdout = String::from_utf8_lossy(&created.stdout);
+        assert!(created.status.success(), "{stdout}");
+        assert!(stdout.contains("created boss@example.org"), "{stdout}");
+        let mails = std::fs::read_dir(outbox.path()).expect("outbox").count();
+        assert_eq!(mails, 1, "the new admin is emailed a link");
+        let promoted = run(&[
+            "admin",
+            "create",
+            "--email",
+            "BOSS@example.org",
+            "--bar",
+            "tx",
+        ])
+        .await
+        .expect("run admin create again");
+        assert!(String::from_utf8_lossy(&promoted.stdout).contains("now an administrator"));
+        let refused = run(&["admin", "create", "--email", "not an email"])
+            .await
+            .expect("run admin create");
+        assert!(!refused.status.success());
+
+        let csv_dir = tempfile::tempdir().expect("dir");
+        let good = csv_dir.path().join("roster.csv");
+        std::fs::write(
+            &good,
+            "bar_number,full_name,status\n1,Ann Lee,active\n2,Bo Park,suspended\n",
+        )
+        .expect("write");
+        let seeded = run(&[
+            "roster",
+            "seed",
+            good.to_str().expect("path"),
+            "--jurisdiction",
+            "NY",
+        ])
+        .await
+        .expect("run roster seed");
+        let stdout = String::from_utf8_lossy(&seeded.stdout);
+        assert!(stdout.contains("2 members in NY"), "{stdout}");
+        let bad = csv_dir.path().join("bad.csv");
+        std::fs::write(
+            &bad,
+            "bar_number,full_name,status\n3,Cy Diaz,active\n4,Di Ek,unknown\n",
+        )
+        .expect("write");
+        let failed = run(&[
+            "roster",
+            "seed",
+            bad.to_str().expect("path"),
+            "--jurisdiction",
+            "NY",
+        ])
+        .await
+        .expect("run roster seed");
+        assert!(!failed.status.success());
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(
+            stderr.contains("nothing changed") && stderr.contains("line 3"),
+            "{stderr}"
+        );
+
+        let check = app::ssr::db::Database::connect(&database.url, 1)
+            .await
+            .expect("connect");
+        let (members, admins): (i64, i64) = (
+            sqlx::query_scalar("SELECT COUNT(*) FROM roster")
+                .fetch_one(check.pool())
+                .await
+                .expect("count"),
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM users WHERE role = 'bar_admin' AND admin_jurisdiction = 'TX'",
+            )
+            .fetch_one(check.pool())
+            .await
+            .expect("count"),
+        );
+        assert_eq!((members, admins), (2, 1));
+        check.close().await;
+    }
+);

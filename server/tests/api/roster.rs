@@ -1,0 +1,156 @@
+//! The roster match: seeding, matching at sign-up and re-matching when the
+//! roster changes; a bad file stores nothing.
+
+use app::domain::Jurisdiction;
+use app::ssr::roster::{self, RosterError};
+
+use crate::accounts::{sign_up, verified_account};
+use crate::helpers::{Engine, TestApp, spawn_app};
+
+async fn standing_of(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar("SELECT standing FROM users WHERE email_key = $1")
+        .bind(email)
+        .fetch_one(app.database.pool())
+        .await
+        .expect("standing")
+}
+
+async fn roster_rows(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM roster")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("count roster")
+}
+
+async fn seed(app: &TestApp, csv: &str) -> Result<roster::SeedReport, RosterError> {
+    roster::seed_csv(app.database.pool(), csv.as_bytes(), None).await
+}
+
+db_test!(
+    async fn a_roster_change_verifies_and_unverifies_attorneys(engine: Engine) {
+        let app = spawn_app(engine).await;
+        // The sign-up helper's attorney is "Jane Q. Doe", CA 123456.
+        verified_account(&app, "jane@example.org").await;
+        assert_eq!(
+            standing_of(&app, "jane@example.org").await,
+            "pending_review"
+        );
+
+        let report = seed(
+            &app,
+            "Jurisdiction,Bar_Number,Full_Name,Status,Extra\n\
+             CA,0123456,\"DOE, JANE\",Active,ignored\n\
+             CA,777,Someone Else,active,\n",
+        )
+        .await
+        .expect("seeded");
+        assert_eq!(report.members, 2);
+        assert_eq!(report.jurisdictions, vec!["CA"]);
+        assert_eq!(report.standings_changed, 1);
+        assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
+
+        seed(
+            &app,
+            "jurisdiction,bar_number,full_name,status\nCA,123456,Jane Doe,suspended\n",
+        )
+        .await
+        .expect("seeded");
+        assert_eq!(
+            standing_of(&app, "jane@example.org").await,
+            "pending_review"
+        );
+        let reason: String =
+            sqlx::query_scalar("SELECT standing_reason FROM users WHERE email_key = $1")
+                .bind("jane@example.org")
+                .fetch_one(app.database.pool())
+                .await
+                .expect("reason");
+        assert_eq!(reason, "roster status is suspended");
+    }
+);
+
+db_test!(
+    async fn sign_up_matches_the_roster_at_once_and_names_must_agree(engine: Engine) {
+        let app = spawn_app(engine).await;
+        roster::seed_csv(
+            app.database.pool(),
+            "bar_number,full_name,status\n123456,DOE JANE QUINN,active\n".as_bytes(),
+            Some(Jurisdiction::parse("CA").expect("CA")),
+        )
+        .await
+        .expect("seeded");
+        assert_eq!(sign_up(&app, "jane@example.org").await.status(), 302);
+        assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
+
+        // Someone else claiming Jane's bar number stays pending.
+        let claim = [
+            ("full_name", "Mallory Smith"),
+            ("email", "mallory@example.org"),
+            ("jurisdiction", "CA"),
+            ("bar_number", "123456"),
+            ("password", crate::accounts::PASSWORD),
+        ];
+        let response = app.post_form_from("/signup", "/api/sign_up", &claim).await;
+        assert_eq!(response.status(), 302);
+        assert_eq!(
+            standing_of(&app, "mallory@example.org").await,
+            "pending_review"
+        );
+    }
+);
+
+db_test!(
+    async fn a_bad_roster_file_stores_nothing(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let bad_files = [
+            (
+                "jurisdiction,bar_number,full_name,status\nCA,1,Ann Lee,active\nCA,2,Bo Park,retired\n",
+                "line 3, column status",
+            ),
+            (
+                "jurisdiction,bar_number,full_name,status\nCA,1,Ann Lee,active\nCA,0001,Bo Park,active\n",
+                "appears twice",
+            ),
+            (
+                "jurisdiction,bar_number,status\nCA,1,active\n",
+                "no full_name column",
+            ),
+            (
+                "bar_number,full_name,status\n1,Ann Lee,active\n",
+                "no jurisdiction column",
+            ),
+            (
+                "jurisdiction,bar_number,full_name,status\nZZ,1,Ann Lee,active\n",
+                "column jurisdiction",
+            ),
+            (
+                "jurisdiction,bar_number,full_name,status,admitted_on\nCA,1,Ann Lee,active,2001-02-30\n",
+                "column admitted_on",
+            ),
+            (
+                "jurisdiction,bar_number,full_name,status\nCA,1,<script>alert(1)</script>,active\n",
+                "column full_name",
+            ),
+            (
+                "jurisdiction;bar_number;full_name;status\nCA;1;Ann Lee;active\n",
+                "no bar_number column",
+            ),
+            (
+                "jurisdiction,bar_number,full_name,status\nCA,1,Ann Lee\n",
+                "CSV",
+            ),
+        ];
+        for (csv, expected) in bad_files {
+            let error = seed(&app, csv).await.expect_err(csv).to_string();
+            assert!(error.contains(expected), "{csv:?}: {error}");
+            assert_eq!(roster_rows(&app).await, 0, "{csv:?} left rows behind");
+        }
+        let not_utf8 = b"jurisdiction,bar_number,full_name,status\nCA,1,Ann \xff Lee,active\n";
+        assert!(
+            roster::seed_csv(app.database.pool(), &not_utf8[..], None)
+                .await
+                .is_err()
+        );
+        assert_eq!(roster_rows(&app).await, 0);
+    }
+);
