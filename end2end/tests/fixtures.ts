@@ -23,6 +23,8 @@ export async function hydrated(page: Page) {
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
 }
 
+import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { TestInfo } from "@playwright/test";
@@ -58,4 +60,75 @@ export async function linkInMail(testInfo: TestInfo, to: string, prefix: string,
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no mail to ${to} with a ${prefix} link in ${dir}`);
+}
+
+/** The text of every message in the outbox sent to `to`. */
+export function mailTo(testInfo: TestInfo, to: string): string[] {
+  const dir = outboxOf(testInfo);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith(".eml"))
+    .map((name) => fs.readFileSync(path.join(dir, name), "utf8"))
+    .filter((text) => text.includes(`To: ${to}`));
+}
+
+/** Signs up through the form and confirms the address from the outbox. */
+export async function signUpAndConfirm(
+  page: Page,
+  testInfo: TestInfo,
+  account: { email: string; name: string; password: string },
+) {
+  const javaScript = testInfo.project.use.javaScriptEnabled !== false;
+  await page.goto("/signup");
+  if (javaScript) await hydrated(page);
+  await page.getByLabel("Full name").fill(account.name);
+  await page.getByLabel("Email address").fill(account.email);
+  await page.getByLabel("Bar jurisdiction").selectOption("WA");
+  await page.getByLabel("Bar number").fill("5150");
+  await page.getByLabel("Password").fill(account.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Check your email" })).toBeVisible();
+  const link = new URL(await linkInMail(testInfo, account.email, "http://127.0.0.1", "/verify-email"));
+  await page.goto(link.pathname + link.search);
+  if (javaScript) await hydrated(page);
+  await page.getByRole("button", { name: "Confirm my email address" }).click();
+  await expect(page.getByRole("status")).toContainText("Your email address is confirmed");
+}
+
+/** Runs the release binary's `admin create` against this project's database. */
+export function createSiteAdmin(testInfo: TestInfo, email: string) {
+  const engine = testInfo.project.name.split("-")[0];
+  const databaseUrl = engine === "postgres" ? process.env.E2E_POSTGRES_URL : process.env.E2E_SQLITE_URL;
+  execFileSync(path.resolve(__dirname, "../../target/release/server"), ["admin", "create", "--email", email], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      DATABASE_URL: databaseUrl ?? "",
+      MAIL_OUTBOX_DIR: outboxOf(testInfo),
+      RUST_LOG: "warn",
+    },
+    stdio: "pipe",
+  });
+}
+
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) for a base32 secret, `offsetSecs` from now. */
+export function totp(secret: string, offsetSecs = 0): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bytes: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of secret.replace(/=+$/, "")) {
+    value = ((value << 5) | alphabet.indexOf(char)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor((Date.now() / 1000 + offsetSecs) / 30)));
+  const digest = createHmac("sha1", Buffer.from(bytes)).update(counter).digest();
+  const offset = digest[digest.length - 1] & 0x0f;
+  const code = (digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return code.toString().padStart(6, "0");
 }

@@ -159,6 +159,9 @@ mod tests {
         assert!(!same("Jane Doe", "Doe"), "one shared word is not enough");
         assert!(!same("Q. X.", "Q. X."), "initials alone prove nothing");
         assert!(!same("", ""));
+        // A Cyrillic "а" looks like the Latin one but is another letter:
+        // a lookalike name goes to a human, never straight to verified.
+        assert!(!same("J\u{0430}ne Doe", "Jane Doe"));
     }
 
     #[test]

@@ -1,0 +1,82 @@
+import { test, expect, hydrated, createSiteAdmin, linkInMail, mailTo, signUpAndConfirm, totp, uniqueEmail } from "./fixtures";
+
+const ADMIN_PASSWORD = "granite meadow lantern";
+
+test("an admin sets up two-step sign-in, approves an attorney and signs in again with a code", async ({
+  page,
+  consoleErrors,
+  javaScriptEnabled,
+}, testInfo) => {
+  test.setTimeout(60_000);
+  const attorney = uniqueEmail(testInfo);
+  await signUpAndConfirm(page, testInfo, { email: attorney, name: "Pat Pending", password: "violet tugboat orbit" });
+
+  const admin = attorney.replace("attorney+", "admin+");
+  createSiteAdmin(testInfo, admin);
+  const link = new URL(await linkInMail(testInfo, admin, "http://127.0.0.1", "/reset-password"));
+  await page.goto(link.pathname + link.search);
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("New password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Save the new password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password is changed");
+
+  // The first sign-in leads to the two-step set-up, which admins cannot skip.
+  await page.getByLabel("Email address").fill(admin);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Two-step sign-in" })).toBeVisible();
+  await expect(page.getByRole("alert")).toContainText("Administrators must use two-step sign-in");
+  await expect(page.getByRole("img", { name: /QR code/ })).toBeVisible();
+  const secret = (await page.getByTestId("totp-secret").textContent())?.trim() ?? "";
+  expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+  await page.getByLabel("Code from the app").fill(totp(secret));
+  await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Your recovery codes" })).toBeVisible();
+  await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
+
+  await page.getByRole("link", { name: "I have saved them" }).click();
+  await page.getByRole("link", { name: "Review queue" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Review queue" })).toBeVisible();
+  const card = page.locator("li.review-card", { hasText: attorney });
+  await expect(card).toContainText("bar number not on the roster");
+  await card.getByLabel(/^Approve/).check();
+  await card.getByLabel("Reason (emailed to the attorney)").fill("Confirmed with the Washington State Bar by phone.");
+  await card.getByRole("button", { name: "Save decision" }).click();
+  await expect(page.getByRole("status")).toContainText("Decision saved");
+  await expect(page.locator("li.review-card", { hasText: attorney })).toHaveCount(0);
+  expect(mailTo(testInfo, attorney).some((mail) => mail.includes("Confirmed with the Washington State Bar"))).toBe(true);
+
+  // Every later sign-in asks for a fresh code (the next step's: the one
+  // used to enrol is never accepted again).
+  await page.goto("/account");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto("/login");
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Email address").fill(admin);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Two-step sign-in" })).toBeVisible();
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Code").fill(totp(secret, 30));
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
+  await expect(page.getByText("Site administrator")).toBeVisible();
+  expect(consoleErrors).toEqual([]);
+});
+
+test("an attorney changes their password", async ({ page, consoleErrors, javaScriptEnabled }, testInfo) => {
+  const email = uniqueEmail(testInfo);
+  await signUpAndConfirm(page, testInfo, { email, name: "Chris Change", password: "violet tugboat orbit" });
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill("violet tugboat orbit");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Change your password" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Change your password" })).toBeVisible();
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Current password").fill("violet tugboat orbit");
+  await page.getByLabel("New password").fill("amber quarry whistle");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password is changed");
+  expect(consoleErrors).toEqual([]);
+});
