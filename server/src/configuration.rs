@@ -42,6 +42,9 @@ pub struct Settings {
     /// Sign-in, sign-up and reset requests per client address and minute,
     /// per endpoint (`AUTH_ATTEMPTS_PER_MINUTE`).
     pub auth_attempts_per_minute: u32,
+    /// How many reverse proxies in front of the server append to
+    /// `X-Forwarded-For` (`TRUSTED_PROXY_HOPS`); 0 ignores the header.
+    pub trusted_proxy_hops: usize,
 }
 
 /// An invalid variable; its message is one line that names the variable.
@@ -153,6 +156,19 @@ impl Settings {
             });
         }
 
+        let trusted_proxy_hops: usize = parse(
+            "TRUSTED_PROXY_HOPS",
+            read("TRUSTED_PROXY_HOPS"),
+            "0",
+            "expected a whole number from 0 to 10",
+        )?;
+        if trusted_proxy_hops > 10 {
+            return Err(ConfigError {
+                variable: "TRUSTED_PROXY_HOPS",
+                message: "expected a whole number from 0 to 10".into(),
+            });
+        }
+
         Ok(Self {
             bind_address,
             public_url,
@@ -166,6 +182,7 @@ impl Settings {
             mail_from,
             mail_transport,
             auth_attempts_per_minute,
+            trusted_proxy_hops,
         })
     }
 
@@ -278,6 +295,8 @@ mod tests {
             ("MAIL_FROM", "not a mailbox"),
             ("SMTP_URL", "http://mail.example.org"),
             ("AUTH_ATTEMPTS_PER_MINUTE", "0"),
+            ("TRUSTED_PROXY_HOPS", "11"),
+            ("TRUSTED_PROXY_HOPS", "-1"),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

@@ -188,6 +188,7 @@ fn router(
                     max_hits: i64::from(settings.auth_attempts_per_minute),
                     window: std::time::Duration::from_secs(60),
                 },
+                trusted_proxy_hops: settings.trusted_proxy_hops,
             },
             throttle_auth,
         ))

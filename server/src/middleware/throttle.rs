@@ -2,7 +2,7 @@
 //! sign-in (both steps), password change, sign-up and password reset. Over
 //! the limit the answer is 429 with `Retry-After`, before any work is done.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use app::ssr::rate_limit::{self, Decision, Limit};
 use axum::extract::{ConnectInfo, Request, State};
@@ -25,6 +25,29 @@ const THROTTLED: [&str; 6] = [
 pub struct AuthThrottle {
     pub pool: AnyPool,
     pub limit: Limit,
+    /// Reverse proxies in front of us that append to `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
+}
+
+/// The client's address: the TCP peer, or behind `hops` trusted proxies
+/// the entry they appended for it (`hops` from the right). Entries further
+/// left are written by the client and could be anything.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, hops: usize) -> IpAddr {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = forwarded_for
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    entries
+        .len()
+        .checked_sub(hops)
+        .and_then(|index| entries.get(index))
+        .and_then(|entry| entry.parse().ok())
+        .unwrap_or(peer)
 }
 
 pub async fn throttle_auth(
@@ -37,7 +60,12 @@ pub async fn throttle_auth(
     if request.method() != Method::POST || !THROTTLED.contains(&path) {
         return next.run(request).await;
     }
-    let bucket = format!("ip:{}:{path}", peer.ip());
+    let forwarded_for = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    let client = client_ip(peer.ip(), forwarded_for, throttle.trusted_proxy_hops);
+    let bucket = format!("ip:{client}:{path}");
     match rate_limit::hit(&throttle.pool, &bucket, throttle.limit).await {
         Ok(Decision::Refused { retry_after_secs }) => too_many(retry_after_secs),
         Ok(Decision::Allowed { .. }) => next.run(request).await,
@@ -63,4 +91,28 @@ fn too_many(retry_after_secs: u64) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_entry_the_trusted_proxies_wrote() {
+        let peer: IpAddr = "10.0.0.2".parse().expect("ip");
+        let forged_then_real = Some("6.6.6.6, 203.0.113.7");
+        assert_eq!(client_ip(peer, forged_then_real, 0), peer, "header ignored");
+        assert_eq!(
+            client_ip(peer, forged_then_real, 1).to_string(),
+            "203.0.113.7"
+        );
+        assert_eq!(client_ip(peer, forged_then_real, 2).to_string(), "6.6.6.6");
+        assert_eq!(
+            client_ip(peer, forged_then_real, 3),
+            peer,
+            "too few entries"
+        );
+        assert_eq!(client_ip(peer, Some("not an address"), 1), peer);
+        assert_eq!(client_ip(peer, None, 1), peer);
+    }
 }

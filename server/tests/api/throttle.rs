@@ -121,3 +121,45 @@ db_test!(
         assert_eq!(buckets, ["live"]);
     }
 );
+
+db_test!(
+    async fn behind_a_trusted_proxy_each_client_address_counts_on_its_own(engine: Engine) {
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("AUTH_ATTEMPTS_PER_MINUTE", "1"),
+                ("TRUSTED_PROXY_HOPS", "1"),
+            ],
+        )
+        .await;
+        let attempt = |client: &'static str| {
+            let app = &app;
+            async move {
+                app.client
+                    .post(app.url("/api/log_in"))
+                    .header("referer", app.url("/login"))
+                    .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+                    .form(&[("email", "jane@example.org"), ("password", "not it at all")])
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+            }
+        };
+        // Minute windows: stay inside one.
+        let into_minute = app::ssr::clock::now_millis() % 60_000;
+        if into_minute > 45_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                (60_000 - into_minute + 100) as u64,
+            ))
+            .await;
+        }
+        assert_eq!(attempt("203.0.113.7").await, 302);
+        assert_eq!(attempt("203.0.113.7").await, 429);
+        assert_eq!(
+            attempt("198.51.100.9").await,
+            302,
+            "another client behind the proxy"
+        );
+    }
+);
