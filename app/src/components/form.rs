@@ -51,3 +51,16 @@ pub fn NewPasswordField(label: &'static str) -> impl IntoView {
         </div>
     }
 }
+
+/// The email address field (named `email`). `autocomplete` is `email` on
+/// sign-up and `username` where an existing account is meant, so password
+/// managers pair it with the right password.
+#[component]
+pub fn EmailField(autocomplete: &'static str) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for="email">"Email address"</label>
+            <input id="email" name="email" type="email" autocomplete=autocomplete required maxlength="254" />
+        </div>
+    }
+}

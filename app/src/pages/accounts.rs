@@ -7,7 +7,8 @@ use crate::api::accounts::{
     AccountSummary, ChangePassword, LogIn, LogOut, RequestPasswordReset, ResetPassword, SignUp,
     VerifyEmail, VerifySecondFactor, current_account,
 };
-use crate::components::form::{FormError, NewPasswordField};
+use crate::components::form::{EmailField, FormError, NewPasswordField};
+use crate::components::page_error::PageError;
 use crate::domain::bar::JURISDICTIONS;
 use crate::domain::{Role, Standing};
 
@@ -28,10 +29,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <label for="full_name">"Full name"</label>
                 <input id="full_name" name="full_name" type="text" autocomplete="name" required maxlength="200" />
             </div>
-            <div class="field">
-                <label for="email">"Email address"</label>
-                <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" />
-            </div>
+            <EmailField autocomplete="email" />
             <div class="field">
                 <label for="jurisdiction">"Bar jurisdiction"</label>
                 <select id="jurisdiction" name="jurisdiction" required>
@@ -110,10 +108,7 @@ pub fn LoginPage() -> impl IntoView {
         </Show>
         <FormError result=action.value() />
         <ActionForm action=action attr:class="form">
-            <div class="field">
-                <label for="email">"Email address"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required maxlength="254" />
-            </div>
+            <EmailField autocomplete="username" />
             <div class="field">
                 <label for="password">"Password"</label>
                 <input
@@ -206,7 +201,7 @@ pub fn AccountPage() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     })
             }}
         </Suspense>
@@ -300,7 +295,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     })
             }}
         </Suspense>
@@ -316,10 +311,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         <p>"We will email you a link to choose a new password. It works for 30 minutes."</p>
         <FormError result=action.value() />
         <ActionForm action=action attr:class="form">
-            <div class="field">
-                <label for="email">"Email address"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required maxlength="254" />
-            </div>
+            <EmailField autocomplete="username" />
             <button type="submit" class="button">
                 "Email me a link"
             </button>

@@ -5,6 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::admin::{DecideReview, MAX_REASON_CHARS, ReviewItem, review_queue};
 use crate::components::form::FormError;
+use crate::components::page_error::PageError;
 use crate::error::AppError;
 
 #[component]
@@ -50,7 +51,7 @@ pub fn ReviewQueuePage() -> impl IntoView {
                         Err(AppError::SecondFactorRequired) => {
                             view! { <Redirect path="/account/two-factor" /> }.into_any()
                         }
-                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     })
             }}
         </Suspense>

@@ -6,6 +6,7 @@ use crate::api::two_factor::{
     EnableTwoFactor, TwoFactorStatus, take_recovery_codes, two_factor_setup,
 };
 use crate::components::form::FormError;
+use crate::components::page_error::PageError;
 use crate::error::AppError;
 
 #[component]
@@ -87,7 +88,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                                 .into_any()
                         }
                         Err(AppError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     })
             }}
         </Suspense>
@@ -140,7 +141,7 @@ pub fn RecoveryCodesPage() -> impl IntoView {
                                 .into_any()
                         }
                         Err(AppError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <PageError error /> }.into_any(),
                     })
             }}
         </Suspense>

@@ -281,7 +281,9 @@ db_test!(
         let app = spawn_app(engine).await;
         verified_account(&app, "jane@example.org").await;
         log_in(&app, "jane@example.org", PASSWORD).await;
-        let page = body(app.get("/admin/reviews").await).await;
+        let response = app.get("/admin/reviews").await;
+        assert_eq!(response.status(), 403);
+        let page = body(response).await;
         assert!(page.contains("You do not have permission"), "{page}");
         let response = app
             .post_form_from(

@@ -1,0 +1,20 @@
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// A page that could not be shown: the message, and on the server the
+/// matching HTTP status (403 for a forbidden page, not 200).
+#[component]
+pub fn PageError(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.status_code())
+    {
+        response.set_status(status);
+    }
+    view! {
+        <div class="form-error" role="alert">
+            <p>{error.to_string()}</p>
+        </div>
+    }
+}
