@@ -90,9 +90,14 @@ pub async fn mark_second_factor(session: &Session) -> Result<(), AppError> {
         .map_err(AppError::unexpected)
 }
 
-/// Remembers that the password was right and a code is awaited.
+/// Remembers that the password was right and a code is awaited. Whoever
+/// was signed in on this session before is signed out.
 pub async fn await_second_factor(session: &Session, user_id: i64) -> Result<(), AppError> {
     session.cycle_id().await.map_err(AppError::unexpected)?;
+    let _ = session
+        .remove::<SignedIn>(SIGNED_IN_KEY)
+        .await
+        .map_err(AppError::unexpected)?;
     session
         .insert(
             AWAITING_SECOND_FACTOR_KEY,

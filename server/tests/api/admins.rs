@@ -153,13 +153,19 @@ db_test!(
         let app = spawn_app(engine).await;
         let admin = enrolled_site_admin(&app, "ada@example.org").await;
         log_out(&app).await;
+        // Someone else is signed in on this browser when the admin starts.
+        verified_account(&app, "jane@example.org").await;
+        assert_eq!(
+            location(&log_in(&app, "jane@example.org", PASSWORD).await),
+            "/account"
+        );
 
         let password_step = log_in(&app, &admin.email, ADMIN_PASSWORD).await;
         assert_eq!(location(&password_step), "/login/two-factor");
         assert_eq!(
-            location(&app.get("/admin/reviews").await),
+            location(&app.get("/account").await),
             "/login",
-            "the password alone does not sign in"
+            "the password alone signs nobody in, and the earlier sign-in ended"
         );
         let wrong = post_second_factor(&app, &admin.code_at(-300)).await;
         assert!(form_error(&wrong).expect("error").contains("not valid"));
