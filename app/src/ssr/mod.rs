@@ -8,6 +8,7 @@ pub mod clock;
 pub mod db;
 pub mod mail;
 pub mod rate_limit;
+pub mod registry;
 pub mod roster;
 pub mod secrets;
 pub mod session;

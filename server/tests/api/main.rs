@@ -10,6 +10,7 @@ mod admins;
 mod health;
 mod pages;
 mod process;
+mod registry;
 mod roster;
 mod security;
 mod sessions;

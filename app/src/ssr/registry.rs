@@ -1,0 +1,172 @@
+//! The registry's change log (DESIGN.md, "The registry and its feed").
+//! A number is privileged while at least one active registration holds
+//! it. Every flip of that state appends exactly one row `(seq, e164, op,
+//! at)` in the transaction that caused it, and opens or closes an interval
+//! in `privileged_intervals`.
+//!
+//! `seq` order must be commit order, or a provider reading "after N" could
+//! miss a row that commits later with a smaller number. Every writer
+//! therefore starts by updating the single `registry_head` row: on
+//! PostgreSQL the row lock, on SQLite the database write lock (taken by a
+//! transaction's first statement being a write), is held until commit, so
+//! writers append one after another and each takes the next `seq`.
+
+use sqlx::{Any, AnyPool, Transaction};
+
+use crate::ssr::clock::now_millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Add,
+    Remove,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Add => "add",
+            Op::Remove => "remove",
+        }
+    }
+}
+
+/// One row of the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub e164: String,
+    pub op: Op,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// A transaction that may change the registry: it holds the append lock
+/// from its first statement to its commit.
+pub struct RegistryWrite<'c> {
+    pub transaction: Transaction<'c, Any>,
+}
+
+impl RegistryWrite<'_> {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.transaction.commit().await
+    }
+}
+
+/// Begins a transaction that may flip numbers. The lock comes first: on
+/// SQLite a transaction that read before writing could not upgrade to a
+/// writer once another had committed.
+pub async fn begin_write(pool: &AnyPool) -> Result<RegistryWrite<'static>, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query("UPDATE registry_head SET seq = seq WHERE id = 1")
+        .execute(&mut *transaction)
+        .await?;
+    Ok(RegistryWrite { transaction })
+}
+
+/// Brings `e164`'s privileged state in line with its registrations, after
+/// the caller changed them in `write`. Returns the change appended, if the
+/// state flipped.
+pub async fn refresh(
+    write: &mut RegistryWrite<'_>,
+    e164: &str,
+) -> Result<Option<Change>, sqlx::Error> {
+    let transaction = &mut write.transaction;
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM registrations WHERE e164 = $1 AND status = 'active'",
+    )
+    .bind(e164)
+    .fetch_one(&mut **transaction)
+    .await?;
+    let open_interval: Option<i64> = sqlx::query_scalar(
+        "SELECT added_seq FROM privileged_intervals WHERE e164 = $1 AND until IS NULL",
+    )
+    .bind(e164)
+    .fetch_optional(&mut **transaction)
+    .await?;
+    let op = match (active > 0, open_interval.is_some()) {
+        (true, false) => Op::Add,
+        (false, true) => Op::Remove,
+        _ => return Ok(None),
+    };
+
+    let at = now_millis();
+    let seq: i64 =
+        sqlx::query_scalar("UPDATE registry_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(&mut **transaction)
+            .await?;
+    sqlx::query("INSERT INTO registry_changes (seq, e164, op, at) VALUES ($1, $2, $3, $4)")
+        .bind(seq)
+        .bind(e164)
+        .bind(op.as_str())
+        .bind(at)
+        .execute(&mut **transaction)
+        .await?;
+    match op {
+        Op::Add => {
+            sqlx::query(
+                "INSERT INTO privileged_intervals (e164, since, added_seq) VALUES ($1, $2, $3)",
+            )
+            .bind(e164)
+            .bind(at)
+            .bind(seq)
+            .execute(&mut **transaction)
+            .await?;
+        }
+        Op::Remove => {
+            sqlx::query(
+                "UPDATE privileged_intervals SET until = $1, removed_seq = $2 \
+                 WHERE e164 = $3 AND until IS NULL",
+            )
+            .bind(at)
+            .bind(seq)
+            .bind(e164)
+            .execute(&mut **transaction)
+            .await?;
+        }
+    }
+    Ok(Some(Change {
+        seq,
+        e164: e164.to_owned(),
+        op,
+        at,
+    }))
+}
+
+/// The last `seq` appended (0 before any).
+pub async fn head(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT seq FROM registry_head WHERE id = 1")
+        .fetch_one(pool)
+        .await
+}
+
+/// Up to `limit` changes after `after`, in order.
+pub async fn changes_after(
+    pool: &AnyPool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Change>, sqlx::Error> {
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT seq, e164, op, at FROM registry_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, e164, op, at)| Change {
+            seq,
+            e164,
+            op: if op == "add" { Op::Add } else { Op::Remove },
+            at,
+        })
+        .collect())
+}
+
+/// The numbers privileged now, with the instant each became so, sorted.
+pub async fn privileged_now(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT e164, since FROM privileged_intervals WHERE until IS NULL ORDER BY e164")
+        .fetch_all(pool)
+        .await
+}

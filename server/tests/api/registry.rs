@@ -1,0 +1,150 @@
+//! The change log under concurrent writers: a reader following `seq` sees
+//! every flip exactly once, in order, and ends with the true set.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use app::ssr::db::Database;
+use app::ssr::registry::{self, Op};
+use rand::Rng;
+
+use crate::helpers::{Engine, TestDatabase};
+
+const WRITERS: i64 = 8;
+const STEPS_PER_WRITER: usize = 40;
+const NUMBERS: [&str; 5] = [
+    "+12025550101",
+    "+12025550102",
+    "+12025550103",
+    "+13125550104",
+    "+14155550105",
+];
+
+/// One writer: attorney `user_id` adds and removes active registrations at
+/// random, each change in its own registry transaction.
+async fn writer(pool: sqlx::AnyPool, user_id: i64) {
+    for _ in 0..STEPS_PER_WRITER {
+        let (e164, activate) = {
+            let mut rng = rand::thread_rng();
+            (NUMBERS[rng.gen_range(0..NUMBERS.len())], rng.gen_bool(0.5))
+        };
+        let mut write = registry::begin_write(&pool).await.expect("begin");
+        if activate {
+            sqlx::query(
+                "INSERT INTO registrations (user_id, e164, status, created_at) \
+                 VALUES ($1, $2, 'active', 0) ON CONFLICT DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(e164)
+            .execute(&mut *write.transaction)
+            .await
+            .expect("activate");
+        } else {
+            sqlx::query(
+                "UPDATE registrations SET status = 'removed' \
+                 WHERE user_id = $1 AND e164 = $2 AND status = 'active'",
+            )
+            .bind(user_id)
+            .bind(e164)
+            .execute(&mut *write.transaction)
+            .await
+            .expect("remove");
+        }
+        registry::refresh(&mut write, e164).await.expect("refresh");
+        write.commit().await.expect("commit");
+    }
+}
+
+db_test!(
+    async fn a_reader_following_seq_sees_every_flip_once_in_order(engine: Engine) {
+        let test_database = TestDatabase::create(engine).await;
+        let database = Database::connect(&test_database.url, 12)
+            .await
+            .expect("connect");
+        database.migrate().await.expect("migrate");
+        let pool = database.pool().clone();
+        for user in 1..=WRITERS {
+            sqlx::query(
+                "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
+                 password_hash, created_at) VALUES ($1, $1, 'A B', 'CA', $2, 'x', 0)",
+            )
+            .bind(format!("writer{user}@example.org"))
+            .bind(user.to_string())
+            .execute(&pool)
+            .await
+            .expect("user");
+        }
+        let user_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM users ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("ids");
+
+        let writers: Vec<_> = user_ids
+            .into_iter()
+            .map(|user_id| tokio::spawn(writer(pool.clone(), user_id)))
+            .collect();
+
+        // The reader follows the log while the writers write.
+        let mut seen = BTreeSet::new();
+        let mut cursor = 0;
+        let mut flips = 0;
+        loop {
+            let writing = writers.iter().any(|w| !w.is_finished());
+            let batch = registry::changes_after(&pool, cursor, 7)
+                .await
+                .expect("changes");
+            for change in &batch {
+                assert_eq!(change.seq, cursor + 1, "no gap, no repeat, in order");
+                cursor = change.seq;
+                flips += 1;
+                match change.op {
+                    Op::Add => assert!(seen.insert(change.e164.clone()), "added twice: {change:?}"),
+                    Op::Remove => assert!(
+                        seen.remove(&change.e164),
+                        "removed while absent: {change:?}"
+                    ),
+                }
+            }
+            if batch.is_empty() {
+                if !writing && cursor == registry::head(&pool).await.expect("head") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        for writer in writers {
+            writer.await.expect("writer");
+        }
+
+        let truth: BTreeSet<String> =
+            sqlx::query_scalar("SELECT DISTINCT e164 FROM registrations WHERE status = 'active'")
+                .fetch_all(&pool)
+                .await
+                .expect("truth")
+                .into_iter()
+                .collect();
+        let registry_now: BTreeSet<String> = registry::privileged_now(&pool)
+            .await
+            .expect("now")
+            .into_iter()
+            .map(|(e164, _)| e164)
+            .collect();
+        assert_eq!(seen, truth, "the reader ends with the true set");
+        assert_eq!(registry_now, truth);
+        assert!(
+            flips >= NUMBERS.len(),
+            "the writers flipped numbers: {flips}"
+        );
+        let intervals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM privileged_intervals")
+            .fetch_one(&pool)
+            .await
+            .expect("intervals");
+        let adds: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM registry_changes WHERE op = 'add'")
+                .fetch_one(&pool)
+                .await
+                .expect("adds");
+        assert_eq!(intervals, adds, "one interval per add");
+        database.close().await;
+    }
+);
