@@ -34,6 +34,7 @@ pub mod email;
 pub mod name;
 pub mod name_match;
 pub mod password;
+pub mod phone;
 pub mod standing;
 
 pub use bar::{BarNumber, Jurisdiction};
