@@ -47,3 +47,21 @@ CREATE TABLE privileged_intervals (
     PRIMARY KEY (e164, added_seq)
 );
 CREATE UNIQUE INDEX privileged_now ON privileged_intervals (e164) WHERE until IS NULL;
+
+-- One-time codes proving control of a registered number: argon2 hashes,
+-- valid 10 minutes, single use, at most 5 wrong tries each.
+CREATE TABLE number_codes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    registration_id BIGINT NOT NULL REFERENCES registrations (id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    e164 TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('sms', 'voice')),
+    code_hash TEXT NOT NULL,
+    wrong_tries INTEGER NOT NULL DEFAULT 0,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX number_codes_registration ON number_codes (registration_id, created_at);
+CREATE INDEX number_codes_number ON number_codes (e164, created_at);
+CREATE INDEX number_codes_user ON number_codes (user_id, created_at);

@@ -11,6 +11,7 @@ use crate::domain::{
 use crate::ssr::clock::now_millis;
 use crate::ssr::mail::{MailError, Mailer};
 use crate::ssr::rate_limit::{self, Decision, Limit};
+use crate::ssr::registry;
 use crate::ssr::roster::{self, Attorneys};
 use crate::ssr::secrets::{self, SecretError};
 
@@ -106,7 +107,9 @@ pub async fn sign_up(
     let now = now_millis();
     let email_key = form.email.as_str().to_lowercase();
 
-    let mut transaction = pool.begin().await?;
+    // A registry write: the roster match below may verify the attorney.
+    let mut write = registry::begin_write(pool).await?;
+    let transaction = &mut write.transaction;
     let created: Option<i64> = sqlx::query_scalar(
         "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -119,13 +122,14 @@ pub async fn sign_up(
     .bind(form.bar_number.as_str())
     .bind(&password_hash)
     .bind(now)
-    .fetch_optional(&mut *transaction)
+    .fetch_optional(&mut **transaction)
     .await?;
 
     let (subject, body) = match created {
         Some(user_id) => {
-            roster::rematch(&mut transaction, Attorneys::Only(user_id)).await?;
-            let token = issue_token(&mut transaction, user_id, TokenPurpose::VerifyEmail).await?;
+            roster::rematch(&mut write, Attorneys::Only(user_id)).await?;
+            let token =
+                issue_token(&mut write.transaction, user_id, TokenPurpose::VerifyEmail).await?;
             (
                 "Confirm your email address",
                 format!(
@@ -154,7 +158,7 @@ pub async fn sign_up(
     // The message goes out before the commit: if it cannot be sent, the
     // account is not created and the person can simply try again.
     mailer.send(&form.email, subject, body).await?;
-    transaction.commit().await?;
+    write.commit().await?;
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use crate::ssr::accounts::{
 };
 use crate::ssr::clock::now_millis;
 use crate::ssr::mail::Mailer;
+use crate::ssr::numbers;
+use crate::ssr::registry;
 use crate::ssr::roster::{self, RosterEntry, Verdict};
 use crate::ssr::secrets;
 
@@ -177,7 +179,7 @@ pub async fn decide(
         Decision::Approve => Standing::Verified,
         Decision::Reject => Standing::Rejected,
     };
-    let mut transaction = pool.begin().await?;
+    let mut write = registry::begin_write(pool).await?;
     let attorney: Option<(String, String)> = sqlx::query_as(
         "UPDATE users SET standing = $1, standing_source = 'admin', standing_reason = $2, \
          standing_changed_at = $3 \
@@ -188,9 +190,10 @@ pub async fn decide(
     .bind(reason)
     .bind(now_millis())
     .bind(user_id)
-    .fetch_optional(&mut *transaction)
+    .fetch_optional(&mut *write.transaction)
     .await?;
     let (email, full_name) = attorney.ok_or(ReviewError::NotPending)?;
+    numbers::follow_standing(&mut write, user_id).await?;
     let email = EmailAddress::parse(&email).map_err(|_| ReviewError::NotPending)?;
     let outcome = match decision {
         Decision::Approve => {
@@ -213,6 +216,6 @@ pub async fn decide(
         .send(&email, "The review of your Counsel Registry account", body)
         .await
         .map_err(AccountError::from)?;
-    transaction.commit().await?;
+    write.commit().await?;
     Ok(())
 }

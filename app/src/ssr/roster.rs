@@ -7,10 +7,12 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool};
 
 use crate::domain::{BarNumber, Jurisdiction, NameKey, PersonName, RosterStatus, Standing};
 use crate::ssr::clock::now_millis;
+use crate::ssr::numbers;
+use crate::ssr::registry::{self, RegistryWrite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RosterError {
@@ -147,11 +149,14 @@ pub enum Attorneys<'a> {
 }
 
 /// Re-decides the standing of attorneys against their roster, inside the
-/// caller's transaction. Returns how many changed.
+/// caller's registry write: an attorney who stops being verified has their
+/// numbers suspended, one who becomes verified has them back. Returns how
+/// many attorneys changed standing.
 pub async fn rematch(
-    transaction: &mut Transaction<'_, Any>,
+    write: &mut RegistryWrite<'_>,
     attorneys: Attorneys<'_>,
 ) -> Result<u64, sqlx::Error> {
+    let transaction = &mut write.transaction;
     type Row = (
         i64,
         String,
@@ -193,16 +198,17 @@ pub async fn rematch(
         let current = Standing::parse(&standing).unwrap_or(Standing::PendingReview);
         let next = verdict.next_standing(current, source.as_deref() == Some("admin"));
         if next != current {
-            set_standing(transaction, user_id, next, "roster", &verdict.describe()).await?;
+            set_standing(write, user_id, next, "roster", &verdict.describe()).await?;
             changed += 1;
         }
     }
     Ok(changed)
 }
 
-/// Records a new standing and who decided it.
+/// Records a new standing and who decided it; the attorney's numbers
+/// follow.
 pub async fn set_standing(
-    transaction: &mut Transaction<'_, Any>,
+    write: &mut RegistryWrite<'_>,
     user_id: i64,
     standing: Standing,
     source: &str,
@@ -217,8 +223,9 @@ pub async fn set_standing(
     .bind(reason)
     .bind(now_millis())
     .bind(user_id)
-    .execute(&mut **transaction)
+    .execute(&mut *write.transaction)
     .await?;
+    numbers::follow_standing(write, user_id).await?;
     Ok(())
 }
 
@@ -272,7 +279,7 @@ pub async fn seed_csv(
     let mut seen = BTreeSet::new();
     let mut jurisdictions = BTreeSet::new();
     let mut members = 0;
-    let mut transaction = pool.begin().await?;
+    let mut write = registry::begin_write(pool).await?;
     for record in reader.records() {
         let record = record?;
         let line = record.position().map_or(0, |p| p.line());
@@ -329,7 +336,7 @@ pub async fn seed_csv(
         .bind(admitted_on)
         .bind(optional(cell(phone_col)))
         .bind(now)
-        .execute(&mut *transaction)
+        .execute(&mut *write.transaction)
         .await?;
         jurisdictions.insert(jurisdiction.code());
         members += 1;
@@ -337,9 +344,9 @@ pub async fn seed_csv(
 
     let mut standings_changed = 0;
     for jurisdiction in &jurisdictions {
-        standings_changed += rematch(&mut transaction, Attorneys::Of(jurisdiction)).await?;
+        standings_changed += rematch(&mut write, Attorneys::Of(jurisdiction)).await?;
     }
-    transaction.commit().await?;
+    write.commit().await?;
     Ok(SeedReport {
         members,
         jurisdictions: jurisdictions.into_iter().collect(),

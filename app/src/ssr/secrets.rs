@@ -44,10 +44,21 @@ pub enum SecretError {
 }
 
 pub async fn hash_password(password: NewPassword) -> Result<String, SecretError> {
+    hash_secret(password.expose().to_owned()).await
+}
+
+/// argon2id of a short secret such as a 6-digit code: a million candidates
+/// at tens of milliseconds each cannot be tried within a code's lifetime,
+/// where a plain SHA-256 would fall at once. Verify with `verify_password`.
+pub async fn hash_code(code: String) -> Result<String, SecretError> {
+    hash_secret(code).await
+}
+
+async fn hash_secret(secret: String) -> Result<String, SecretError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
-            .hash_password(password.expose().as_bytes(), &salt)
+            .hash_password(secret.as_bytes(), &salt)
             .map(|hash| hash.to_string())
             .map_err(SecretError::Hash)
     })

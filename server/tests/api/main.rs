@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod admins;
 mod health;
+mod numbers;
 mod pages;
 mod process;
 mod registry;
