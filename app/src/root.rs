@@ -8,8 +8,8 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::pages::{
     AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage,
-    LoginPage, NotFoundPage, RecoveryCodesPage, ResetPasswordPage, ResetSentPage, ReviewQueuePage,
-    SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
+    LoginPage, NotFoundPage, NumbersPage, RecoveryCodesPage, ResetPasswordPage, ResetSentPage,
+    ReviewQueuePage, SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -94,6 +94,7 @@ pub fn App() -> impl IntoView {
                         view=RecoveryCodesPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=StaticSegment("numbers") view=NumbersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("reviews")) view=ReviewQueuePage ssr=SsrMode::Async />
                 </Routes>
             </Layout>

@@ -45,6 +45,9 @@ pub struct Settings {
     /// How many reverse proxies in front of the server append to
     /// `X-Forwarded-For` (`TRUSTED_PROXY_HOPS`); 0 ignores the header.
     pub trusted_proxy_hops: usize,
+    /// Where one-time codes for phone numbers are written until an SMS and
+    /// voice provider is configured (`CODE_OUTBOX_DIR`).
+    pub code_outbox_dir: std::path::PathBuf,
 }
 
 /// An invalid variable; its message is one line that names the variable.
@@ -169,6 +172,10 @@ impl Settings {
             });
         }
 
+        let code_outbox_dir = read("CODE_OUTBOX_DIR")
+            .unwrap_or_else(|| "data/outbox".to_owned())
+            .into();
+
         Ok(Self {
             bind_address,
             public_url,
@@ -183,6 +190,7 @@ impl Settings {
             mail_transport,
             auth_attempts_per_minute,
             trusted_proxy_hops,
+            code_outbox_dir,
         })
     }
 

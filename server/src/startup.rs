@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
+use app::ssr::code_sender::CodeSender;
 use app::ssr::db::Database;
 use app::ssr::mail::Mailer;
 use app::ssr::session::SessionBackend;
@@ -88,6 +89,7 @@ impl Application {
             leptos_options,
             database: database.clone(),
             mailer,
+            code_sender: CodeSender::Outbox(settings.code_outbox_dir.clone()),
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
         };

@@ -4,4 +4,5 @@
 pub mod accounts;
 pub mod admin;
 pub mod notice;
+pub mod numbers;
 pub mod two_factor;

@@ -62,6 +62,18 @@ impl PhoneNumber {
         }
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
+
+    /// As people in North America write it: "(202) 456-1111".
+    pub fn national(&self) -> String {
+        phonenumber::parse(None, &self.0)
+            .map(|number| {
+                number
+                    .format()
+                    .mode(phonenumber::Mode::National)
+                    .to_string()
+            })
+            .unwrap_or_else(|_| self.0.clone())
+    }
 }
 
 impl PhoneNumber {

@@ -177,6 +177,14 @@ pub fn AccountPage() -> impl IntoView {
                                     <dd>{if account.two_factor_enabled { "On" } else { "Off" }}</dd>
                                 </dl>
                                 <ul class="actions">
+                                    {(account.role == Role::Attorney)
+                                        .then(|| {
+                                            view! {
+                                                <li>
+                                                    <a href="/numbers">"Your numbers"</a>
+                                                </li>
+                                            }
+                                        })}
                                     {is_site_admin
                                         .then(|| {
                                             view! {

@@ -3,6 +3,7 @@ mod admin;
 mod home;
 mod how_it_works;
 mod not_found;
+mod numbers;
 mod two_factor;
 
 pub use accounts::{
@@ -13,4 +14,5 @@ pub use admin::ReviewQueuePage;
 pub use home::HomePage;
 pub use how_it_works::HowItWorksPage;
 pub use not_found::NotFoundPage;
+pub use numbers::NumbersPage;
 pub use two_factor::{RecoveryCodesPage, TwoFactorPage};

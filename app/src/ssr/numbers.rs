@@ -289,3 +289,34 @@ pub async fn follow_standing(
     }
     Ok(changes)
 }
+
+/// A registration as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Registration {
+    pub id: i64,
+    pub e164: String,
+    pub label: Option<String>,
+    pub extension: Option<String>,
+    pub status: String,
+    pub expires_at: Option<i64>,
+    /// Unix milliseconds until which the latest code can still be entered.
+    pub code_valid_until: Option<i64>,
+}
+
+/// The attorney's current registrations (not removed or revoked), newest
+/// first.
+pub async fn list(pool: &AnyPool, user_id: i64) -> Result<Vec<Registration>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.id, r.e164, r.label, r.extension, r.status, r.expires_at, \
+           (SELECT MAX(c.expires_at) FROM number_codes c \
+             WHERE c.registration_id = r.id AND c.used_at IS NULL AND c.wrong_tries < $2) \
+           AS code_valid_until \
+         FROM registrations r \
+         WHERE r.user_id = $1 AND r.status NOT IN ('removed', 'revoked') \
+         ORDER BY r.created_at DESC, r.id DESC",
+    )
+    .bind(user_id)
+    .bind(MAX_WRONG_TRIES)
+    .fetch_all(pool)
+    .await
+}

@@ -1,6 +1,7 @@
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use crate::ssr::code_sender::CodeSender;
 use crate::ssr::db::Database;
 use crate::ssr::mail::Mailer;
 
@@ -10,6 +11,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub database: Database,
     pub mailer: Mailer,
+    /// Sends one-time codes to phone numbers.
+    pub code_sender: CodeSender,
     /// Where the portal is reached, without a trailing slash: the base of
     /// links in emails.
     pub base_url: String,

@@ -201,6 +201,10 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
             "MAIL_OUTBOX_DIR".to_owned(),
             outbox.path().display().to_string(),
         ),
+        (
+            "CODE_OUTBOX_DIR".to_owned(),
+            outbox.path().display().to_string(),
+        ),
         ("BIND_ADDRESS".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_URL".to_owned(), test_database.url.clone()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "5".to_owned()),

@@ -26,18 +26,24 @@ impl Phones {
 
     /// The code in the latest message sent.
     fn last_code(&self) -> String {
-        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
-            .expect("outbox")
-            .map(|entry| entry.expect("entry").path())
-            .collect();
-        files.sort();
-        let text = std::fs::read_to_string(files.last().expect("a code was sent")).expect("read");
-        // "code: 123456" by SMS, "code is 1, 2, 3, 4, 5, 6" read out by voice.
-        let after = text.split(" code").nth(1).expect("code in message");
-        let digits: String = after.chars().filter(char::is_ascii_digit).take(6).collect();
-        assert_eq!(digits.len(), 6, "{text}");
-        digits
+        latest_code(self.dir.path())
     }
+}
+
+/// The code in the latest code message (`code-<millis>-….txt`) in `dir`.
+fn latest_code(dir: &std::path::Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("outbox")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
+        .collect();
+    files.sort();
+    let text = std::fs::read_to_string(files.last().expect("a code was sent")).expect("read");
+    // "code: 123456" by SMS, "code is 1, 2, 3, 4, 5, 6" read out by voice.
+    let after = text.split(" code").nth(1).expect("code in message");
+    let digits: String = after.chars().filter(char::is_ascii_digit).take(6).collect();
+    assert_eq!(digits.len(), 6, "{text}");
+    digits
 }
 
 async fn user_id(app: &TestApp, email: &str) -> i64 {
@@ -231,6 +237,140 @@ db_test!(
         numbers::remove_number(pool, holders[1].0, holders[1].1)
             .await
             .expect("removed");
+        assert_eq!(
+            log(&app).await.last(),
+            Some(&(WHITE_HOUSE.to_owned(), Op::Remove))
+        );
+    }
+);
+
+db_test!(
+    async fn the_dashboard_adds_proves_and_removes_numbers_without_javascript(engine: Engine) {
+        use crate::accounts::{PASSWORD, log_in};
+        use crate::helpers::form_error;
+
+        let app = spawn_app(engine).await;
+        assert_eq!(app.get("/numbers").await.headers()["location"], "/login");
+        seed_status(&app, "active").await;
+        verified_account(&app, "jane@example.org").await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
+
+        let add = |number: &'static str, label: &'static str, extension: &'static str| {
+            let app = &app;
+            async move {
+                app.post_form_from(
+                    "/numbers",
+                    "/api/add_number",
+                    &[
+                        ("number", number),
+                        ("label", label),
+                        ("extension", extension),
+                    ],
+                )
+                .await
+            }
+        };
+        let long = "2".repeat(5_000);
+        let long: &'static str = Box::leak(long.into_boxed_str());
+        for (number, label, extension, expected) in [
+            ("202-CALL-NOW", "", "", "digits"),
+            ("+44 20 7946 0958", "", "", "North American"),
+            ("202-456-111", "", "", "not in use"),
+            ("1-900-976-1234", "", "", "Premium-rate"),
+            ("<script>alert(1)</script>", "", "", "digits"),
+            (long, "", "", "digits"),
+            ("(202) 456-1111", "fax", "", "label"),
+            ("(202) 456-1111", "office", "12345678901", "extension"),
+            ("(202) 456-1111", "office", "12a", "extension"),
+        ] {
+            let error = form_error(&add(number, label, extension).await)
+                .unwrap_or_else(|| panic!("{number} {label} {extension}"));
+            assert!(error.contains(expected), "{number}: {error}");
+        }
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registrations")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("count");
+        assert_eq!(stored, 0, "refused input stores nothing");
+
+        assert_eq!(
+            add("(202) 456-1111", "office", "42").await.headers()["location"],
+            "/numbers"
+        );
+        let twice = add("202.456.1111", "", "").await;
+        assert!(
+            form_error(&twice)
+                .expect("error")
+                .contains("already registered")
+        );
+        let page = app.get("/numbers").await.text().await.expect("page");
+        assert!(page.contains("(202) 456-1111 ext. 42 (office)"), "{page}");
+        assert!(page.contains("Not proven yet"));
+        let id: i64 = sqlx::query_scalar("SELECT id FROM registrations")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("id");
+        let id = id.to_string();
+
+        let no_channel = app
+            .post_form_from(
+                "/numbers",
+                "/api/send_number_code",
+                &[("registration", &id)],
+            )
+            .await;
+        assert!(
+            form_error(&no_channel)
+                .expect("error")
+                .contains("text message or voice")
+        );
+        let sent = app
+            .post_form_from(
+                "/numbers",
+                "/api/send_number_code",
+                &[("registration", &id), ("channel", "voice")],
+            )
+            .await;
+        assert_eq!(sent.headers()["location"], format!("/numbers?sent={id}"));
+        let code = latest_code(app.outbox.path());
+        let proven = app
+            .post_form_from(
+                "/numbers",
+                "/api/prove_number",
+                &[("registration", &id), ("code", &code)],
+            )
+            .await;
+        assert_eq!(
+            proven.headers()["location"],
+            format!("/numbers?proven={id}")
+        );
+        let page = app.get("/numbers").await.text().await.expect("page");
+        assert!(page.contains("In the registry until"), "{page}");
+        assert_eq!(log(&app).await, vec![(WHITE_HOUSE.to_owned(), Op::Add)]);
+
+        // Someone else's registration is not found, whatever they try.
+        let other = crate::helpers::browser_like_client();
+        verified_account(&app, "mallory@example.org").await;
+        other
+            .post(app.url("/api/log_in"))
+            .header("referer", app.url("/login"))
+            .form(&[("email", "mallory@example.org"), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("sign in");
+        let steal = other
+            .post(app.url("/api/remove_number"))
+            .header("referer", app.url("/numbers"))
+            .form(&[("registration", id.as_str())])
+            .send()
+            .await
+            .expect("post");
+        assert!(form_error(&steal).expect("error").contains("Not found"));
+
+        let removed = app
+            .post_form_from("/numbers", "/api/remove_number", &[("registration", &id)])
+            .await;
+        assert_eq!(removed.headers()["location"], "/numbers?removed=1");
         assert_eq!(
             log(&app).await.last(),
             Some(&(WHITE_HOUSE.to_owned(), Op::Remove))
