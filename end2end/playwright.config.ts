@@ -61,6 +61,7 @@ export default defineConfig({
       DATABASE_URL: engine.databaseUrl,
       LEPTOS_SITE_ROOT: "../target/site",
       MAIL_OUTBOX_DIR: `${outboxRoot}/${engine.name}`,
+      CODE_OUTBOX_DIR: `${outboxRoot}/${engine.name}`,
       RUST_LOG: "warn",
     },
   })),

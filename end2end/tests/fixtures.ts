@@ -132,3 +132,25 @@ export function totp(secret: string, offsetSecs = 0): string {
   const code = (digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
   return code.toString().padStart(6, "0");
 }
+
+/** The code in the latest SMS or voice message written for `e164`. */
+export async function codeSentTo(testInfo: TestInfo, e164: string): Promise<string> {
+  const dir = outboxOf(testInfo);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const messages = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((name) => name.startsWith("code-") && name.endsWith(".txt"))
+          .sort()
+          .map((name) => fs.readFileSync(path.join(dir, name), "utf8"))
+          .filter((text) => text.startsWith(`To: ${e164}\n`))
+      : [];
+    const latest = messages.pop();
+    if (latest) {
+      const digits = (latest.split(" code")[1] ?? "").replace(/\D/g, "").slice(0, 6);
+      if (digits.length === 6) return digits;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no code for ${e164} in ${dir}`);
+}
