@@ -301,6 +301,11 @@ fn spawn_housekeeping(
             if let Err(error) = app::ssr::rate_limit::forget_before(&pool, cutoff).await {
                 tracing::error!(error = %error, "cannot delete old rate-limit windows");
             }
+            match app::ssr::numbers::expire_due(&pool).await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "registrations expired"),
+                Err(error) => tracing::error!(error = %error, "cannot expire registrations"),
+            }
         }
     })
 }

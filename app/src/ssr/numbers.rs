@@ -290,6 +290,26 @@ pub async fn follow_standing(
     Ok(changes)
 }
 
+/// Ends the registrations whose proof is more than a year old; their
+/// numbers leave the registry unless someone else holds them. Safe to run
+/// on several instances at once: the registry write serialises them and
+/// the update only takes what is still due. Returns how many expired.
+pub async fn expire_due(pool: &AnyPool) -> Result<usize, sqlx::Error> {
+    let mut write = registry::begin_write(pool).await?;
+    let expired: Vec<String> = sqlx::query_scalar(
+        "UPDATE registrations SET status = 'expired', status_reason = 'not renewed within a year' \
+         WHERE status IN ('active', 'suspended', 'pending') AND expires_at <= $1 RETURNING e164",
+    )
+    .bind(now_millis())
+    .fetch_all(&mut *write.transaction)
+    .await?;
+    for e164 in &expired {
+        registry::refresh(&mut write, e164).await?;
+    }
+    write.commit().await?;
+    Ok(expired.len())
+}
+
 /// A registration as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Registration {

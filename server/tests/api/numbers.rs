@@ -234,12 +234,26 @@ db_test!(
             .await
             .expect("removed");
         assert_eq!(log(&app).await.len(), 1, "still held");
-        numbers::remove_number(pool, holders[1].0, holders[1].1)
+        // A year on, unrenewed, the other holder's registration expires.
+        sqlx::query("UPDATE registrations SET expires_at = 1 WHERE id = $1")
+            .bind(holders[1].1)
+            .execute(pool)
             .await
-            .expect("removed");
+            .expect("age");
+        assert_eq!(numbers::expire_due(pool).await.expect("expire"), 1);
+        assert_eq!(numbers::expire_due(pool).await.expect("expire"), 0, "once");
         assert_eq!(
             log(&app).await.last(),
             Some(&(WHITE_HOUSE.to_owned(), Op::Remove))
+        );
+        assert!(matches!(
+            numbers::remove_number(pool, holders[1].0, holders[1].1).await,
+            Ok(())
+        ));
+        assert_eq!(
+            log(&app).await.len(),
+            2,
+            "removing an expired number flips nothing"
         );
     }
 );
