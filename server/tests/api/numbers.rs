@@ -391,3 +391,54 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn double_submits_and_racing_attorneys_leave_one_truth(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        seed_status(&app, "active").await;
+        verified_account(&app, "jane@example.org").await;
+        verified_account(&app, "jane.too@example.org").await;
+        let (jane, partner) = (
+            user_id(&app, "jane@example.org").await,
+            user_id(&app, "jane.too@example.org").await,
+        );
+        let number = phone("(202) 456-1111");
+
+        // Two attorneys add one number at once: both hold it.
+        let (first, second) = tokio::join!(
+            numbers::add_number(pool, jane, &number, None, None),
+            numbers::add_number(pool, partner, &number, None, None),
+        );
+        let (first, second) = (first.expect("jane adds"), second.expect("partner adds"));
+        // One attorney submitting twice gets one registration.
+        let (again, once_more) = tokio::join!(
+            numbers::add_number(pool, jane, &number, None, None),
+            numbers::add_number(pool, jane, &number, None, None),
+        );
+        assert!(again.is_err() && once_more.is_err());
+
+        // The same right code submitted twice at once proves once.
+        numbers::send_code(pool, &phones.sender, jane, first, Channel::Sms)
+            .await
+            .expect("sent");
+        let code = phones.last_code();
+        let (a, b) = tokio::join!(
+            numbers::verify_code(pool, jane, first, &code),
+            numbers::verify_code(pool, jane, first, &code),
+        );
+        assert_eq!(
+            usize::from(a.is_ok()) + usize::from(b.is_ok()),
+            1,
+            "{a:?} {b:?}"
+        );
+        numbers::send_code(pool, &phones.sender, partner, second, Channel::Sms)
+            .await
+            .expect("sent");
+        numbers::verify_code(pool, partner, second, &phones.last_code())
+            .await
+            .expect("proven");
+        assert_eq!(log(&app).await, vec![(WHITE_HOUSE.to_owned(), Op::Add)]);
+    }
+);
