@@ -39,7 +39,7 @@ test("an admin sets up two-step sign-in, approves an attorney and signs in again
   await expect(page.getByRole("heading", { level: 1, name: "Review queue" })).toBeVisible();
   const card = page.locator("li.review-card", { hasText: attorney });
   await expect(card).toContainText("bar number not on the roster");
-  await card.getByLabel(/^Approve/).check();
+  await card.getByRole("radio", { name: /Approve/ }).check();
   await card.getByLabel("Reason (emailed to the attorney)").fill("Confirmed with the Washington State Bar by phone.");
   await card.getByRole("button", { name: "Save decision" }).click();
   await expect(page.getByRole("status")).toContainText("Decision saved");
@@ -61,7 +61,7 @@ test("an admin sets up two-step sign-in, approves an attorney and signs in again
   await page.getByLabel("Code").fill(totp(secret, 30));
   await page.getByRole("button", { name: "Continue" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
-  await expect(page.getByText("Site administrator")).toBeVisible();
+  await expect(page.getByText("Site administrator", { exact: true })).toBeVisible();
   expect(consoleErrors).toEqual([]);
 });
 
