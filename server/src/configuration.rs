@@ -45,9 +45,21 @@ pub struct Settings {
     /// How many reverse proxies in front of the server append to
     /// `X-Forwarded-For` (`TRUSTED_PROXY_HOPS`); 0 ignores the header.
     pub trusted_proxy_hops: usize,
-    /// Where one-time codes for phone numbers are written until an SMS and
-    /// voice provider is configured (`CODE_OUTBOX_DIR`).
-    pub code_outbox_dir: std::path::PathBuf,
+    /// Where one-time codes for phone numbers go: Twilio when
+    /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_FROM_NUMBER`
+    /// are set, else files in `CODE_OUTBOX_DIR`.
+    pub code_delivery: CodeDelivery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeDelivery {
+    Outbox(std::path::PathBuf),
+    Twilio {
+        account_sid: String,
+        auth_token: String,
+        from: String,
+        api_base: String,
+    },
 }
 
 /// An invalid variable; its message is one line that names the variable.
@@ -172,9 +184,51 @@ impl Settings {
             });
         }
 
-        let code_outbox_dir = read("CODE_OUTBOX_DIR")
-            .unwrap_or_else(|| "data/outbox".to_owned())
-            .into();
+        let code_delivery = match (
+            read("TWILIO_ACCOUNT_SID"),
+            read("TWILIO_AUTH_TOKEN"),
+            read("TWILIO_FROM_NUMBER"),
+        ) {
+            (None, None, None) => CodeDelivery::Outbox(
+                read("CODE_OUTBOX_DIR")
+                    .unwrap_or_else(|| "data/outbox".to_owned())
+                    .into(),
+            ),
+            (Some(account_sid), Some(auth_token), Some(from)) => {
+                if !(account_sid.starts_with("AC") && account_sid.len() == 34) {
+                    return Err(ConfigError {
+                        variable: "TWILIO_ACCOUNT_SID",
+                        message: "expected AC followed by 32 characters".into(),
+                    });
+                }
+                if !(from.starts_with('+') && from[1..].bytes().all(|b| b.is_ascii_digit())) {
+                    return Err(ConfigError {
+                        variable: "TWILIO_FROM_NUMBER",
+                        message: "expected an E.164 number such as +12025550123".into(),
+                    });
+                }
+                let api_base =
+                    read("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".to_owned());
+                if url::Url::parse(&api_base).is_err() {
+                    return Err(ConfigError {
+                        variable: "TWILIO_API_BASE",
+                        message: "expected a URL such as https://api.twilio.com".into(),
+                    });
+                }
+                CodeDelivery::Twilio {
+                    account_sid,
+                    auth_token,
+                    from,
+                    api_base,
+                }
+            }
+            _ => {
+                return Err(ConfigError {
+                    variable: "TWILIO_ACCOUNT_SID",
+                    message: "set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER together, or none".into(),
+                });
+            }
+        };
 
         Ok(Self {
             bind_address,
@@ -190,7 +244,7 @@ impl Settings {
             mail_transport,
             auth_attempts_per_minute,
             trusted_proxy_hops,
-            code_outbox_dir,
+            code_delivery,
         })
     }
 
@@ -305,6 +359,7 @@ mod tests {
             ("AUTH_ATTEMPTS_PER_MINUTE", "0"),
             ("TRUSTED_PROXY_HOPS", "11"),
             ("TRUSTED_PROXY_HOPS", "-1"),
+            ("TWILIO_ACCOUNT_SID", "AC123"),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use app::ssr::code_sender::CodeSender;
+use app::ssr::code_sender::{CodeSender, Twilio};
 use app::ssr::db::Database;
 use app::ssr::mail::Mailer;
 use app::ssr::session::SessionBackend;
@@ -35,7 +35,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::configuration::Settings;
+use crate::configuration::{CodeDelivery, Settings};
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
 use crate::middleware::throttle::{AuthThrottle, throttle_auth};
@@ -89,7 +89,7 @@ impl Application {
             leptos_options,
             database: database.clone(),
             mailer,
-            code_sender: CodeSender::Outbox(settings.code_outbox_dir.clone()),
+            code_sender: code_sender(&settings.code_delivery)?,
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
         };
@@ -283,6 +283,27 @@ fn session_layer(
 }
 
 /// Deletes expired sessions and finished rate-limit windows, every `every`.
+fn code_sender(delivery: &CodeDelivery) -> anyhow::Result<CodeSender> {
+    Ok(match delivery {
+        CodeDelivery::Outbox(directory) => CodeSender::Outbox(directory.clone()),
+        CodeDelivery::Twilio {
+            account_sid,
+            auth_token,
+            from,
+            api_base,
+        } => CodeSender::Twilio(Twilio {
+            account_sid: account_sid.clone(),
+            auth_token: auth_token.clone(),
+            from: from.clone(),
+            api_base: api_base.clone(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .build()
+                .context("cannot set up the HTTP client for Twilio")?,
+        }),
+    })
+}
+
 fn spawn_housekeeping(
     sessions: SessionBackend,
     pool: sqlx::AnyPool,

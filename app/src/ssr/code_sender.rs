@@ -1,6 +1,6 @@
-//! Delivery of one-time codes by SMS or voice call. The development sender
-//! writes each message to the outbox directory beside the emails; a
-//! Twilio sender (Messages and Calls APIs) is the next step.
+//! Delivery of one-time codes by SMS or voice call: through Twilio's
+//! Messages and Calls APIs in production, or, by default in development,
+//! written to an outbox directory beside the emails.
 
 use std::path::PathBuf;
 
@@ -38,12 +38,54 @@ impl Channel {
 pub enum SendError {
     #[error("cannot write to the outbox: {0}")]
     Outbox(#[from] std::io::Error),
+    #[error("Twilio cannot be reached: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    /// Twilio's error body: `{"code": 21211, "message": "…", "status": 400}`.
+    #[error("Twilio refused the request ({status}, code {code:?}): {message}")]
+    Refused {
+        status: u16,
+        code: Option<i64>,
+        message: String,
+    },
+}
+
+/// A Twilio account: its SID, auth token and the number codes come from.
+#[derive(Clone)]
+pub struct Twilio {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from: String,
+    /// `https://api.twilio.com` in production; a loopback fake in tests.
+    pub api_base: String,
+    pub client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Twilio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The auth token is a secret: never in logs.
+        f.debug_struct("Twilio")
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from)
+            .field("api_base", &self.api_base)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum CodeSender {
-    /// Each message becomes `<dir>/code-<millis>-<e164>.txt`.
+    /// Each message becomes `<dir>/code-<millis>-<channel>-<digits>.txt`.
     Outbox(PathBuf),
+    Twilio(Twilio),
+}
+
+/// What a voice call says: the digits one by one, slowly, twice.
+pub fn twiml_for(code: &str) -> String {
+    let digits: Vec<String> = code.chars().map(String::from).collect();
+    let spoken = digits.join(", ");
+    format!(
+        "<Response><Say>Your Counsel Registry code is: {spoken}.</Say><Pause length=\"1\"/>\
+         <Say>Again: {spoken}.</Say></Response>"
+    )
 }
 
 impl CodeSender {
@@ -79,6 +121,54 @@ impl CodeSender {
                 .await?;
                 Ok(())
             }
+            CodeSender::Twilio(twilio) => twilio.send(to, channel, code).await,
         }
+    }
+}
+
+impl Twilio {
+    /// One request to the Messages API (SMS) or the Calls API (voice, with
+    /// TwiML that reads the digits), authenticated with the account SID and
+    /// auth token as Twilio documents.
+    async fn send(&self, to: &PhoneNumber, channel: Channel, code: &str) -> Result<(), SendError> {
+        let (resource, field, content) = match channel {
+            Channel::Sms => (
+                "Messages",
+                "Body",
+                format!("Counsel Registry code: {code}. It works for 10 minutes."),
+            ),
+            Channel::Voice => ("Calls", "Twiml", twiml_for(code)),
+        };
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/{resource}.json",
+            self.api_base.trim_end_matches('/'),
+            self.account_sid
+        );
+        let form = [
+            ("To", to.as_str().to_owned()),
+            ("From", self.from.clone()),
+            (field, content),
+        ];
+        let response = self
+            .client
+            .post(url)
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .form(&form)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        Err(SendError::Refused {
+            status: status.as_u16(),
+            code: body.get("code").and_then(serde_json::Value::as_i64),
+            message: body
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("no message")
+                .to_owned(),
+        })
     }
 }

@@ -19,3 +19,4 @@ mod shutdown;
 mod smtp;
 mod sqlite;
 mod throttle;
+mod twilio;

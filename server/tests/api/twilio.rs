@@ -1,0 +1,233 @@
+//! The Twilio code sender against a fake of Twilio's API on loopback that
+//! checks each request the way Twilio documents it (basic auth with the
+//! account SID and auth token; form fields To, From and Body or Twiml) and
+//! answers the way it does, error bodies included.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::accounts::{PASSWORD, log_in, verified_account};
+use crate::helpers::{Engine, TestApp, form_error, spawn_app_with};
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "test-auth-token";
+const FROM: &str = "+12025550100";
+/// The fake refuses this number as Twilio does an unreachable one.
+const REFUSED: &str = "+12127365000";
+
+/// A request the fake accepted: the resource and its form fields.
+type Accepted = (String, Vec<(String, String)>);
+
+#[derive(Clone, Default)]
+struct Fake {
+    requests: Arc<Mutex<Vec<Accepted>>>,
+}
+
+async fn create(
+    State(fake): State<Fake>,
+    Path((account, resource)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> (StatusCode, Json<Value>) {
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"))
+    );
+    let authorised = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        == Some(expected.as_str());
+    if !authorised || account != SID {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(
+                json!({"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}),
+            ),
+        );
+    }
+    let field = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let content = match resource.as_str() {
+        "Messages.json" => field("Body"),
+        "Calls.json" => field("Twiml"),
+        _ => None,
+    };
+    let (Some(to), Some(from), Some(_)) = (field("To"), field("From"), content) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"code": 21604, "message": "A required parameter is missing.", "status": 400}),
+            ),
+        );
+    };
+    if to == REFUSED {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"code": 21211, "message": format!("The 'To' number {to} is not a valid phone number."), "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}),
+            ),
+        );
+    }
+    fake.requests
+        .lock()
+        .expect("lock")
+        .push((resource.clone(), form.clone()));
+    let sid = if resource == "Calls.json" {
+        "CA0000"
+    } else {
+        "SM0000"
+    };
+    (
+        StatusCode::CREATED,
+        Json(json!({"sid": sid, "account_sid": SID, "to": to, "from": from, "status": "queued"})),
+    )
+}
+
+async fn start_fake() -> (Fake, String) {
+    let fake = Fake::default();
+    let router = Router::new()
+        .route("/2010-04-01/Accounts/{account}/{resource}", post(create))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (fake, format!("http://{address}"))
+}
+
+async fn app_with_twilio(engine: Engine, base: &str, token: &str) -> TestApp {
+    spawn_app_with(
+        engine,
+        &[
+            ("TWILIO_ACCOUNT_SID", SID),
+            ("TWILIO_AUTH_TOKEN", token),
+            ("TWILIO_FROM_NUMBER", FROM),
+            ("TWILIO_API_BASE", base),
+        ],
+    )
+    .await
+}
+
+async fn add_and_send(app: &TestApp, number: &str, channel: &str) -> (String, reqwest::Response) {
+    app.post_form_from(
+        "/numbers",
+        "/api/add_number",
+        &[("number", number), ("label", ""), ("extension", "")],
+    )
+    .await;
+    let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM registrations")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("id");
+    let id = id.to_string();
+    let response = app
+        .post_form_from(
+            "/numbers",
+            "/api/send_number_code",
+            &[("registration", &id), ("channel", channel)],
+        )
+        .await;
+    (id, response)
+}
+
+fn field(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default()
+}
+
+db_test!(
+    async fn codes_go_out_through_twilio_by_sms_and_voice(engine: Engine) {
+        let (fake, base) = start_fake().await;
+        let app = app_with_twilio(engine, &base, TOKEN).await;
+        verified_account(&app, "jane@example.org").await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
+
+        let (id, sent) = add_and_send(&app, "(202) 456-1111", "sms").await;
+        assert_eq!(sent.headers()["location"], format!("/numbers?sent={id}"));
+        let (resource, form) = fake
+            .requests
+            .lock()
+            .expect("lock")
+            .last()
+            .cloned()
+            .expect("a request");
+        assert_eq!(resource, "Messages.json");
+        assert_eq!(field(&form, "To"), "+12024561111");
+        assert_eq!(field(&form, "From"), FROM);
+        let code: String = field(&form, "Body")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(6)
+            .collect();
+        let proven = app
+            .post_form_from(
+                "/numbers",
+                "/api/prove_number",
+                &[("registration", &id), ("code", &code)],
+            )
+            .await;
+        assert_eq!(
+            proven.headers()["location"],
+            format!("/numbers?proven={id}")
+        );
+
+        let (_, called) = add_and_send(&app, "416-363-1212", "voice").await;
+        assert!(form_error(&called).is_none());
+        let (resource, form) = fake
+            .requests
+            .lock()
+            .expect("lock")
+            .last()
+            .cloned()
+            .expect("a request");
+        assert_eq!(resource, "Calls.json");
+        let twiml = field(&form, "Twiml");
+        assert!(twiml.starts_with("<Response><Say>"), "{twiml}");
+        assert_eq!(twiml.matches("<Say>").count(), 2, "read twice: {twiml}");
+    }
+);
+
+db_test!(
+    async fn a_refused_send_is_reported_and_uses_nothing_up(engine: Engine) {
+        let (_fake, base) = start_fake().await;
+        let app = app_with_twilio(engine, &base, TOKEN).await;
+        verified_account(&app, "jane@example.org").await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
+        let (_, refused) = add_and_send(&app, REFUSED, "sms").await;
+        assert!(
+            form_error(&refused)
+                .expect("error")
+                .contains("could not send the code"),
+            "the attorney is told"
+        );
+        let codes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("count");
+        assert_eq!(codes, 0, "no code stored, no quota used");
+
+        // Wrong credentials: Twilio's 401 is reported the same way.
+        let (_fake, base) = start_fake().await;
+        let app = app_with_twilio(engine, &base, "wrong-token").await;
+        verified_account(&app, "jane@example.org").await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
+        let (_, unauthorised) = add_and_send(&app, "(202) 456-1111", "sms").await;
+        assert!(
+            form_error(&unauthorised)
+                .expect("error")
+                .contains("could not send the code")
+        );
+    }
+);
