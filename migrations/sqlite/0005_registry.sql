@@ -11,6 +11,9 @@ CREATE TABLE registrations (
     status_reason TEXT,
     proven_at BIGINT,
     expires_at BIGINT,
+    -- When the renewal reminders for the current proof went out.
+    reminded_30_at BIGINT,
+    reminded_7_at BIGINT,
     created_at BIGINT NOT NULL
 );
 -- One current claim per attorney and number; removed and revoked ones

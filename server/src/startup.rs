@@ -96,7 +96,7 @@ impl Application {
 
         let housekeeping = spawn_housekeeping(
             sessions.clone(),
-            database.pool().clone(),
+            state.clone(),
             settings.session_cleanup_interval,
         );
         let allowed_origin = AllowedOrigin(public_origin);
@@ -304,11 +304,14 @@ fn code_sender(delivery: &CodeDelivery) -> anyhow::Result<CodeSender> {
     })
 }
 
+/// Periodic work: expired sessions and rate-limit windows, expired
+/// registrations, renewal reminders.
 fn spawn_housekeeping(
     sessions: SessionBackend,
-    pool: sqlx::AnyPool,
+    state: AppState,
     every: std::time::Duration,
 ) -> JoinHandle<()> {
+    let pool = state.database.pool().clone();
     // Windows are at most an hour long; two hours back is surely finished.
     const KEEP_WINDOWS_MS: i64 = 2 * 60 * 60 * 1000;
     tokio::spawn(async move {
@@ -326,6 +329,11 @@ fn spawn_housekeeping(
                 Ok(0) => {}
                 Ok(expired) => tracing::info!(expired, "registrations expired"),
                 Err(error) => tracing::error!(error = %error, "cannot expire registrations"),
+            }
+            if let Err(error) =
+                app::ssr::numbers::send_reminders(&pool, &state.mailer, &state.base_url).await
+            {
+                tracing::error!(error = %error, "cannot send renewal reminders");
             }
         }
     })

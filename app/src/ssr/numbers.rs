@@ -9,9 +9,11 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use sqlx::AnyPool;
 
+use crate::domain::EmailAddress;
 use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
 use crate::ssr::clock::now_millis;
 use crate::ssr::code_sender::{Channel, CodeSender, SendError};
+use crate::ssr::mail::Mailer;
 use crate::ssr::registry::{self, Change, RegistryWrite};
 use crate::ssr::secrets::{self, SecretError};
 
@@ -208,6 +210,7 @@ pub async fn verify_code(
     }
     let (e164, status): (String, String) = sqlx::query_as(
         "UPDATE registrations SET proven_at = $1, expires_at = $2, \
+         reminded_30_at = NULL, reminded_7_at = NULL, \
          status = CASE WHEN (SELECT standing FROM users WHERE id = $3) = 'verified' \
                   THEN 'active' ELSE 'pending' END \
          WHERE id = $4 AND user_id = $3 AND status NOT IN ('removed', 'revoked') \
@@ -288,6 +291,82 @@ pub async fn follow_standing(
         changes.extend(registry::refresh(write, &e164).await?);
     }
     Ok(changes)
+}
+
+/// Days before expiry at which the attorney is reminded to renew, latest
+/// first, with the column that records each reminder.
+const REMINDERS: [(i64, &str); 2] = [(7, "reminded_7_at"), (30, "reminded_30_at")];
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Emails attorneys whose active numbers expire within 30 days, and again
+/// within 7. Each reminder is claimed by a conditional update before it is
+/// sent, so several instances never send one twice; a failed send releases
+/// the claim for the next round. A 7-day reminder also counts as the
+/// 30-day one. Returns how many were sent.
+pub async fn send_reminders(
+    pool: &AnyPool,
+    mailer: &Mailer,
+    base_url: &str,
+) -> Result<usize, NumberError> {
+    let now = now_millis();
+    let mut sent = 0;
+    for (days, column) in REMINDERS {
+        let due: Vec<(i64, String, i64, String, String)> = sqlx::query_as(&format!(
+            "SELECT r.id, r.e164, r.expires_at, u.email, u.full_name \
+             FROM registrations r JOIN users u ON u.id = r.user_id \
+             WHERE r.status = 'active' AND r.expires_at > $1 AND r.expires_at <= $2 \
+               AND r.{column} IS NULL"
+        ))
+        .bind(now)
+        .bind(now + days * DAY_MS)
+        .fetch_all(pool)
+        .await?;
+        for (id, e164, expires_at, email, name) in due {
+            // The 7-day reminder also stands for the 30-day one.
+            let also = if column == "reminded_7_at" {
+                ", reminded_30_at = COALESCE(reminded_30_at, $1)"
+            } else {
+                ""
+            };
+            let claimed = sqlx::query(&format!(
+                "UPDATE registrations SET {column} = $1{also} WHERE id = $2 AND {column} IS NULL"
+            ))
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            if claimed.rows_affected() != 1 {
+                continue;
+            }
+            let display = PhoneNumber::parse(&e164).map_or(e164.clone(), |p| p.national());
+            let days_left = (expires_at - now).div_euclid(DAY_MS).max(0);
+            let body = format!(
+                "Hello {name},\n\n\
+                 Your number {display} leaves the Counsel Registry in\n\
+                 {days_left} days unless you renew it: sign in, open your\n\
+                 numbers and ask for a new code.\n\n\
+                 {base_url}/numbers\n"
+            );
+            let delivered = match EmailAddress::parse(&email) {
+                Ok(address) => mailer
+                    .send(&address, "Renew your number in the Counsel Registry", body)
+                    .await
+                    .map_err(|error| tracing::error!(error = %error, "reminder not sent")),
+                Err(_) => Err(()),
+            };
+            if delivered.is_ok() {
+                sent += 1;
+            } else {
+                sqlx::query(&format!(
+                    "UPDATE registrations SET {column} = NULL WHERE id = $1"
+                ))
+                .bind(id)
+                .execute(pool)
+                .await?;
+            }
+        }
+    }
+    Ok(sent)
 }
 
 /// Ends the registrations whose proof is more than a year old; their

@@ -442,3 +442,66 @@ db_test!(
         assert_eq!(log(&app).await, vec![(WHITE_HOUSE.to_owned(), Op::Add)]);
     }
 );
+
+db_test!(
+    async fn renewal_reminders_go_out_once_at_30_and_7_days(engine: Engine) {
+        use app::ssr::mail::{MailTransport, Mailer};
+        const DAY: i64 = 24 * 60 * 60 * 1000;
+
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        let mailer = Mailer::new(
+            "Counsel Registry <no-reply@example.org>",
+            &MailTransport::Outbox(app.outbox.path().to_owned()),
+        )
+        .expect("mailer");
+        seed_status(&app, "active").await;
+        verified_account(&app, "jane@example.org").await;
+        let jane = user_id(&app, "jane@example.org").await;
+        let id = numbers::add_number(pool, jane, &phone("(202) 456-1111"), None, None)
+            .await
+            .expect("added");
+        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+            .await
+            .expect("sent");
+        numbers::verify_code(pool, jane, id, &phones.last_code())
+            .await
+            .expect("proven");
+        let expire_in = |days: i64| {
+            sqlx::query("UPDATE registrations SET expires_at = $1 WHERE id = $2")
+                .bind(app::ssr::clock::now_millis() + days * DAY + DAY / 2)
+                .bind(id)
+                .execute(pool)
+        };
+        let remind = || numbers::send_reminders(pool, &mailer, &app.address);
+
+        assert_eq!(remind().await.expect("reminders"), 0, "a year away");
+        expire_in(20).await.expect("age");
+        assert_eq!(remind().await.expect("reminders"), 1);
+        assert_eq!(remind().await.expect("reminders"), 0, "once");
+        let mail = app.emails().pop().expect("mail");
+        assert!(mail.contains("To: jane@example.org") && mail.contains("(202) 456-1111"));
+        assert!(
+            mail.contains("in\n20 days") || mail.contains("20 days"),
+            "{mail}"
+        );
+        expire_in(5).await.expect("age");
+        assert_eq!(remind().await.expect("reminders"), 1, "the 7-day reminder");
+        assert_eq!(remind().await.expect("reminders"), 0);
+
+        // Renewing starts the reminders afresh for the new year.
+        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+            .await
+            .expect("sent");
+        numbers::verify_code(pool, jane, id, &phones.last_code())
+            .await
+            .expect("renewed");
+        expire_in(3).await.expect("age");
+        assert_eq!(
+            remind().await.expect("reminders"),
+            1,
+            "one reminder, not two"
+        );
+    }
+);
