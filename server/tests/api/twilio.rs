@@ -105,8 +105,9 @@ async fn start_fake() -> (Fake, String) {
     (fake, format!("http://{address}"))
 }
 
-async fn app_with_twilio(engine: Engine, base: &str, token: &str) -> TestApp {
-    spawn_app_with(
+/// The portal sending codes through the fake, with Jane signed in.
+async fn signed_in_with_twilio(engine: Engine, base: &str, token: &str) -> TestApp {
+    let app = spawn_app_with(
         engine,
         &[
             ("TWILIO_ACCOUNT_SID", SID),
@@ -115,7 +116,22 @@ async fn app_with_twilio(engine: Engine, base: &str, token: &str) -> TestApp {
             ("TWILIO_API_BASE", base),
         ],
     )
-    .await
+    .await;
+    verified_account(&app, "jane@example.org").await;
+    log_in(&app, "jane@example.org", PASSWORD).await;
+    app
+}
+
+impl Fake {
+    /// The last request the fake accepted.
+    fn last(&self) -> Accepted {
+        self.requests
+            .lock()
+            .expect("lock")
+            .last()
+            .cloned()
+            .expect("a request")
+    }
 }
 
 async fn add_and_send(app: &TestApp, number: &str, channel: &str) -> (String, reqwest::Response) {
@@ -150,19 +166,11 @@ fn field(form: &[(String, String)], name: &str) -> String {
 db_test!(
     async fn codes_go_out_through_twilio_by_sms_and_voice(engine: Engine) {
         let (fake, base) = start_fake().await;
-        let app = app_with_twilio(engine, &base, TOKEN).await;
-        verified_account(&app, "jane@example.org").await;
-        log_in(&app, "jane@example.org", PASSWORD).await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
 
         let (id, sent) = add_and_send(&app, "(202) 456-1111", "sms").await;
         assert_eq!(sent.headers()["location"], format!("/numbers?sent={id}"));
-        let (resource, form) = fake
-            .requests
-            .lock()
-            .expect("lock")
-            .last()
-            .cloned()
-            .expect("a request");
+        let (resource, form) = fake.last();
         assert_eq!(resource, "Messages.json");
         assert_eq!(field(&form, "To"), "+12024561111");
         assert_eq!(field(&form, "From"), FROM);
@@ -185,13 +193,7 @@ db_test!(
 
         let (_, called) = add_and_send(&app, "416-363-1212", "voice").await;
         assert!(form_error(&called).is_none());
-        let (resource, form) = fake
-            .requests
-            .lock()
-            .expect("lock")
-            .last()
-            .cloned()
-            .expect("a request");
+        let (resource, form) = fake.last();
         assert_eq!(resource, "Calls.json");
         let twiml = field(&form, "Twiml");
         assert!(twiml.starts_with("<Response><Say>"), "{twiml}");
@@ -202,9 +204,7 @@ db_test!(
 db_test!(
     async fn a_refused_send_is_reported_and_uses_nothing_up(engine: Engine) {
         let (_fake, base) = start_fake().await;
-        let app = app_with_twilio(engine, &base, TOKEN).await;
-        verified_account(&app, "jane@example.org").await;
-        log_in(&app, "jane@example.org", PASSWORD).await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
         let (_, refused) = add_and_send(&app, REFUSED, "sms").await;
         assert!(
             form_error(&refused)
@@ -220,9 +220,7 @@ db_test!(
 
         // Wrong credentials: Twilio's 401 is reported the same way.
         let (_fake, base) = start_fake().await;
-        let app = app_with_twilio(engine, &base, "wrong-token").await;
-        verified_account(&app, "jane@example.org").await;
-        log_in(&app, "jane@example.org", PASSWORD).await;
+        let app = signed_in_with_twilio(engine, &base, "wrong-token").await;
         let (_, unauthorised) = add_and_send(&app, "(202) 456-1111", "sms").await;
         assert!(
             form_error(&unauthorised)
