@@ -79,9 +79,7 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
         .into_iter()
         .map(|registration| NumberView {
             id: registration.id,
-            display: crate::domain::phone::PhoneNumber::parse(&registration.e164)
-                .map(|phone| phone.national())
-                .unwrap_or(registration.e164),
+            display: crate::domain::phone::PhoneNumber::national_display(&registration.e164),
             label: registration.label,
             extension: registration.extension,
             status: registration.status,

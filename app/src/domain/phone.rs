@@ -63,16 +63,17 @@ impl PhoneNumber {
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
 
-    /// As people in North America write it: "(202) 456-1111".
-    pub fn national(&self) -> String {
-        phonenumber::parse(None, &self.0)
+    /// A stored E.164 number as people in North America write it,
+    /// "(202) 456-1111", with one parse; the E.164 text if it does not parse.
+    pub fn national_display(e164: &str) -> String {
+        phonenumber::parse(None, e164)
             .map(|number| {
                 number
                     .format()
                     .mode(phonenumber::Mode::National)
                     .to_string()
             })
-            .unwrap_or_else(|_| self.0.clone())
+            .unwrap_or_else(|_| e164.to_owned())
     }
 }
 

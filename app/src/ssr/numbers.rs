@@ -338,7 +338,7 @@ pub async fn send_reminders(
             if claimed.rows_affected() != 1 {
                 continue;
             }
-            let display = PhoneNumber::parse(&e164).map_or(e164.clone(), |p| p.national());
+            let display = PhoneNumber::national_display(&e164);
             let days_left = (expires_at - now).div_euclid(DAY_MS).max(0);
             let body = format!(
                 "Hello {name},\n\n\
