@@ -8,8 +8,8 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::pages::{
     AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage,
-    LoginPage, NotFoundPage, NumbersPage, RecoveryCodesPage, ResetPasswordPage, ResetSentPage,
-    ReviewQueuePage, SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
+    LoginPage, NotFoundPage, NumberLookupPage, NumbersPage, RecoveryCodesPage, ResetPasswordPage,
+    ResetSentPage, ReviewQueuePage, SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("numbers") view=NumbersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("reviews")) view=ReviewQueuePage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("numbers")) view=NumberLookupPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

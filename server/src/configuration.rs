@@ -27,6 +27,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// How often expired sessions are deleted.
     pub session_cleanup_interval: Duration,
+    /// How often the background worker looks for due jobs.
+    pub job_poll_interval: Duration,
     /// How long a sign-in lasts however active (`SESSION_ABSOLUTE_TIMEOUT_SECS`).
     pub session_absolute_limit: Duration,
     /// How long in-flight requests may run after a shutdown signal.
@@ -110,6 +112,11 @@ impl Settings {
             "SESSION_CLEANUP_INTERVAL_SECS",
             read("SESSION_CLEANUP_INTERVAL_SECS"),
             "300",
+        )?;
+        let job_poll_interval = seconds(
+            "JOB_POLL_INTERVAL_SECS",
+            read("JOB_POLL_INTERVAL_SECS"),
+            "2",
         )?;
         let session_absolute_limit = seconds(
             "SESSION_ABSOLUTE_TIMEOUT_SECS",
@@ -236,6 +243,7 @@ impl Settings {
             database_url,
             database_max_connections,
             session_cleanup_interval,
+            job_poll_interval,
             session_absolute_limit,
             shutdown_grace,
             site_root,

@@ -50,6 +50,7 @@ pub struct Application {
     router: Router,
     database: Database,
     housekeeping: JoinHandle<()>,
+    worker: JoinHandle<()>,
     shutdown_grace: std::time::Duration,
 }
 
@@ -99,6 +100,7 @@ impl Application {
             state.clone(),
             settings.session_cleanup_interval,
         );
+        let worker = spawn_worker(state.clone(), settings.job_poll_interval);
         let allowed_origin = AllowedOrigin(public_origin);
         let router = router(state, sessions, allowed_origin, hashed_bundle, settings);
         tracing::info!(address = %local_address, engine = ?database.engine(), "listening");
@@ -107,6 +109,7 @@ impl Application {
             router,
             database,
             housekeeping,
+            worker,
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -153,6 +156,8 @@ impl Application {
             }
         };
         self.housekeeping.abort();
+        // A job cut off here is taken again once its lease runs out.
+        self.worker.abort();
         self.database.close().await;
         tracing::info!("stopped");
         outcome
@@ -330,10 +335,31 @@ fn spawn_housekeeping(
                 Ok(expired) => tracing::info!(expired, "registrations expired"),
                 Err(error) => tracing::error!(error = %error, "cannot expire registrations"),
             }
-            if let Err(error) =
-                app::ssr::numbers::send_reminders(&pool, &state.mailer, &state.base_url).await
-            {
+            if let Err(error) = app::ssr::numbers::queue_reminders(&pool, &state.base_url).await {
                 tracing::error!(error = %error, "cannot send renewal reminders");
+            }
+        }
+    })
+}
+
+/// Runs due background jobs (code deliveries to retry, emails) every
+/// `every`, and at once again while a round found a full batch.
+fn spawn_worker(state: AppState, every: std::time::Duration) -> JoinHandle<()> {
+    let name = app::ssr::jobs::worker_name();
+    tracing::info!(worker = %name, "background worker started");
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            loop {
+                match app::ssr::worker::run_due(&state, &name).await {
+                    Ok(claimed) if claimed > 0 => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::error!(error = %error, "cannot run background jobs");
+                        break;
+                    }
+                }
             }
         }
     })

@@ -8,6 +8,41 @@ use crate::error::AppError;
 /// Longest reason a reviewer may give; it is emailed as written.
 pub const MAX_REASON_CHARS: usize = 2000;
 
+/// A reason an admin gives for a decision that is emailed to an attorney:
+/// present, not too long, and nothing an email cannot carry.
+#[cfg(feature = "ssr")]
+fn checked_reason(reason: &str) -> Result<&str, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::Validation(
+            "Give a reason: it is emailed to the attorney.".into(),
+        ));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(AppError::Validation(format!(
+            "A reason is at most {MAX_REASON_CHARS} characters."
+        )));
+    }
+    if reason
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::Validation(
+            "The reason contains characters that cannot be emailed.".into(),
+        ));
+    }
+    Ok(reason)
+}
+
+/// The signed-in site admin (with a second factor given), or why not.
+#[cfg(feature = "ssr")]
+async fn site_admin() -> Result<crate::ssr::accounts::Account, AppError> {
+    use crate::domain::Role;
+    use crate::ssr::{auth, session};
+    let session = session::current().await?;
+    auth::require_role(&session, Role::SiteAdmin).await
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterEntryView {
     pub bar_number: String,
@@ -29,13 +64,9 @@ pub struct ReviewItem {
 
 #[server(endpoint = "review_queue")]
 pub async fn review_queue() -> Result<Vec<ReviewItem>, AppError> {
-    use crate::domain::Role;
-    use crate::ssr::{admin, auth, session};
-
-    let session = session::current().await?;
-    auth::require_role(&session, Role::SiteAdmin).await?;
-    let state = auth::state()?;
-    let pending = admin::pending_reviews(state.database.pool(), 200)
+    site_admin().await?;
+    let state = crate::ssr::auth::state()?;
+    let pending = crate::ssr::admin::pending_reviews(state.database.pool(), 200)
         .await
         .map_err(AppError::unexpected)?;
     Ok(pending
@@ -63,12 +94,9 @@ pub async fn decide_review(
     decision: Option<String>,
     reason: String,
 ) -> Result<(), AppError> {
-    use crate::domain::Role;
     use crate::ssr::admin::{self, Decision, ReviewError};
-    use crate::ssr::{auth, session};
 
-    let session = session::current().await?;
-    auth::require_role(&session, Role::SiteAdmin).await?;
+    site_admin().await?;
     let user_id: i64 = user_id
         .trim()
         .parse()
@@ -78,26 +106,8 @@ pub async fn decide_review(
         Some("reject") => Decision::Reject,
         _ => return Err(AppError::Validation("Choose approve or reject.".into())),
     };
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(AppError::Validation(
-            "Give a reason: it is emailed to the attorney.".into(),
-        ));
-    }
-    if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(AppError::Validation(format!(
-            "A reason is at most {MAX_REASON_CHARS} characters."
-        )));
-    }
-    if reason
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(AppError::Validation(
-            "The reason contains characters that cannot be emailed.".into(),
-        ));
-    }
-    let state = auth::state()?;
+    let reason = checked_reason(&reason)?;
+    let state = crate::ssr::auth::state()?;
     match admin::decide(
         state.database.pool(),
         &state.mailer,
@@ -116,4 +126,107 @@ pub async fn decide_review(
         )),
         Err(other) => Err(AppError::unexpected(other)),
     }
+}
+
+/// One attorney's registration of a looked-up number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderView {
+    pub registration_id: i64,
+    pub full_name: String,
+    pub email: String,
+    pub bar: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+}
+
+impl HolderView {
+    /// Whether a revocation would change anything.
+    pub fn revocable(&self) -> bool {
+        matches!(self.status.as_str(), "pending" | "active" | "suspended")
+    }
+}
+
+/// What the registry knows about one number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberLookup {
+    /// E.164, as the forms carry it.
+    pub e164: String,
+    pub display: String,
+    pub privileged: bool,
+    pub holders: Vec<HolderView>,
+}
+
+/// A site admin looks a number up: who holds it and in what state.
+/// Nothing to show before a number is asked for.
+#[server(endpoint = "look_up_number")]
+pub async fn look_up_number(number: String) -> Result<Option<NumberLookup>, AppError> {
+    use crate::domain::phone::PhoneNumber;
+    site_admin().await?;
+    if number.trim().is_empty() {
+        return Ok(None);
+    }
+    let phone = PhoneNumber::parse(&number).map_err(|e| AppError::Validation(e.to_string()))?;
+    let state = crate::ssr::auth::state()?;
+    let pool = state.database.pool();
+    let holders = crate::ssr::numbers::holders(pool, &phone)
+        .await
+        .map_err(AppError::unexpected)?;
+    let privileged = holders.iter().any(|holder| holder.status == "active");
+    Ok(Some(NumberLookup {
+        e164: phone.as_str().to_owned(),
+        display: PhoneNumber::national_display(phone.as_str()),
+        privileged,
+        holders: holders
+            .into_iter()
+            .map(|holder| HolderView {
+                registration_id: holder.registration_id,
+                full_name: holder.full_name,
+                email: holder.email,
+                bar: format!("{} {}", holder.jurisdiction, holder.bar_number),
+                status: holder.status,
+                status_reason: holder.status_reason,
+            })
+            .collect(),
+    }))
+}
+
+/// A site admin revokes one attorney's registration of a number; the
+/// reason is emailed to the attorney.
+#[server(endpoint = "revoke_registration")]
+pub async fn revoke_registration(
+    registration: String,
+    number: String,
+    reason: String,
+) -> Result<(), AppError> {
+    use crate::ssr::numbers::NumberError;
+    let admin = site_admin().await?;
+    let registration: i64 = registration
+        .trim()
+        .parse()
+        .map_err(|_| AppError::NotFound)?;
+    let reason = checked_reason(&reason)?;
+    let state = crate::ssr::auth::state()?;
+    match crate::ssr::numbers::revoke(
+        state.database.pool(),
+        admin.id,
+        registration,
+        reason,
+        &state.base_url,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(NumberError::NotFound) => {
+            return Err(AppError::Conflict(
+                "That registration is no longer current: it was removed or revoked already.".into(),
+            ));
+        }
+        Err(other) => return Err(AppError::unexpected(other)),
+    }
+    // Back to the same look-up; an E.164 number is `+` and digits.
+    let back = crate::domain::phone::PhoneNumber::parse(&number)
+        .map(|phone| format!("?number=%2B{}&revoked=1", &phone.as_str()[1..]))
+        .unwrap_or_else(|_| "?revoked=1".into());
+    leptos_axum::redirect(&format!("/admin/numbers{back}"));
+    Ok(())
 }

@@ -16,8 +16,28 @@ pub struct NumberView {
     pub status: String,
     /// When the proof runs out, as YYYY-MM-DD (UTC), once proven.
     pub expires_on: Option<String>,
+    /// Why it is suspended or revoked, in words, when it is.
+    pub status_reason: Option<String>,
     /// A code was sent and can still be entered.
     pub code_pending: bool,
+    /// Seconds before another code may be asked for (0: now).
+    pub resend_in_secs: i64,
+    /// A code that has not gone out yet or could not, in words.
+    pub delivery: Option<String>,
+}
+
+impl NumberView {
+    /// What a card shows, apart from the countdown: when this changes the
+    /// card is drawn again; otherwise it stays (with what was typed in it).
+    pub fn shown(&self) -> (i64, String, Option<String>, bool, Option<String>) {
+        (
+            self.id,
+            self.status.clone(),
+            self.expires_on.clone(),
+            self.code_pending,
+            self.delivery.clone(),
+        )
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -30,7 +50,8 @@ async fn attorney() -> Result<crate::ssr::accounts::Account, AppError> {
 
 #[cfg(feature = "ssr")]
 fn number_error(error: crate::ssr::numbers::NumberError) -> AppError {
-    use crate::ssr::numbers::{MAX_WRONG_TRIES, NumberError};
+    use crate::ssr::code_sender::SendError;
+    use crate::ssr::numbers::{MAX_WRONG_TRIES, NumberError, RESEND_AFTER_MS};
     match error {
         NumberError::AlreadyRegistered => {
             AppError::Conflict("You have already registered this number.".into())
@@ -51,12 +72,28 @@ fn number_error(error: crate::ssr::numbers::NumberError) -> AppError {
         NumberError::TooManyTries => {
             AppError::Validation("Too many wrong tries for that code. Ask for a new one.".into())
         }
+        NumberError::TooSoon { waited_ms } => {
+            let wait = ((RESEND_AFTER_MS - waited_ms + 999) / 1000).max(1);
+            AppError::Validation(format!(
+                "A code went out moments ago. Wait {wait} seconds before asking for another."
+            ))
+        }
+        NumberError::Revoked { reason } => AppError::Conflict(format!(
+            "The registry's administrators revoked this number for you: {reason} \
+             Reply to their email if you think this is wrong."
+        )),
         NumberError::Send(cause) => {
             tracing::error!(error = %cause, "code not sent");
-            AppError::Validation(
-                "We could not send the code just now. Nothing was used up: try again in a minute."
-                    .into(),
-            )
+            let why = match &cause {
+                SendError::Refused { status, .. } if *status == 400 || *status == 404 => {
+                    "the phone service refused this number. Check it; for a landline choose a \
+                     voice call."
+                }
+                _ => "of a problem on our side, and we have been alerted. Try again later.",
+            };
+            AppError::Validation(format!(
+                "We could not send the code because {why} Nothing was used up."
+            ))
         }
         other => AppError::unexpected(other),
     }
@@ -69,26 +106,83 @@ fn registration_id(raw: &str) -> Result<i64, AppError> {
 
 #[server(endpoint = "my_numbers")]
 pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
+    use crate::ssr::numbers::RESEND_AFTER_MS;
     let account = attorney().await?;
     let state = crate::ssr::auth::state()?;
+    let pool = state.database.pool();
     let now = crate::ssr::clock::now_millis();
-    let registrations = crate::ssr::numbers::list(state.database.pool(), account.id)
+    let registrations = crate::ssr::numbers::list(pool, account.id)
         .await
         .map_err(AppError::unexpected)?;
-    Ok(registrations
-        .into_iter()
-        .map(|registration| NumberView {
+    let mut views = Vec::with_capacity(registrations.len());
+    for registration in registrations {
+        let delivery = delivery_report(pool, &registration)
+            .await
+            .map_err(AppError::unexpected)?;
+        let resend_in_secs = registration
+            .last_code_at
+            .map_or(0, |at| ((at + RESEND_AFTER_MS - now).max(0) + 999) / 1000);
+        views.push(NumberView {
             id: registration.id,
             display: crate::domain::phone::PhoneNumber::national_display(&registration.e164),
             label: registration.label,
             extension: registration.extension,
-            status: registration.status,
             expires_on: registration.expires_at.map(utc_date),
+            status_reason: matches!(registration.status.as_str(), "revoked" | "suspended")
+                .then_some(registration.status_reason)
+                .flatten(),
+            status: registration.status,
             code_pending: registration
                 .code_valid_until
                 .is_some_and(|until| until > now),
-        })
-        .collect())
+            resend_in_secs,
+            delivery,
+        });
+    }
+    Ok(views)
+}
+
+/// What the attorney should know about a code delivery the worker holds:
+/// one being retried, or one that failed for good since the last code.
+#[cfg(feature = "ssr")]
+async fn delivery_report(
+    pool: &sqlx::AnyPool,
+    registration: &crate::ssr::numbers::Registration,
+) -> Result<Option<String>, sqlx::Error> {
+    use crate::ssr::worker::SendCodeJob;
+    let Some(job) = crate::ssr::jobs::latest(pool, &SendCodeJob::key(registration.id)).await?
+    else {
+        return Ok(None);
+    };
+    let superseded = registration
+        .last_code_at
+        .is_some_and(|sent| sent >= job.created_at);
+    Ok(match job.state.as_str() {
+        "queued" => Some(format!(
+            "We could not send your code yet and are trying again (next try at {} UTC).",
+            utc_time(job.run_at)
+        )),
+        "failed" if !superseded => Some(format!(
+            "We could not send your code after {} tries. Ask for a new one, or try the other way \
+             (text or call).",
+            job.attempts + 1
+        )),
+        _ => None,
+    })
+}
+
+/// HH:MM:SS of a Unix-milliseconds instant, in UTC.
+#[cfg(feature = "ssr")]
+fn utc_time(millis: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(millis / 1000) {
+        Ok(instant) => format!(
+            "{:02}:{:02}:{:02}",
+            instant.hour(),
+            instant.minute(),
+            instant.second()
+        ),
+        Err(_) => "unknown".into(),
+    }
 }
 
 /// YYYY-MM-DD of a Unix-milliseconds instant, in UTC.
@@ -154,7 +248,7 @@ pub async fn send_number_code(
         .and_then(Channel::parse)
         .ok_or_else(|| AppError::Validation("Choose text message or voice call.".into()))?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::numbers::send_code(
+    match crate::ssr::numbers::send_code(
         state.database.pool(),
         &state.code_sender,
         account.id,
@@ -162,8 +256,16 @@ pub async fn send_number_code(
         channel,
     )
     .await
-    .map_err(number_error)?;
-    leptos_axum::redirect(&format!("/numbers?sent={id}"));
+    {
+        Ok(()) => leptos_axum::redirect(&format!("/numbers?sent={id}")),
+        // Not an error the attorney can fix: the worker keeps trying and
+        // the dashboard says how it goes.
+        Err(crate::ssr::numbers::NumberError::SendQueued(cause)) => {
+            tracing::warn!(error = %cause, "code send queued for a retry");
+            leptos_axum::redirect(&format!("/numbers?queued={id}"));
+        }
+        Err(other) => return Err(number_error(other)),
+    }
     Ok(())
 }
 

@@ -18,3 +18,17 @@ pub fn PageError(error: AppError) -> impl IntoView {
         </div>
     }
 }
+
+/// The view of a guarded page's data: `ok` with it, else where a visitor
+/// who may not see it belongs (sign-in, two-step sign-in) or the error.
+pub fn guarded<T>(answer: Result<T, AppError>, ok: impl FnOnce(T) -> AnyView) -> AnyView {
+    use leptos_router::components::Redirect;
+    match answer {
+        Ok(data) => ok(data),
+        Err(AppError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
+        Err(AppError::SecondFactorRequired) => {
+            view! { <Redirect path="/account/two-factor" /> }.into_any()
+        }
+        Err(error) => view! { <PageError error /> }.into_any(),
+    }
+}

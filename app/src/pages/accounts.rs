@@ -191,6 +191,9 @@ pub fn AccountPage() -> impl IntoView {
                                                 <li>
                                                     <a href="/admin/reviews">"Review queue"</a>
                                                 </li>
+                                                <li>
+                                                    <a href="/admin/numbers">"Look up a number"</a>
+                                                </li>
                                             }
                                         })}
                                     <li>

@@ -1,12 +1,13 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::admin::{DecideReview, MAX_REASON_CHARS, ReviewItem, review_queue};
+use crate::api::admin::{
+    DecideReview, HolderView, MAX_REASON_CHARS, NumberLookup, ReviewItem, RevokeRegistration,
+    look_up_number, review_queue,
+};
 use crate::components::form::FormError;
-use crate::components::page_error::PageError;
-use crate::error::AppError;
+use crate::components::page_error::guarded;
 
 #[component]
 pub fn ReviewQueuePage() -> impl IntoView {
@@ -32,26 +33,25 @@ pub fn ReviewQueuePage() -> impl IntoView {
             {move || {
                 queue
                     .get()
-                    .map(|answer| match answer {
-                        Ok(items) if items.is_empty() => {
-                            view! { <p>"Nobody is waiting for review."</p> }.into_any()
-                        }
-                        Ok(items) => {
-                            view! {
-                                <ul class="review-list">
-                                    {items
-                                        .into_iter()
-                                        .map(|item| view! { <ReviewCard item decide /> })
-                                        .collect_view()}
-                                </ul>
-                            }
-                                .into_any()
-                        }
-                        Err(AppError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(AppError::SecondFactorRequired) => {
-                            view! { <Redirect path="/account/two-factor" /> }.into_any()
-                        }
-                        Err(error) => view! { <PageError error /> }.into_any(),
+                    .map(|answer| {
+                        guarded(
+                            answer,
+                            |items| {
+                                if items.is_empty() {
+                                    view! { <p>"Nobody is waiting for review."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul class="review-list">
+                                            {items
+                                                .into_iter()
+                                                .map(|item| view! { <ReviewCard item decide /> })
+                                                .collect_view()}
+                                        </ul>
+                                    }
+                                        .into_any()
+                                }
+                            },
+                        )
                     })
             }}
         </Suspense>
@@ -104,6 +104,119 @@ fn ReviewCard(item: ReviewItem, decide: ServerAction<DecideReview>) -> impl Into
                     "Save decision"
                 </button>
             </ActionForm>
+        </li>
+    }
+}
+
+/// Site admins look a number up and revoke registrations of it.
+#[component]
+pub fn NumberLookupPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeRegistration>::new();
+    let query = use_query_map();
+    let number = Memo::new(move |_| query.read().get("number").unwrap_or_default());
+    let lookup = Resource::new(
+        move || (number.get(), revoke.version().get()),
+        |(number, _)| look_up_number(number),
+    );
+    let just_revoked = move || query.read().get("revoked").is_some();
+
+    view! {
+        <Title text="Numbers" />
+        <h1>"Look up a number"</h1>
+        <p class="lead">
+            "Who holds a number and in what state. Revoking takes it from that attorney only; the "
+            "reason is emailed to them and they cannot add the number again."
+        </p>
+        <Show when=just_revoked>
+            <p class="form-success" role="status">
+                "Registration revoked; the attorney is being emailed."
+            </p>
+        </Show>
+        <FormError result=revoke.value() />
+        <form method="get" action="/admin/numbers" class="form">
+            <div class="field">
+                <label for="number">"Phone number"</label>
+                <input id="number" name="number" type="tel" required maxlength="40" prop:value=move || number.get() />
+            </div>
+            <button type="submit" class="button">"Look up"</button>
+        </form>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                lookup
+                    .get()
+                    .map(|answer| {
+                        guarded(
+                            answer,
+                            |found| match found {
+                                None => ().into_any(),
+                                Some(found) => view! { <LookupResult found revoke /> }.into_any(),
+                            },
+                        )
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn LookupResult(found: NumberLookup, revoke: ServerAction<RevokeRegistration>) -> impl IntoView {
+    let summary = if found.privileged {
+        format!("{} is in the registry.", found.display)
+    } else {
+        format!("{} is not in the registry.", found.display)
+    };
+    let e164 = found.e164.clone();
+    view! {
+        <h2>{found.display.clone()}</h2>
+        <p role="status">{summary}</p>
+        {found.holders.is_empty().then(|| view! { <p>"Nobody has registered this number."</p> })}
+        <ul class="review-list">
+            {found
+                .holders
+                .into_iter()
+                .map(|holder| view! { <HolderCard holder e164=e164.clone() revoke /> })
+                .collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn HolderCard(
+    holder: HolderView,
+    e164: String,
+    revoke: ServerAction<RevokeRegistration>,
+) -> impl IntoView {
+    let id = holder.registration_id;
+    let reason_id = format!("revoke-reason-{id}");
+    let revoke_form = holder.revocable().then(|| {
+        view! {
+            <ActionForm action=revoke attr:class="form">
+                <input type="hidden" name="registration" value=id.to_string() />
+                <input type="hidden" name="number" value=e164 />
+                <div class="field">
+                    <label for=reason_id.clone()>"Reason for revoking (emailed to the attorney)"</label>
+                    <textarea id=reason_id name="reason" required rows="3" maxlength=MAX_REASON_CHARS.to_string()></textarea>
+                </div>
+                <button type="submit" class="button-danger">"Revoke this registration"</button>
+            </ActionForm>
+        }
+    });
+    let status = match holder.status_reason {
+        Some(reason) => format!("{} ({reason})", holder.status),
+        None => holder.status,
+    };
+    view! {
+        <li class="review-card">
+            <h3>{holder.full_name}</h3>
+            <dl class="facts">
+                <dt>"Email"</dt>
+                <dd>{holder.email}</dd>
+                <dt>"Bar"</dt>
+                <dd>{holder.bar}</dd>
+                <dt>"Status"</dt>
+                <dd>{status}</dd>
+            </dl>
+            {revoke_form}
         </li>
     }
 }

@@ -10,7 +10,7 @@ pub use accounts::{
     AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, LoginPage,
     ResetPasswordPage, ResetSentPage, SecondFactorPage, SignUpPage, VerifyEmailPage,
 };
-pub use admin::ReviewQueuePage;
+pub use admin::{NumberLookupPage, ReviewQueuePage};
 pub use home::HomePage;
 pub use how_it_works::HowItWorksPage;
 pub use not_found::NotFoundPage;

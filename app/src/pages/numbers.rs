@@ -1,14 +1,14 @@
+use std::time::Duration;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::numbers::{
     AddNumber, NumberView, ProveNumber, RemoveNumber, SendNumberCode, my_numbers,
 };
 use crate::components::form::FormError;
-use crate::components::page_error::PageError;
-use crate::error::AppError;
+use crate::components::page_error::guarded;
 
 #[derive(Clone, Copy)]
 struct NumberActions {
@@ -16,6 +16,9 @@ struct NumberActions {
     prove: ServerAction<ProveNumber>,
     remove: ServerAction<RemoveNumber>,
 }
+
+/// How often a hydrated dashboard asks whether anything changed.
+const POLL_EVERY: Duration = Duration::from_secs(5);
 
 #[component]
 pub fn NumbersPage() -> impl IntoView {
@@ -25,6 +28,9 @@ pub fn NumbersPage() -> impl IntoView {
         prove: ServerAction::new(),
         remove: ServerAction::new(),
     };
+    // Bumped when a poll finds the numbers changed elsewhere (the worker
+    // sent a code, an admin revoked one, the roster changed a standing).
+    let changed_elsewhere = RwSignal::new(0_u32);
     let numbers = Resource::new(
         move || {
             (
@@ -32,15 +38,50 @@ pub fn NumbersPage() -> impl IntoView {
                 actions.send.version().get(),
                 actions.prove.version().get(),
                 actions.remove.version().get(),
+                changed_elsewhere.get(),
             )
         },
         |_| my_numbers(),
     );
+    // Effects run only in the browser: without JavaScript the page is
+    // as fresh as its last load. The cards are drawn again only when what
+    // they show changed, so a poll never wipes a code being typed.
+    Effect::new(move |_| {
+        let poll = move || {
+            leptos::task::spawn_local(async move {
+                let Ok(fresh) = my_numbers().await else {
+                    return;
+                };
+                let shown: Option<Vec<_>> = numbers
+                    .get_untracked()
+                    .and_then(Result::ok)
+                    .map(|list| list.iter().map(NumberView::shown).collect());
+                let fresh: Vec<_> = fresh.iter().map(NumberView::shown).collect();
+                if shown.is_some_and(|shown| shown != fresh) {
+                    changed_elsewhere.update(|version| *version += 1);
+                }
+            });
+        };
+        if let Ok(handle) = set_interval_with_handle(poll, POLL_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    });
     let query = use_query_map();
+    let just_sent = Memo::new(move |_| {
+        query
+            .read()
+            .get("sent")
+            .and_then(|id| id.parse::<i64>().ok())
+    });
     let notice = move || {
         let query = query.read();
         if query.get("sent").is_some() {
             Some("A code is on its way. Enter it below within 10 minutes.")
+        } else if query.get("queued").is_some() {
+            Some(
+                "We could not reach the phone network just now. We keep trying for a few \
+                 minutes; this page shows when the code has gone out.",
+            )
         } else if query.get("proven").is_some() {
             Some("Number proven.")
         } else if query.get("removed").is_some() {
@@ -62,30 +103,33 @@ pub fn NumbersPage() -> impl IntoView {
         <FormError result=actions.send.value() />
         <FormError result=actions.prove.value() />
         <FormError result=actions.remove.value() />
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 numbers
                     .get()
-                    .map(|answer| match answer {
-                        Ok(list) if list.is_empty() => {
-                            view! { <p>"You have not registered a number yet."</p> }.into_any()
-                        }
-                        Ok(list) => {
-                            view! {
-                                <ul class="review-list">
-                                    {list
-                                        .into_iter()
-                                        .map(|number| view! { <NumberCard number actions /> })
-                                        .collect_view()}
-                                </ul>
-                            }
-                                .into_any()
-                        }
-                        Err(AppError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(error) => view! { <PageError error /> }.into_any(),
+                    .map(|answer| {
+                        guarded(
+                            answer,
+                            |list| {
+                                if list.is_empty() {
+                                    view! { <p>"You have not registered a number yet."</p> }
+                                        .into_any()
+                                } else {
+                                    view! {
+                                        <ul class="review-list">
+                                            {list
+                                                .into_iter()
+                                                .map(|number| view! { <NumberCard number actions just_sent /> })
+                                                .collect_view()}
+                                        </ul>
+                                    }
+                                        .into_any()
+                                }
+                            },
+                        )
                     })
             }}
-        </Suspense>
+        </Transition>
         <h2>"Add a number"</h2>
         <ActionForm action=add attr:class="form">
             <div class="field">
@@ -115,69 +159,141 @@ pub fn NumbersPage() -> impl IntoView {
 }
 
 fn status_text(number: &NumberView) -> String {
+    let reason = number.status_reason.as_deref().unwrap_or("no reason given");
     match (number.status.as_str(), &number.expires_on) {
         ("active", Some(date)) => format!("In the registry until {date}"),
         ("pending", Some(_)) => "Proven; counts once your standing is verified".into(),
         ("pending", None) => "Not proven yet: ask for a code".into(),
         ("suspended", _) => "Suspended while your standing is not verified".into(),
         ("expired", _) => "Expired: prove it again to renew".into(),
+        ("revoked", _) => format!("Revoked by the registry's administrators: {reason}"),
         (other, _) => other.to_string(),
     }
 }
 
 #[component]
-fn NumberCard(number: NumberView, actions: NumberActions) -> impl IntoView {
+fn NumberCard(
+    number: NumberView,
+    actions: NumberActions,
+    just_sent: Memo<Option<i64>>,
+) -> impl IntoView {
     let id = number.id.to_string();
-    let code_id = format!("code-{}", number.id);
     let heading = match (&number.label, &number.extension) {
         (Some(label), Some(ext)) => format!("{} ext. {ext} ({label})", number.display),
         (Some(label), None) => format!("{} ({label})", number.display),
         (None, Some(ext)) => format!("{} ext. {ext}", number.display),
         (None, None) => number.display.clone(),
     };
-    let (send_id, remove_id) = (id.clone(), id.clone());
+    let status = status_text(&number);
+    let delivery = number
+        .delivery
+        .clone()
+        .map(|text| view! { <p class="form-error" role="status">{text}</p> });
+    if number.status == "revoked" {
+        return view! {
+            <li class="review-card">
+                <h2>{heading}</h2>
+                <p>{status}</p>
+            </li>
+        }
+        .into_any();
+    }
+    let prove_form = number.code_pending.then(|| {
+        view! { <ProveForm id=number.id action=actions.prove focus=Signal::derive(move || just_sent.get() == Some(number.id)) /> }
+    });
     let send_label = if number.status == "active" {
         "Renew: send a new code"
     } else {
         "Send a code"
     };
-    let prove_form = number.code_pending.then(|| {
-        let id = id.clone();
-        view! {
-            <ActionForm action=actions.prove attr:class="form">
-                <input type="hidden" name="registration" value=id />
-                <div class="field">
-                    <label for=code_id.clone()>"Code you received"</label>
-                    <input id=code_id name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="6" pattern="[0-9]{6}" />
-                </div>
-                <button type="submit" class="button">"Prove"</button>
-            </ActionForm>
-        }
-    });
+    let remove_id = id.clone();
     view! {
         <li class="review-card">
             <h2>{heading}</h2>
-            <p>{status_text(&number)}</p>
+            <p>{status}</p>
+            {delivery}
             {prove_form}
-            <ActionForm action=actions.send attr:class="form">
-                <input type="hidden" name="registration" value=send_id />
-                <fieldset class="choice">
-                    <legend>"Send the code by"</legend>
-                    <label>
-                        <input type="radio" name="channel" value="sms" required />
-                        " Text message"
-                    </label>
-                    <label>
-                        <input type="radio" name="channel" value="voice" />
-                        " Voice call (for landlines)"
-                    </label>
-                </fieldset>
-                <button type="submit" class="button-secondary">{send_label}</button>
-            </ActionForm>
+            <SendForm id action=actions.send label=send_label wait_secs=number.resend_in_secs />
             <ActionForm action=actions.remove>
                 <input type="hidden" name="registration" value=remove_id />
                 <button type="submit" class="button-secondary">"Remove this number"</button>
             </ActionForm>
         </li>
+    }
+    .into_any()
+}
+
+/// The code field; it takes the focus when the code was just sent, by
+/// `autofocus` on a full page load and by an effect once hydrated.
+#[component]
+fn ProveForm(id: i64, action: ServerAction<ProveNumber>, focus: Signal<bool>) -> impl IntoView {
+    let code_id = format!("code-{id}");
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = input.get()
+            && focus.get()
+        {
+            let _ = input.focus();
+        }
+    });
+    view! {
+        <ActionForm action attr:class="form">
+            <input type="hidden" name="registration" value=id.to_string() />
+            <div class="field">
+                <label for=code_id.clone()>"Code you received"</label>
+                <input id=code_id name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="6" pattern="[0-9]{6}" autofocus=move || focus.get() node_ref=input />
+            </div>
+            <button type="submit" class="button">"Prove"</button>
+        </ActionForm>
+    }
+}
+
+/// Asking for a code by text or call. Once hydrated, the button waits out
+/// the time before another code may be sent, counting down; without
+/// JavaScript the server says how long to wait if asked too soon.
+#[component]
+fn SendForm(
+    id: String,
+    action: ServerAction<SendNumberCode>,
+    label: &'static str,
+    wait_secs: i64,
+) -> impl IntoView {
+    let remaining = RwSignal::new(wait_secs);
+    let counting = RwSignal::new(false);
+    Effect::new(move |_| {
+        if remaining.get_untracked() > 0 {
+            counting.set(true);
+            let tick = move || remaining.update(|secs| *secs = (*secs - 1).max(0));
+            if let Ok(handle) = set_interval_with_handle(tick, Duration::from_secs(1)) {
+                on_cleanup(move || handle.clear());
+            }
+        }
+    });
+    let waiting = move || counting.get() && remaining.get() > 0;
+    let button_text = move || {
+        if waiting() {
+            format!("{label} (in {} s)", remaining.get())
+        } else {
+            label.to_string()
+        }
+    };
+    view! {
+        <ActionForm action attr:class="form">
+            <input type="hidden" name="registration" value=id />
+            <fieldset class="choice">
+                <legend>"Send the code by"</legend>
+                <label>
+                    <input type="radio" name="channel" value="sms" required />
+                    " Text message"
+                </label>
+                <label>
+                    <input type="radio" name="channel" value="voice" />
+                    " Voice call (for landlines)"
+                </label>
+            </fieldset>
+            <button type="submit" class="button-secondary" disabled=waiting aria-disabled=move || waiting().to_string()>
+                {button_text}
+            </button>
+        </ActionForm>
     }
 }

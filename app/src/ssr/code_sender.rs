@@ -49,6 +49,18 @@ pub enum SendError {
     },
 }
 
+impl SendError {
+    /// Whether trying again later may succeed: the network, Twilio's own
+    /// failures (5xx) and its rate limit (429). Any other refusal (a number
+    /// that cannot take the message, wrong credentials) needs a person.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SendError::Outbox(_) | SendError::Unreachable(_) => true,
+            SendError::Refused { status, .. } => *status == 429 || *status >= 500,
+        }
+    }
+}
+
 /// A Twilio account: its SID, auth token and the number codes come from.
 #[derive(Clone)]
 pub struct Twilio {

@@ -9,19 +9,22 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use sqlx::AnyPool;
 
-use crate::domain::EmailAddress;
 use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
 use crate::ssr::clock::now_millis;
 use crate::ssr::code_sender::{Channel, CodeSender, SendError};
-use crate::ssr::mail::Mailer;
+use crate::ssr::jobs::{self, JobKind};
 use crate::ssr::registry::{self, Change, RegistryWrite};
 use crate::ssr::secrets::{self, SecretError};
+use crate::ssr::worker::{self, EmailJob, SendCodeJob};
 
 pub const CODE_VALIDITY_MS: i64 = 10 * 60 * 1000;
 pub const MAX_WRONG_TRIES: i64 = 5;
 pub const SENDS_PER_NUMBER_PER_HOUR: i64 = 5;
 pub const SENDS_PER_ATTORNEY_PER_DAY: i64 = 20;
 pub const REGISTRATION_VALIDITY_MS: i64 = 365 * 24 * 60 * 60 * 1000;
+/// Least time between two codes for one registration: long enough for a
+/// text or a call to arrive, so a second press is not a second code.
+pub const RESEND_AFTER_MS: i64 = 30 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NumberError {
@@ -33,6 +36,12 @@ pub enum NumberError {
     TooManySendsForNumber,
     #[error("too many codes sent for this attorney today")]
     TooManySendsForAttorney,
+    #[error("a code was sent {waited_ms} ms ago; wait before asking again")]
+    TooSoon { waited_ms: i64 },
+    #[error("this number was revoked for this attorney: {reason}")]
+    Revoked { reason: String },
+    #[error("the code could not be sent yet; it is queued to be tried again: {0}")]
+    SendQueued(SendError),
     #[error("no valid code: ask for a new one")]
     NoValidCode,
     #[error("wrong code; {tries_left} tries left")]
@@ -64,6 +73,21 @@ pub async fn add_number(
     label: Option<NumberLabel>,
     extension: Option<&Extension>,
 ) -> Result<i64, NumberError> {
+    // A revocation is a decision about this attorney and this number: it
+    // holds until an administrator says otherwise, not until re-added.
+    let revoked: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT status_reason FROM registrations \
+         WHERE user_id = $1 AND e164 = $2 AND status = 'revoked' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(phone.as_str())
+    .fetch_optional(pool)
+    .await?;
+    if let Some(reason) = revoked {
+        return Err(NumberError::Revoked {
+            reason: reason.unwrap_or_default(),
+        });
+    }
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO registrations (user_id, e164, label, extension, status, created_at) \
          VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT DO NOTHING RETURNING id",
@@ -79,9 +103,11 @@ pub async fn add_number(
 }
 
 /// Sends a fresh 6-digit code for the attorney's registration. The code is
-/// stored only once the sender has taken it: a failed send is reported,
-/// costs no quota and leaves no code behind. (Two sends racing may both
-/// pass the limits: the overshoot is one code, not a way around them.)
+/// stored only once the sender has taken it: a refused send is reported
+/// and costs no quota. A send that failed for a passing reason (network,
+/// Twilio's 5xx or 429) is queued and retried by the worker
+/// ([`NumberError::SendQueued`]), never dropped. (Two sends racing may
+/// both pass the limits: the overshoot is one code, not a way around them.)
 pub async fn send_code(
     pool: &AnyPool,
     sender: &CodeSender,
@@ -90,15 +116,17 @@ pub async fn send_code(
     channel: Channel,
 ) -> Result<(), NumberError> {
     let now = now_millis();
-    let e164: String = sqlx::query_scalar(
-        "SELECT e164 FROM registrations \
-         WHERE id = $1 AND user_id = $2 AND status NOT IN ('removed', 'revoked')",
-    )
-    .bind(registration_id)
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(NumberError::NotFound)?;
+    let e164 = live_registration(pool, user_id, registration_id).await?;
+    let last_sent: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(created_at) FROM number_codes WHERE registration_id = $1")
+            .bind(registration_id)
+            .fetch_one(pool)
+            .await?;
+    if let Some(waited_ms) = last_sent.map(|at| now - at)
+        && waited_ms < RESEND_AFTER_MS
+    {
+        return Err(NumberError::TooSoon { waited_ms });
+    }
     let to_number: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM number_codes WHERE e164 = $1 AND created_at > $2")
             .bind(&e164)
@@ -119,19 +147,92 @@ pub async fn send_code(
         return Err(NumberError::TooManySendsForAttorney);
     }
 
+    let key = SendCodeJob::key(registration_id);
+    match deliver(pool, sender, user_id, registration_id, &e164, channel).await {
+        Ok(()) => {
+            // Asked again and it went out: an older retry is overtaken.
+            jobs::cancel_queued(pool, &key).await?;
+            Ok(())
+        }
+        Err(NumberError::Send(error)) if error.is_transient() => {
+            let job = SendCodeJob {
+                registration_id,
+                user_id,
+                channel,
+            };
+            jobs::enqueue(
+                pool,
+                JobKind::SendCode,
+                &job,
+                Some(&key),
+                now + jobs::backoff_ms(1),
+            )
+            .await?;
+            Err(NumberError::SendQueued(error))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The worker's retry of a queued delivery. The limits were checked when
+/// the attorney asked; the registration must still be theirs and live.
+pub async fn deliver_queued_code(
+    pool: &AnyPool,
+    sender: &CodeSender,
+    job: &SendCodeJob,
+) -> Result<(), NumberError> {
+    let e164 = live_registration(pool, job.user_id, job.registration_id).await?;
+    deliver(
+        pool,
+        sender,
+        job.user_id,
+        job.registration_id,
+        &e164,
+        job.channel,
+    )
+    .await
+}
+
+/// The number of the attorney's registration, unless removed or revoked.
+async fn live_registration(
+    pool: &AnyPool,
+    user_id: i64,
+    registration_id: i64,
+) -> Result<String, NumberError> {
+    sqlx::query_scalar(
+        "SELECT e164 FROM registrations \
+         WHERE id = $1 AND user_id = $2 AND status NOT IN ('removed', 'revoked')",
+    )
+    .bind(registration_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(NumberError::NotFound)
+}
+
+/// Makes a code, sends it, and stores its hash once it has gone out.
+async fn deliver(
+    pool: &AnyPool,
+    sender: &CodeSender,
+    user_id: i64,
+    registration_id: i64,
+    e164: &str,
+    channel: Channel,
+) -> Result<(), NumberError> {
     let code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
     let code_hash = secrets::hash_code(code.clone()).await?;
     // Parsed when it was stored; one that no longer parses is a bug to
     // report, not to skip.
-    let phone = PhoneNumber::parse(&e164).map_err(|_| NumberError::NotFound)?;
+    let phone = PhoneNumber::parse(e164).map_err(|_| NumberError::NotFound)?;
     sender.send(&phone, channel, &code).await?;
+    let now = now_millis();
     sqlx::query(
         "INSERT INTO number_codes (registration_id, user_id, e164, channel, code_hash, \
          expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(registration_id)
     .bind(user_id)
-    .bind(&e164)
+    .bind(e164)
     .bind(channel.as_str())
     .bind(&code_hash)
     .bind(now + CODE_VALIDITY_MS)
@@ -253,6 +354,81 @@ pub async fn remove_number(
     Ok(())
 }
 
+/// A site admin ends a registration, with a reason the attorney is
+/// emailed (queued in the same transaction). The attorney cannot add the
+/// number back ([`add_number`] refuses it); others who hold it keep it.
+pub async fn revoke(
+    pool: &AnyPool,
+    admin_id: i64,
+    registration_id: i64,
+    reason: &str,
+    base_url: &str,
+) -> Result<(), NumberError> {
+    let mut write = registry::begin_write(pool).await?;
+    let (e164, user_id): (String, i64) = sqlx::query_as(
+        "UPDATE registrations SET status = 'revoked', status_reason = $1, revoked_by = $2, \
+           revoked_at = $3 \
+         WHERE id = $4 AND status NOT IN ('removed', 'revoked') RETURNING e164, user_id",
+    )
+    .bind(reason)
+    .bind(admin_id)
+    .bind(now_millis())
+    .bind(registration_id)
+    .fetch_optional(&mut *write.transaction)
+    .await?
+    .ok_or(NumberError::NotFound)?;
+    registry::refresh(&mut write, &e164).await?;
+    let (email, name): (String, String) =
+        sqlx::query_as("SELECT email, full_name FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *write.transaction)
+            .await?;
+    let display = PhoneNumber::national_display(&e164);
+    let notice = EmailJob {
+        to: email,
+        subject: "A number was revoked in the Counsel Registry".into(),
+        body: format!(
+            "Hello {name},\n\n\
+             The registry's administrators revoked your registration of\n\
+             {display}. It no longer counts as an attorney's number for you.\n\n\
+             Their reason:\n\n{reason}\n\n\
+             If you think this is wrong, reply to this email.\n\n\
+             {base_url}/numbers\n"
+        ),
+    };
+    worker::queue_email(&mut *write.transaction, &notice).await?;
+    write.commit().await?;
+    Ok(())
+}
+
+/// One attorney's registration of a number, as a site admin sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Holder {
+    pub registration_id: i64,
+    pub full_name: String,
+    pub email: String,
+    pub jurisdiction: String,
+    pub bar_number: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+/// Every registration of `phone`, current ones first, for the admin's
+/// look-up.
+pub async fn holders(pool: &AnyPool, phone: &PhoneNumber) -> Result<Vec<Holder>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.id AS registration_id, u.full_name, u.email, u.jurisdiction, u.bar_number, \
+           r.status, r.status_reason, r.expires_at \
+         FROM registrations r JOIN users u ON u.id = r.user_id WHERE r.e164 = $1 \
+         ORDER BY CASE WHEN r.status IN ('removed', 'revoked', 'expired') THEN 1 ELSE 0 END, \
+           r.id DESC",
+    )
+    .bind(phone.as_str())
+    .fetch_all(pool)
+    .await
+}
+
 /// Brings the attorney's registrations in line with their standing, in
 /// the caller's registry write: verified, their proven and unexpired
 /// numbers are active; otherwise active ones are suspended.
@@ -298,18 +474,15 @@ pub async fn follow_standing(
 const REMINDERS: [(i64, &str); 2] = [(7, "reminded_7_at"), (30, "reminded_30_at")];
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Emails attorneys whose active numbers expire within 30 days, and again
-/// within 7. Each reminder is claimed by a conditional update before it is
-/// sent, so several instances never send one twice; a failed send releases
-/// the claim for the next round. A 7-day reminder also counts as the
-/// 30-day one. Returns how many were sent.
-pub async fn send_reminders(
-    pool: &AnyPool,
-    mailer: &Mailer,
-    base_url: &str,
-) -> Result<usize, NumberError> {
+/// Queues reminder emails to attorneys whose active numbers expire within
+/// 30 days, and again within 7. Each reminder is claimed and its email
+/// queued in one transaction, so several instances never queue one twice
+/// and a crash never leaves one claimed but unsent; the worker retries the
+/// email until it goes out. A 7-day reminder also counts as the 30-day
+/// one. Returns how many were queued.
+pub async fn queue_reminders(pool: &AnyPool, base_url: &str) -> Result<usize, NumberError> {
     let now = now_millis();
-    let mut sent = 0;
+    let mut queued = 0;
     for (days, column) in REMINDERS {
         let due: Vec<(i64, String, i64, String, String)> = sqlx::query_as(&format!(
             "SELECT r.id, r.e164, r.expires_at, u.email, u.full_name \
@@ -328,12 +501,13 @@ pub async fn send_reminders(
             } else {
                 ""
             };
+            let mut transaction = pool.begin().await?;
             let claimed = sqlx::query(&format!(
                 "UPDATE registrations SET {column} = $1{also} WHERE id = $2 AND {column} IS NULL"
             ))
             .bind(now)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *transaction)
             .await?;
             if claimed.rows_affected() != 1 {
                 continue;
@@ -347,26 +521,17 @@ pub async fn send_reminders(
                  numbers and ask for a new code.\n\n\
                  {base_url}/numbers\n"
             );
-            let delivered = match EmailAddress::parse(&email) {
-                Ok(address) => mailer
-                    .send(&address, "Renew your number in the Counsel Registry", body)
-                    .await
-                    .map_err(|error| tracing::error!(error = %error, "reminder not sent")),
-                Err(_) => Err(()),
+            let email = EmailJob {
+                to: email,
+                subject: "Renew your number in the Counsel Registry".into(),
+                body,
             };
-            if delivered.is_ok() {
-                sent += 1;
-            } else {
-                sqlx::query(&format!(
-                    "UPDATE registrations SET {column} = NULL WHERE id = $1"
-                ))
-                .bind(id)
-                .execute(pool)
-                .await?;
-            }
+            worker::queue_email(&mut *transaction, &email).await?;
+            transaction.commit().await?;
+            queued += 1;
         }
     }
-    Ok(sent)
+    Ok(queued)
 }
 
 /// Ends the registrations whose proof is more than a year old; their
@@ -389,7 +554,7 @@ pub async fn expire_due(pool: &AnyPool) -> Result<usize, sqlx::Error> {
     Ok(expired.len())
 }
 
-/// A registration as stored.
+/// A registration as stored, with what the dashboard says about its code.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Registration {
     pub id: i64,
@@ -397,21 +562,26 @@ pub struct Registration {
     pub label: Option<String>,
     pub extension: Option<String>,
     pub status: String,
+    pub status_reason: Option<String>,
     pub expires_at: Option<i64>,
     /// Unix milliseconds until which the latest code can still be entered.
     pub code_valid_until: Option<i64>,
+    /// When the latest code went out.
+    pub last_code_at: Option<i64>,
 }
 
-/// The attorney's current registrations (not removed or revoked), newest
-/// first.
+/// The attorney's registrations that still concern them (not removed),
+/// newest first; revoked ones stay, with the reason.
 pub async fn list(pool: &AnyPool, user_id: i64) -> Result<Vec<Registration>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.id, r.e164, r.label, r.extension, r.status, r.expires_at, \
+        "SELECT r.id, r.e164, r.label, r.extension, r.status, r.status_reason, r.expires_at, \
            (SELECT MAX(c.expires_at) FROM number_codes c \
              WHERE c.registration_id = r.id AND c.used_at IS NULL AND c.wrong_tries < $2) \
-           AS code_valid_until \
+           AS code_valid_until, \
+           (SELECT MAX(c.created_at) FROM number_codes c WHERE c.registration_id = r.id) \
+           AS last_code_at \
          FROM registrations r \
-         WHERE r.user_id = $1 AND r.status NOT IN ('removed', 'revoked') \
+         WHERE r.user_id = $1 AND r.status <> 'removed' \
          ORDER BY r.created_at DESC, r.id DESC",
     )
     .bind(user_id)

@@ -34,14 +34,14 @@ impl Admin {
     }
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"]
         .to_str()
         .expect("ascii location")
         .to_owned()
 }
 
-async fn body(response: reqwest::Response) -> String {
+pub async fn body(response: reqwest::Response) -> String {
     response.text().await.expect("body")
 }
 
@@ -64,7 +64,7 @@ async fn post_second_factor(app: &TestApp, code: &str) -> reqwest::Response {
     .await
 }
 
-async fn log_out(app: &TestApp) {
+pub async fn log_out(app: &TestApp) {
     let response = app.post_form("/api/log_out", &[]).await;
     assert_eq!(response.status(), 302);
 }
@@ -296,6 +296,19 @@ db_test!(
                 "/admin/reviews",
                 "/api/decide_review",
                 &[("user_id", "1"), ("decision", "approve"), ("reason", "me")],
+            )
+            .await;
+        assert!(form_error(&response).expect("error").contains("permission"));
+        assert_eq!(app.get("/admin/numbers").await.status(), 403);
+        let response = app
+            .post_form_from(
+                "/admin/numbers",
+                "/api/revoke_registration",
+                &[
+                    ("registration", "1"),
+                    ("number", "2024561111"),
+                    ("reason", "me"),
+                ],
             )
             .await;
         assert!(form_error(&response).expect("error").contains("permission"));

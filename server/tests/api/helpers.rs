@@ -188,6 +188,26 @@ pub fn browser_like_client() -> reqwest::Client {
 }
 
 /// Starts the application on a free port with a fresh database.
+/// Polls `probe` until it finds something (every 100 ms, for at most 30
+/// s): for what the app's background worker does in its own time.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 30 s for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub async fn spawn_app(engine: Engine) -> TestApp {
     spawn_app_with(engine, &[]).await
 }
@@ -208,6 +228,7 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
         ("BIND_ADDRESS".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_URL".to_owned(), test_database.url.clone()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
+        ("JOB_POLL_INTERVAL_SECS".to_owned(), "1".to_owned()),
     ]);
     for (name, value) in variables {
         environment.insert((*name).to_owned(), (*value).to_owned());

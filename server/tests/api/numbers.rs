@@ -8,24 +8,24 @@ use app::ssr::registry::{self, Op};
 use app::ssr::roster;
 
 use crate::accounts::verified_account;
-use crate::helpers::{Engine, TestApp, spawn_app};
+use crate::helpers::{Engine, TestApp, eventually, spawn_app};
 
-const WHITE_HOUSE: &str = "+12024561111";
+pub const WHITE_HOUSE: &str = "+12024561111";
 
-struct Phones {
+pub struct Phones {
     dir: tempfile::TempDir,
-    sender: CodeSender,
+    pub sender: CodeSender,
 }
 
 impl Phones {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let sender = CodeSender::Outbox(dir.path().to_owned());
         Self { dir, sender }
     }
 
     /// The code in the latest message sent.
-    fn last_code(&self) -> String {
+    pub fn last_code(&self) -> String {
         latest_code(self.dir.path())
     }
 }
@@ -46,7 +46,7 @@ fn latest_code(dir: &std::path::Path) -> String {
     digits
 }
 
-async fn user_id(app: &TestApp, email: &str) -> i64 {
+pub async fn user_id(app: &TestApp, email: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email_key = $1")
         .bind(email)
         .fetch_one(app.database.pool())
@@ -54,14 +54,14 @@ async fn user_id(app: &TestApp, email: &str) -> i64 {
         .expect("user")
 }
 
-async fn seed_status(app: &TestApp, status: &str) {
+pub async fn seed_status(app: &TestApp, status: &str) {
     let csv = format!("jurisdiction,bar_number,full_name,status\nCA,123456,Jane Doe,{status}\n");
     roster::seed_csv(app.database.pool(), csv.as_bytes(), None)
         .await
         .expect("seed");
 }
 
-async fn log(app: &TestApp) -> Vec<(String, Op)> {
+pub async fn log(app: &TestApp) -> Vec<(String, Op)> {
     registry::changes_after(app.database.pool(), 0, 100)
         .await
         .expect("log")
@@ -70,7 +70,17 @@ async fn log(app: &TestApp) -> Vec<(String, Op)> {
         .collect()
 }
 
-fn phone(raw: &str) -> PhoneNumber {
+/// Moves every code sent back past the wait between two codes, as if the
+/// attorney had waited.
+async fn let_resend(app: &TestApp) {
+    sqlx::query("UPDATE number_codes SET created_at = created_at - $1")
+        .bind(numbers::RESEND_AFTER_MS)
+        .execute(app.database.pool())
+        .await
+        .expect("backdate codes");
+}
+
+pub fn phone(raw: &str) -> PhoneNumber {
     PhoneNumber::parse(raw).expect("valid number")
 }
 
@@ -154,6 +164,13 @@ db_test!(
             Err(NumberError::NoValidCode)
         ));
 
+        // A second code waits until the first had time to arrive.
+        assert!(matches!(
+            numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms).await,
+            Err(NumberError::TooSoon { .. })
+        ));
+        let_resend(&app).await;
+
         // Five wrong tries end a code, even for the right digits after.
         numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
             .await
@@ -168,6 +185,7 @@ db_test!(
         ));
 
         // An expired code is refused; a code is for its own attorney only.
+        let_resend(&app).await;
         numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
             .await
             .expect("sent");
@@ -189,10 +207,12 @@ db_test!(
 
         // At most five codes an hour to one number.
         for _ in 0..2 {
+            let_resend(&app).await;
             numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
                 .await
                 .expect("sent");
         }
+        let_resend(&app).await;
         assert!(matches!(
             numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms).await,
             Err(NumberError::TooManySendsForNumber)
@@ -445,17 +465,11 @@ db_test!(
 
 db_test!(
     async fn renewal_reminders_go_out_once_at_30_and_7_days(engine: Engine) {
-        use app::ssr::mail::{MailTransport, Mailer};
         const DAY: i64 = 24 * 60 * 60 * 1000;
 
         let app = spawn_app(engine).await;
         let pool = app.database.pool();
         let phones = Phones::new();
-        let mailer = Mailer::new(
-            "Counsel Registry <no-reply@example.org>",
-            &MailTransport::Outbox(app.outbox.path().to_owned()),
-        )
-        .expect("mailer");
         seed_status(&app, "active").await;
         verified_account(&app, "jane@example.org").await;
         let jane = user_id(&app, "jane@example.org").await;
@@ -474,13 +488,19 @@ db_test!(
                 .bind(id)
                 .execute(pool)
         };
-        let remind = || numbers::send_reminders(pool, &mailer, &app.address);
+        let remind = || numbers::queue_reminders(pool, &app.address);
 
         assert_eq!(remind().await.expect("reminders"), 0, "a year away");
         expire_in(20).await.expect("age");
         assert_eq!(remind().await.expect("reminders"), 1);
         assert_eq!(remind().await.expect("reminders"), 0, "once");
-        let mail = app.emails().pop().expect("mail");
+        // Queued with its claim; the app's worker sends it.
+        let mail = eventually("the reminder is sent", || async {
+            app.emails()
+                .into_iter()
+                .find(|mail| mail.contains("Renew your number"))
+        })
+        .await;
         assert!(mail.contains("To: jane@example.org") && mail.contains("(202) 456-1111"));
         assert!(
             mail.contains("in\n20 days") || mail.contains("20 days"),
@@ -491,6 +511,7 @@ db_test!(
         assert_eq!(remind().await.expect("reminders"), 0);
 
         // Renewing starts the reminders afresh for the new year.
+        let_resend(&app).await;
         numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
             .await
             .expect("sent");
