@@ -3,6 +3,7 @@
 //! account SID and auth token; form fields To, From and Body or Twiml) and
 //! answers the way it does, error bodies included.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -13,7 +14,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::accounts::{PASSWORD, log_in, verified_account};
-use crate::helpers::{Engine, TestApp, form_error, spawn_app_with};
+use crate::helpers::{Engine, TestApp, eventually, form_error, spawn_app_with};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "test-auth-token";
@@ -27,6 +28,8 @@ type Accepted = (String, Vec<(String, String)>);
 #[derive(Clone, Default)]
 struct Fake {
     requests: Arc<Mutex<Vec<Accepted>>>,
+    /// How many of the next requests fail as Twilio does when it is down.
+    outage: Arc<AtomicUsize>,
 }
 
 async fn create(
@@ -48,6 +51,20 @@ async fn create(
             StatusCode::UNAUTHORIZED,
             Json(
                 json!({"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}),
+            ),
+        );
+    }
+    if fake
+        .outage
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"code": 20503, "message": "Service Unavailable", "more_info": "https://www.twilio.com/docs/errors/20503", "status": 503}),
             ),
         );
     }
@@ -123,6 +140,15 @@ async fn signed_in_with_twilio(engine: Engine, base: &str, token: &str) -> TestA
 }
 
 impl Fake {
+    /// The next `requests` fail with a 503.
+    fn go_down_for(&self, requests: usize) {
+        self.outage.store(requests, Ordering::SeqCst);
+    }
+
+    fn accepted(&self) -> usize {
+        self.requests.lock().expect("lock").len()
+    }
+
     /// The last request the fake accepted.
     fn last(&self) -> Accepted {
         self.requests
@@ -205,12 +231,16 @@ db_test!(
     async fn a_refused_send_is_reported_and_uses_nothing_up(engine: Engine) {
         let (_fake, base) = start_fake().await;
         let app = signed_in_with_twilio(engine, &base, TOKEN).await;
-        let (_, refused) = add_and_send(&app, REFUSED, "sms").await;
+        let (id, refused) = add_and_send(&app, REFUSED, "sms").await;
+        let error = form_error(&refused).expect("error");
         assert!(
-            form_error(&refused)
-                .expect("error")
-                .contains("could not send the code"),
-            "the attorney is told"
+            error.contains("could not send the code") && error.contains("refused this number"),
+            "the attorney is told why: {error}"
+        );
+        assert_eq!(
+            delivery_state(&app, &id).await,
+            None,
+            "a refusal is not retried: retrying cannot change Twilio's answer"
         );
         let codes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
             .fetch_one(app.database.pool())
@@ -226,6 +256,104 @@ db_test!(
             form_error(&unauthorised)
                 .expect("error")
                 .contains("could not send the code")
+        );
+    }
+);
+
+/// The state of the latest code delivery queued for a registration.
+async fn delivery_state(app: &TestApp, id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT state FROM jobs WHERE dedupe_key = $1 ORDER BY id DESC LIMIT 1")
+        .bind(format!("send_code:{id}"))
+        .fetch_optional(app.database.pool())
+        .await
+        .expect("job")
+}
+
+/// Brings queued retries forward, as if their backoff had passed.
+async fn make_retries_due(app: &TestApp) {
+    sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued'")
+        .execute(app.database.pool())
+        .await
+        .expect("due");
+}
+
+db_test!(
+    async fn a_send_during_an_outage_is_retried_until_it_goes_out(engine: Engine) {
+        let (fake, base) = start_fake().await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
+        fake.go_down_for(1);
+        let (id, queued) = add_and_send(&app, "(202) 456-1111", "sms").await;
+        assert_eq!(
+            queued.headers()["location"],
+            format!("/numbers?queued={id}")
+        );
+        assert_eq!(delivery_state(&app, &id).await.as_deref(), Some("queued"));
+        let page = app.get("/numbers").await.text().await.expect("page");
+        assert!(
+            page.contains("trying again"),
+            "the attorney is told: {page}"
+        );
+
+        make_retries_due(&app).await;
+        eventually("the worker's retry goes out", || async {
+            (delivery_state(&app, &id).await.as_deref() == Some("done")).then_some(())
+        })
+        .await;
+        assert_eq!(fake.accepted(), 1);
+        let page = app.get("/numbers").await.text().await.expect("page");
+        assert!(!page.contains("trying again"), "{page}");
+        assert!(page.contains("Code you received"), "{page}");
+        let code: String = field(&fake.last().1, "Body")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(6)
+            .collect();
+        let proven = app
+            .post_form_from(
+                "/numbers",
+                "/api/prove_number",
+                &[("registration", &id), ("code", &code)],
+            )
+            .await;
+        assert_eq!(
+            proven.headers()["location"],
+            format!("/numbers?proven={id}")
+        );
+    }
+);
+
+db_test!(
+    async fn a_send_that_never_goes_out_is_reported_not_dropped(engine: Engine) {
+        let (fake, base) = start_fake().await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
+        fake.go_down_for(usize::MAX);
+        let (id, queued) = add_and_send(&app, "(202) 456-1111", "voice").await;
+        assert_eq!(
+            queued.headers()["location"],
+            format!("/numbers?queued={id}")
+        );
+        // One try left, then due: the worker's try fails too.
+        sqlx::query("UPDATE jobs SET attempts = max_attempts - 1")
+            .execute(app.database.pool())
+            .await
+            .expect("age the job");
+        make_retries_due(&app).await;
+        eventually("the worker gives up", || async {
+            (delivery_state(&app, &id).await.as_deref() == Some("failed")).then_some(())
+        })
+        .await;
+        let page = app.get("/numbers").await.text().await.expect("page");
+        assert!(
+            page.contains("could not send your code after 6 tries"),
+            "{page}"
+        );
+        let codes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("count");
+        assert_eq!(
+            codes, 0,
+            "no code was stored for a send that never went out"
         );
     }
 );
