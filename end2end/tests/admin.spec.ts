@@ -2,6 +2,14 @@ import { test, expect, hydrated, createSiteAdmin, linkInMail, mailTo, signUpAndC
 
 const ADMIN_PASSWORD = "granite meadow lantern";
 
+// One number per project: the servers are shared by a project's tests.
+const REVOKED_NUMBERS: Record<string, string> = {
+  "sqlite-js": "(415) 554-4000",
+  "sqlite-nojs": "(213) 978-1028",
+  "postgres-js": "(206) 684-4000",
+  "postgres-nojs": "(512) 974-2000",
+};
+
 test("an admin sets up two-step sign-in, approves an attorney and signs in again with a code", async ({
   page,
   consoleErrors,
@@ -10,6 +18,19 @@ test("an admin sets up two-step sign-in, approves an attorney and signs in again
   test.setTimeout(60_000);
   const attorney = uniqueEmail(testInfo);
   await signUpAndConfirm(page, testInfo, { email: attorney, name: "Pat Pending", password: "violet tugboat orbit" });
+  // Pat registers a number, which the admin revokes later on.
+  const number = REVOKED_NUMBERS[testInfo.project.name];
+  await page.getByLabel("Email address").fill(attorney);
+  await page.getByLabel("Password").fill("violet tugboat orbit");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Your numbers" }).click();
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Phone number").fill(number);
+  await page.getByRole("button", { name: "Add number" }).click();
+  await expect(page.locator("li.review-card", { hasText: number })).toContainText("Not proven yet");
+  await page.goto("/account");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/$/);
 
   const admin = attorney.replace("attorney+", "admin+");
   createSiteAdmin(testInfo, admin);
@@ -45,6 +66,24 @@ test("an admin sets up two-step sign-in, approves an attorney and signs in again
   await expect(page.getByRole("status")).toContainText("Decision saved");
   await expect(page.locator("li.review-card", { hasText: attorney })).toHaveCount(0);
   expect(mailTo(testInfo, attorney).some((mail) => mail.includes("Confirmed with the Washington State Bar"))).toBe(true);
+
+  // The admin looks Pat's number up and revokes it with a reason, which
+  // reaches Pat by email (sent by the background worker).
+  await page.goto("/account");
+  await page.getByRole("link", { name: "Look up a number" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Look up a number" })).toBeVisible();
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Phone number").fill(number.replace(/[()]/g, ""));
+  await page.getByRole("button", { name: "Look up" }).click();
+  const holder = page.locator("li.review-card", { hasText: attorney });
+  await expect(holder).toContainText("pending");
+  await holder.getByLabel("Reason for revoking (emailed to the attorney)").fill("Not a number of a law office.");
+  await holder.getByRole("button", { name: "Revoke this registration" }).click();
+  await expect(page.getByRole("status").first()).toContainText("Registration revoked");
+  await expect(page.locator("li.review-card", { hasText: attorney })).toContainText("revoked (Not a number of a law office.)");
+  await expect
+    .poll(() => mailTo(testInfo, attorney).some((mail) => mail.includes("Not a number of a law office.")), { timeout: 15_000 })
+    .toBe(true);
 
   // Every later sign-in asks for a fresh code (the next step's: the one
   // used to enrol is never accepted again).

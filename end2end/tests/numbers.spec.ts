@@ -30,6 +30,18 @@ test("an attorney adds a number and proves it with a code", async ({ page, conso
   await card.getByLabel("Text message").check();
   await card.getByRole("button", { name: "Send a code" }).click();
   await expect(page.getByRole("status")).toContainText("A code is on its way");
+  // The code field takes the focus: `autofocus` on a full page load, an
+  // effect once hydrated.
+  await expect(card.getByLabel("Code you received")).toBeFocused();
+  if (javaScriptEnabled) {
+    // The button waits out the time before another code, counting down.
+    await expect(card.getByRole("button", { name: /Send a code \(in \d+ s\)/ })).toBeDisabled();
+  } else {
+    // Without JavaScript the server says how long to wait.
+    await card.getByLabel("Voice call (for landlines)").check();
+    await card.getByRole("button", { name: "Send a code" }).click();
+    await expect(page.getByRole("alert")).toContainText("Wait");
+  }
   const code = await codeSentTo(testInfo, number.e164);
   await page.locator("li.review-card", { hasText: number.shown }).getByLabel("Code you received").fill(code);
   await page.locator("li.review-card", { hasText: number.shown }).getByRole("button", { name: "Prove" }).click();
@@ -54,4 +66,42 @@ test("a number from abroad is refused with the reason", async ({ page, javaScrip
   await page.getByRole("button", { name: "Add number" }).click();
   await expect(page.getByRole("alert")).toContainText("Only North American numbers");
   await expect(page.getByText("You have not registered a number yet.")).toBeVisible();
+});
+
+// Hydrated only: without JavaScript a page is as fresh as its last load.
+const WATCHED_NUMBERS: Record<string, { typed: string; shown: string; e164: string }> = {
+  "sqlite-js": { typed: "617-253-1000", shown: "(617) 253-1000", e164: "+16172531000" },
+  "postgres-js": { typed: "312-744-5000", shown: "(312) 744-5000", e164: "+13127445000" },
+};
+
+test("the dashboard shows changes made elsewhere without a reload", async ({ page, consoleErrors, javaScriptEnabled }, testInfo) => {
+  test.skip(!javaScriptEnabled, "a page without JavaScript is as fresh as its last load");
+  const number = WATCHED_NUMBERS[testInfo.project.name];
+  const email = uniqueEmail(testInfo);
+  await signUpAndConfirm(page, testInfo, { email, name: "Wanda Watcher", password: PASSWORD });
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Your numbers" }).click();
+  await hydrated(page);
+  await page.getByLabel("Phone number").fill(number.typed);
+  await page.getByRole("button", { name: "Add number" }).click();
+  const card = page.locator("li.review-card", { hasText: number.shown });
+  await expect(card).toContainText("Not proven yet");
+
+  // A second tab sends the code and proves the number; the first is never reloaded.
+  const other = await page.context().newPage();
+  await other.goto("/numbers");
+  await hydrated(other);
+  const otherCard = other.locator("li.review-card", { hasText: number.shown });
+  await otherCard.getByLabel("Text message").check();
+  await otherCard.getByRole("button", { name: "Send a code" }).click();
+  await expect(other.getByRole("status")).toContainText("A code is on its way");
+  await expect(card.getByLabel("Code you received")).toBeVisible({ timeout: 15_000 });
+  const code = await codeSentTo(testInfo, number.e164);
+  await otherCard.getByLabel("Code you received").fill(code);
+  await otherCard.getByRole("button", { name: "Prove" }).click();
+  await expect(other.getByRole("status")).toContainText("Number proven");
+  await expect(card).toContainText("counts once your standing is verified", { timeout: 15_000 });
+  expect(consoleErrors).toEqual([]);
 });
