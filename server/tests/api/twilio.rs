@@ -122,18 +122,27 @@ async fn start_fake() -> (Fake, String) {
     (fake, format!("http://{address}"))
 }
 
+/// The portal sending codes through the fake; `database_url` to start it
+/// on an existing database (a restart), else on a new one.
+async fn with_twilio(
+    engine: Engine,
+    base: &str,
+    token: &str,
+    database_url: Option<&str>,
+) -> TestApp {
+    let mut variables = vec![
+        ("TWILIO_ACCOUNT_SID", SID),
+        ("TWILIO_AUTH_TOKEN", token),
+        ("TWILIO_FROM_NUMBER", FROM),
+        ("TWILIO_API_BASE", base),
+    ];
+    variables.extend(database_url.map(|url| ("DATABASE_URL", url)));
+    spawn_app_with(engine, &variables).await
+}
+
 /// The portal sending codes through the fake, with Jane signed in.
 async fn signed_in_with_twilio(engine: Engine, base: &str, token: &str) -> TestApp {
-    let app = spawn_app_with(
-        engine,
-        &[
-            ("TWILIO_ACCOUNT_SID", SID),
-            ("TWILIO_AUTH_TOKEN", token),
-            ("TWILIO_FROM_NUMBER", FROM),
-            ("TWILIO_API_BASE", base),
-        ],
-    )
-    .await;
+    let app = with_twilio(engine, base, token, None).await;
     verified_account(&app, "jane@example.org").await;
     log_in(&app, "jane@example.org", PASSWORD).await;
     app
@@ -278,22 +287,26 @@ async fn make_retries_due(app: &TestApp) {
 }
 
 db_test!(
-    async fn a_send_during_an_outage_is_retried_until_it_goes_out(engine: Engine) {
+    async fn a_send_in_an_outage_is_retried_after_a_restart_and_goes_out(engine: Engine) {
         let (fake, base) = start_fake().await;
-        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
+        let mut first = signed_in_with_twilio(engine, &base, TOKEN).await;
         fake.go_down_for(1);
-        let (id, queued) = add_and_send(&app, "(202) 456-1111", "sms").await;
+        let (id, queued) = add_and_send(&first, "(202) 456-1111", "sms").await;
         assert_eq!(
             queued.headers()["location"],
             format!("/numbers?queued={id}")
         );
-        assert_eq!(delivery_state(&app, &id).await.as_deref(), Some("queued"));
-        let page = app.get("/numbers").await.text().await.expect("page");
+        assert_eq!(delivery_state(&first, &id).await.as_deref(), Some("queued"));
+        let page = first.get("/numbers").await.text().await.expect("page");
         assert!(
             page.contains("trying again"),
             "the attorney is told: {page}"
         );
 
+        // The server restarts before the retry is due: the retry is kept.
+        first.stop().await.expect("stopped");
+        let app = with_twilio(engine, &base, TOKEN, Some(&first.test_database.url)).await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
         make_retries_due(&app).await;
         eventually("the worker's retry goes out", || async {
             (delivery_state(&app, &id).await.as_deref() == Some("done")).then_some(())
