@@ -13,6 +13,7 @@ pub mod numbers;
 pub mod rate_limit;
 pub mod registry;
 pub mod roster;
+pub mod roster_upload;
 pub mod secrets;
 pub mod session;
 pub mod state;

@@ -134,9 +134,11 @@ pub async fn refresh(
 }
 
 /// The last `seq` appended (0 before any).
-pub async fn head(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+pub async fn head<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT seq FROM registry_head WHERE id = 1")
-        .fetch_one(pool)
+        .fetch_one(executor)
         .await
 }
 

@@ -359,7 +359,7 @@ fn optional(cell: &str) -> Option<&str> {
 }
 
 /// A real calendar date written YYYY-MM-DD.
-fn is_iso_date(text: &str) -> bool {
+pub(crate) fn is_iso_date(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     let [year, month, day] = parts.as_slice() else {
         return false;

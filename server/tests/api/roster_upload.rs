@@ -1,0 +1,435 @@
+//! Bulk roster uploads: staging with row errors, preview of what a commit
+//! would do, the commit and its cascade, idempotence, and hostile files
+//! that must leave nothing behind.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use app::domain::Jurisdiction;
+use app::ssr::code_sender::Channel;
+use app::ssr::numbers;
+use app::ssr::registry::Op;
+use app::ssr::roster_upload::{
+    self as uploads, Mode, Progress, UploadError, UploadRequest, Uploader,
+};
+
+use crate::accounts::{PASSWORD, verified_account, verify};
+use crate::helpers::{Engine, TestApp, spawn_app};
+use crate::numbers::{Phones, WHITE_HOUSE, log, phone, seed_status, user_id};
+
+fn request(mode: Mode) -> UploadRequest {
+    UploadRequest {
+        jurisdiction: Jurisdiction::parse("CA").expect("CA"),
+        mode,
+        uploader: Uploader {
+            user_id: None,
+            label: "test".into(),
+        },
+        file_name: "roster.csv".into(),
+    }
+}
+
+async fn stage(
+    app: &TestApp,
+    mode: Mode,
+    input: impl Read + Send + 'static,
+) -> Result<i64, UploadError> {
+    uploads::stage(
+        app.database.pool(),
+        &request(mode),
+        input,
+        Arc::new(Progress::default()),
+    )
+    .await
+}
+
+async fn stage_text(app: &TestApp, mode: Mode, csv: &str) -> Result<i64, UploadError> {
+    stage(app, mode, io::Cursor::new(csv.as_bytes().to_vec())).await
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(app.database.pool())
+        .await
+        .expect("count")
+}
+
+async fn standing_of(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar("SELECT standing FROM users WHERE email_key = $1")
+        .bind(email)
+        .fetch_one(app.database.pool())
+        .await
+        .expect("standing")
+}
+
+/// Pat Newman signs up as CA 777, which no roster lists yet.
+async fn pending_attorney(app: &TestApp) {
+    let form = [
+        ("full_name", "Pat Newman"),
+        ("email", "pat@example.org"),
+        ("jurisdiction", "CA"),
+        ("bar_number", "777"),
+        ("password", PASSWORD),
+    ];
+    app.post_form_from("/signup", "/api/sign_up", &form).await;
+    let link = app.link_in_last_email(&app.url("/verify-email?token="));
+    let token = link.split("token=").nth(1).expect("token").to_owned();
+    verify(app, &token).await;
+}
+
+// BOM, CRLF, quoted fields, header case, an unknown column.
+const FULL_ROSTER: &str = "\u{feff}Bar_Number,Full_Name,STATUS,email,admitted_on,office_phone,notes\r\n\
+    123456,\"Doe, Jane Q.\",suspended,jane@example.org,2001-06-15,(202) 555-0143,\"said \"\"hi\"\"\"\r\n\
+    777,Pat Newman,active,,2019-01-02,,\r\n";
+
+db_test!(
+    async fn a_full_roster_is_previewed_then_committed_with_its_cascade(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        // The roster knows Jane (active) and an old member.
+        seed_status(&app, "active").await;
+        app::ssr::roster::seed_csv(
+            pool,
+            "jurisdiction,bar_number,full_name,status\nCA,222,Old Member,active\n".as_bytes(),
+            None,
+        )
+        .await
+        .expect("seed");
+        verified_account(&app, "jane@example.org").await;
+        pending_attorney(&app).await;
+        let jane = user_id(&app, "jane@example.org").await;
+        let id = numbers::add_number(pool, jane, &phone("(202) 456-1111"), None, None)
+            .await
+            .expect("added");
+        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+            .await
+            .expect("sent");
+        numbers::verify_code(pool, jane, id, &phones.last_code())
+            .await
+            .expect("proven");
+        assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
+        assert_eq!(standing_of(&app, "pat@example.org").await, "pending_review");
+
+        let upload_id = stage_text(&app, Mode::Full, FULL_ROSTER)
+            .await
+            .expect("staged");
+        let upload = uploads::upload(pool, upload_id).await.expect("upload");
+        assert_eq!(upload.state, "previewed");
+        assert_eq!(upload.rows_valid, 2);
+        assert_eq!(upload.rows_invalid, 0);
+        assert_eq!(upload.ignored_columns, "notes");
+        assert_eq!(
+            (
+                upload.new_members,
+                upload.changed_members,
+                upload.unchanged_members,
+                upload.missing_members
+            ),
+            (1, 1, 0, 1)
+        );
+        assert_eq!(upload.sha256.len(), 64);
+        let consequences = uploads::consequences(pool, &upload)
+            .await
+            .expect("consequences");
+        let changes: Vec<(String, &str, &str)> = consequences
+            .standing_changes
+            .iter()
+            .map(|change| {
+                (
+                    change.email.clone(),
+                    change.from.as_str(),
+                    change.to.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                ("jane@example.org".into(), "verified", "pending_review"),
+                ("pat@example.org".into(), "pending_review", "verified"),
+            ]
+        );
+        assert_eq!(consequences.numbers_leaving, 1);
+        assert_eq!(consequences.numbers_entering, 0);
+        assert_eq!(log(&app).await.len(), 1, "a preview changes nothing");
+        assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
+
+        let report = uploads::commit(pool, upload_id, None, false)
+            .await
+            .expect("committed");
+        assert_eq!(report.standings_changed, 2);
+        assert_eq!((report.numbers_added, report.numbers_removed), (0, 1));
+        assert_eq!(
+            log(&app).await,
+            vec![
+                (WHITE_HOUSE.to_owned(), Op::Add),
+                (WHITE_HOUSE.to_owned(), Op::Remove)
+            ]
+        );
+        assert_eq!(
+            standing_of(&app, "jane@example.org").await,
+            "pending_review"
+        );
+        assert_eq!(standing_of(&app, "pat@example.org").await, "verified");
+        let old: String = sqlx::query_scalar("SELECT status FROM roster WHERE bar_number = '222'")
+            .fetch_one(pool)
+            .await
+            .expect("old member");
+        assert_eq!(old, "not_listed");
+        assert_eq!(count(&app, "roster_staging").await, 0, "staging is cleared");
+        assert!(matches!(
+            uploads::commit(pool, upload_id, None, false).await,
+            Err(UploadError::AlreadyDecided)
+        ));
+
+        // The same file again: nothing new, nothing changes.
+        let again = stage_text(&app, Mode::Full, FULL_ROSTER)
+            .await
+            .expect("staged");
+        let upload = uploads::upload(pool, again).await.expect("upload");
+        assert_eq!(
+            (
+                upload.new_members,
+                upload.changed_members,
+                upload.unchanged_members,
+                upload.missing_members
+            ),
+            (0, 0, 2, 0)
+        );
+        assert_eq!(
+            uploads::same_file_committed(pool, &upload)
+                .await
+                .expect("lookup")
+                .map(|(id, _)| id),
+            Some(upload_id)
+        );
+        let updated_before: Vec<i64> =
+            sqlx::query_scalar("SELECT updated_at FROM roster ORDER BY bar_number")
+                .fetch_all(pool)
+                .await
+                .expect("times");
+        let report = uploads::commit(pool, again, None, false)
+            .await
+            .expect("committed");
+        assert_eq!(report.standings_changed, 0);
+        assert_eq!((report.numbers_added, report.numbers_removed), (0, 0));
+        let updated_after: Vec<i64> =
+            sqlx::query_scalar("SELECT updated_at FROM roster ORDER BY bar_number")
+                .fetch_all(pool)
+                .await
+                .expect("times");
+        assert_eq!(updated_before, updated_after, "no row was rewritten");
+        assert_eq!(log(&app).await.len(), 2);
+        let history = uploads::history(pool, Jurisdiction::parse("CA").ok(), 10)
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 2);
+        assert!(history.iter().all(|upload| upload.state == "committed"));
+    }
+);
+
+db_test!(
+    async fn bad_rows_are_reported_and_block_the_commit_unless_skipped(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let csv = "bar_number,full_name,status,admitted_on\n\
+                   1,Ann Able,active,2001-02-03\n\
+                   2,Bob Baker,retired,2001-02-03\n\
+                   3,Cy Cole,active,02/03/2001\n\
+                   1,Ann Again,active,\n\
+                   4,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",active,\n\
+                   5,Dee Dunn\n\
+                   6,Eve Ellis,active,2001-02-30\n";
+        let upload_id = stage_text(&app, Mode::Partial, csv).await.expect("staged");
+        let upload = uploads::upload(pool, upload_id).await.expect("upload");
+        assert_eq!((upload.rows_valid, upload.rows_invalid), (1, 6));
+        let errors: Vec<(i64, String)> = uploads::errors(pool, upload_id, 100)
+            .await
+            .expect("errors")
+            .into_iter()
+            .map(|error| (error.line, error.column_name))
+            .collect();
+        assert_eq!(
+            errors,
+            vec![
+                (3, "status".to_owned()),
+                (4, "admitted_on".to_owned()),
+                (5, "bar_number".to_owned()),
+                (6, "full_name".to_owned()),
+                (7, String::new()),
+                (8, "admitted_on".to_owned()),
+            ]
+        );
+        let duplicate = &uploads::errors(pool, upload_id, 100).await.expect("errors")[2];
+        assert!(
+            duplicate.message.contains("first on line 2"),
+            "{duplicate:?}"
+        );
+        let report = String::from_utf8(uploads::errors_csv(pool, upload_id).await.expect("csv"))
+            .expect("utf-8");
+        assert!(
+            report.starts_with("line,column,value,message\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("'=HYPERLINK"),
+            "formula neutralised: {report}"
+        );
+        assert!(!report.contains(",=HYPERLINK"), "{report}");
+
+        assert!(matches!(
+            uploads::commit(pool, upload_id, None, false).await,
+            Err(UploadError::HasErrors(6))
+        ));
+        assert_eq!(count(&app, "roster").await, 0, "refused: nothing applied");
+        uploads::commit(pool, upload_id, None, true)
+            .await
+            .expect("committed, skipping the bad rows");
+        let names: Vec<String> = sqlx::query_scalar("SELECT full_name FROM roster")
+            .fetch_all(pool)
+            .await
+            .expect("roster");
+        assert_eq!(names, vec!["Ann Able".to_owned()]);
+    }
+);
+
+/// A reader that gives `prefix`, then fails as a dropped connection does.
+struct CutOff(io::Cursor<Vec<u8>>);
+
+impl Read for CutOff {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buffer)? {
+            0 => Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "connection reset",
+            )),
+            n => Ok(n),
+        }
+    }
+}
+
+db_test!(
+    async fn hostile_files_are_refused_and_leave_nothing(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let semicolons = stage_text(
+            &app,
+            Mode::Partial,
+            "bar_number;full_name;status\n1;Ann Able;active\n",
+        )
+        .await;
+        assert!(
+            matches!(&semicolons, Err(UploadError::MissingColumn { hint, .. }) if hint.contains("semicolons")),
+            "{semicolons:?}"
+        );
+        assert!(matches!(
+            stage_text(&app, Mode::Partial, "bar_number,full_name\n1,Ann Able\n").await,
+            Err(UploadError::MissingColumn {
+                column: "status",
+                ..
+            })
+        ));
+        assert!(matches!(
+            stage_text(&app, Mode::Partial, "").await,
+            Err(UploadError::Empty)
+        ));
+        let wide = format!(
+            "bar_number,full_name,status,{}\n",
+            (0..10_000)
+                .map(|n| format!("c{n}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(matches!(
+            stage_text(&app, Mode::Partial, &wide).await,
+            Err(UploadError::TooManyColumns(10_003))
+        ));
+        let mut not_utf8 = b"bar_number,full_name,status\n1,Ann ".to_vec();
+        not_utf8.extend([0xff, 0xfe]);
+        not_utf8.extend(b",active\n2,Bo Bell,active\n");
+        let staged = stage(&app, Mode::Partial, io::Cursor::new(not_utf8))
+            .await
+            .expect("a bad row, not a bad file");
+        let errors = uploads::errors(app.database.pool(), staged, 10)
+            .await
+            .expect("errors");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("UTF-8"));
+        uploads::discard(app.database.pool(), staged, None)
+            .await
+            .expect("discarded");
+        assert!(matches!(
+            stage_text(&app, Mode::Full, "bar_number,full_name,status\n").await,
+            Err(UploadError::EmptyFullRoster)
+        ));
+
+        let truncated = CutOff(io::Cursor::new(
+            b"bar_number,full_name,status\n1,Ann Able,active\n2,Bo".to_vec(),
+        ));
+        assert!(matches!(
+            stage(&app, Mode::Partial, truncated).await,
+            Err(UploadError::Read(_))
+        ));
+
+        // Over 50 MiB of rows (each one invalid, so only the count grows).
+        let header = io::Cursor::new(b"bar_number,full_name,status\n".to_vec());
+        let line = format!("{},x,active\n", "!".repeat(90));
+        let big = header.chain(RepeatLine::new(line, uploads::MAX_BYTES / 90 + 10));
+        assert!(matches!(
+            stage(&app, Mode::Partial, big).await,
+            Err(UploadError::TooLarge)
+        ));
+        // More than a million rows.
+        let header = io::Cursor::new(b"bar_number,full_name,status\n".to_vec());
+        let many = header.chain(RepeatLine::new("1\n".into(), uploads::MAX_ROWS + 1));
+        assert!(matches!(
+            stage(&app, Mode::Partial, many).await,
+            Err(UploadError::TooManyRows)
+        ));
+
+        // Only the discarded upload is on record; nothing is staged.
+        assert_eq!(count(&app, "roster_uploads").await, 1);
+        assert_eq!(count(&app, "roster_staging").await, 0);
+        assert_eq!(
+            count(&app, "roster_upload_errors").await,
+            1,
+            "the discarded upload's row error"
+        );
+        assert_eq!(count(&app, "roster").await, 0);
+    }
+);
+
+/// `count` copies of one line, produced as they are read.
+struct RepeatLine {
+    line: Vec<u8>,
+    left: u64,
+    offset: usize,
+}
+
+impl RepeatLine {
+    fn new(line: String, count: u64) -> Self {
+        Self {
+            line: line.into_bytes(),
+            left: count,
+            offset: 0,
+        }
+    }
+}
+
+impl Read for RepeatLine {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let mut written = 0;
+        while written < buffer.len() && self.left > 0 {
+            let rest = &self.line[self.offset..];
+            let n = rest.len().min(buffer.len() - written);
+            buffer[written..written + n].copy_from_slice(&rest[..n]);
+            written += n;
+            self.offset += n;
+            if self.offset == self.line.len() {
+                self.offset = 0;
+                self.left -= 1;
+            }
+        }
+        Ok(written)
+    }
+}
