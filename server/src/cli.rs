@@ -5,8 +5,13 @@ use app::domain::{EmailAddress, Jurisdiction, PersonName};
 use app::ssr::admin::{self, AdminCreated, AdminRole};
 use app::ssr::db::Database;
 use app::ssr::mail::Mailer;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use app::ssr::roster;
+use app::ssr::roster_upload::{self, Mode, Progress, UploadRequest, Uploader};
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::configuration::Settings;
 
@@ -44,6 +49,25 @@ pub enum RosterCommand {
         /// The jurisdiction of rows when the file has no jurisdiction column.
         #[arg(long)]
         jurisdiction: Option<String>,
+    },
+    /// Upload a bar's roster CSV (bar_number, full_name, status, email,
+    /// admitted_on, office_phone): shows the preview, and with --commit
+    /// applies it and its consequences in one transaction.
+    Import {
+        file: PathBuf,
+        /// The bar the roster belongs to (a USPS code, e.g. CA).
+        #[arg(long)]
+        jurisdiction: String,
+        /// The file is the whole membership: members missing from it
+        /// become not_listed. Without it, only the rows given change.
+        #[arg(long)]
+        full: bool,
+        /// Apply the upload after the preview.
+        #[arg(long)]
+        commit: bool,
+        /// Commit even though some rows have errors, leaving them out.
+        #[arg(long)]
+        skip_invalid: bool,
     },
 }
 
@@ -88,7 +112,26 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 }
 
 pub async fn roster(settings: &Settings, command: RosterCommand) -> anyhow::Result<()> {
-    let RosterCommand::Seed { file, jurisdiction } = command;
+    match command {
+        RosterCommand::Seed { file, jurisdiction } => seed(settings, file, jurisdiction).await,
+        RosterCommand::Import {
+            file,
+            jurisdiction,
+            full,
+            commit,
+            skip_invalid,
+        } => {
+            let mode = if full { Mode::Full } else { Mode::Partial };
+            import(settings, file, &jurisdiction, mode, commit, skip_invalid).await
+        }
+    }
+}
+
+async fn seed(
+    settings: &Settings,
+    file: PathBuf,
+    jurisdiction: Option<String>,
+) -> anyhow::Result<()> {
     let jurisdiction = jurisdiction
         .map(|code| Jurisdiction::parse(&code))
         .transpose()
@@ -109,6 +152,133 @@ pub async fn roster(settings: &Settings, command: RosterCommand) -> anyhow::Resu
         report.jurisdictions.join(", "),
         report.standings_changed
     );
+    database.close().await;
+    Ok(())
+}
+
+/// Row errors printed; the rest are counted.
+const ERRORS_SHOWN: i64 = 20;
+
+async fn import(
+    settings: &Settings,
+    file: PathBuf,
+    jurisdiction: &str,
+    mode: Mode,
+    commit: bool,
+    skip_invalid: bool,
+) -> anyhow::Result<()> {
+    let jurisdiction = Jurisdiction::parse(jurisdiction).context("--jurisdiction")?;
+    let input =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = input.metadata().map(|meta| meta.len()).unwrap_or(0);
+    if size > roster_upload::MAX_BYTES {
+        anyhow::bail!(
+            "{} is larger than 50 MiB: nothing was stored",
+            file.display()
+        );
+    }
+    let database = open_database(settings).await?;
+    let pool = database.pool();
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let request = UploadRequest {
+        jurisdiction,
+        mode,
+        uploader: Uploader {
+            user_id: None,
+            label: format!("command line ({user})"),
+        },
+        file_name: file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+
+    // The bar follows the bytes read; it draws only on a terminal.
+    let progress = Arc::new(Progress::default());
+    let bar = ProgressBar::new(size).with_style(
+        ProgressStyle::with_template(
+            "{spinner} checking {bytes}/{total_bytes} [{bar:30}] {msg} ({eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.bytes.load(Ordering::Relaxed));
+                bar.set_message(format!("{} rows", progress.rows.load(Ordering::Relaxed)));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let staged = roster_upload::stage(
+        pool,
+        &request,
+        std::io::BufReader::new(input),
+        progress.clone(),
+    )
+    .await;
+    ticker.abort();
+    bar.finish_and_clear();
+    let upload_id =
+        staged.with_context(|| format!("{} was refused; nothing was stored", file.display()))?;
+
+    let upload = roster_upload::upload(pool, upload_id).await?;
+    let consequences = roster_upload::consequences(pool, &upload).await?;
+    println!(
+        "upload #{} for {} ({} roster), SHA-256 {}",
+        upload.id, upload.jurisdiction, upload.mode, upload.sha256
+    );
+    println!(
+        "  {} valid rows: {} new, {} changed, {} unchanged; {} members missing (become not listed)",
+        upload.rows_valid,
+        upload.new_members,
+        upload.changed_members,
+        upload.unchanged_members,
+        upload.missing_members
+    );
+    if !upload.ignored_columns.is_empty() {
+        println!("  ignored columns: {}", upload.ignored_columns);
+    }
+    println!(
+        "  attorneys in the portal whose standing changes: {}; numbers leaving the registry: {}, entering: {}",
+        consequences.standing_changes.len(),
+        consequences.numbers_leaving,
+        consequences.numbers_entering
+    );
+    for change in &consequences.standing_changes {
+        println!(
+            "    {} <{}> (bar number {}): {} -> {}",
+            change.full_name, change.email, change.bar_number, change.from, change.to
+        );
+    }
+    if upload.rows_invalid > 0 {
+        println!("  {} rows with errors:", upload.rows_invalid);
+        for error in roster_upload::errors(pool, upload_id, ERRORS_SHOWN).await? {
+            println!(
+                "    line {}, column {:?}, value {:?}: {}",
+                error.line, error.column_name, error.cell, error.message
+            );
+        }
+        if upload.rows_invalid > ERRORS_SHOWN {
+            println!("    … and {} more", upload.rows_invalid - ERRORS_SHOWN);
+        }
+    }
+    if let Some((earlier, _)) = roster_upload::same_file_committed(pool, &upload).await? {
+        println!("  the same file was committed before, as upload #{earlier}");
+    }
+
+    if !commit {
+        println!("preview only: run again with --commit to apply it");
+    } else {
+        let report = roster_upload::commit(pool, upload_id, None, skip_invalid)
+            .await
+            .context("the upload was not committed; the roster is unchanged")?;
+        println!(
+            "committed: {} attorneys changed standing; {} numbers entered and {} left the registry",
+            report.standings_changed, report.numbers_added, report.numbers_removed
+        );
+    }
     database.close().await;
     Ok(())
 }

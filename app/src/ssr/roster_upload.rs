@@ -278,21 +278,18 @@ impl Columns {
                 &format!("expected {} fields, found {}", self.count, record.len()),
             );
         }
-        let text = |index: usize| -> Result<&str, Parsed> {
-            let raw = record.get(index).unwrap_or_default();
-            std::str::from_utf8(raw)
-                .map(str::trim)
-                .map_err(|_| invalid("", &String::from_utf8_lossy(raw), "not UTF-8 text"))
-        };
+        let raw = |index: usize| record.get(index).unwrap_or_default();
         macro_rules! cell {
             ($index:expr, $name:literal) => {
-                match text($index) {
-                    Ok(value) => value,
-                    Err(Parsed::Invalid(mut error)) => {
-                        error.column_name = $name.into();
-                        return Parsed::Invalid(error);
+                match std::str::from_utf8(raw($index)) {
+                    Ok(value) => value.trim(),
+                    Err(_) => {
+                        return invalid(
+                            $name,
+                            &String::from_utf8_lossy(raw($index)),
+                            "not UTF-8 text",
+                        );
                     }
-                    Err(other) => return other,
                 }
             };
         }

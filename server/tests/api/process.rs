@@ -179,6 +179,57 @@ db_test!(
             "{stderr}"
         );
 
+        // Import: a preview first, then the commit; a file with a bad row
+        // is not committed without --skip-invalid.
+        let update = csv_dir.path().join("update.csv");
+        std::fs::write(
+            &update,
+            "bar_number,full_name,status,notes\n1,Ann Lee,suspended,x\n5,Ed Fox,active,\n6,Flo Gu,gone,\n",
+        )
+        .expect("write");
+        let path = update.to_str().expect("path");
+        let preview = run(&["roster", "import", path, "--jurisdiction", "NY"])
+            .await
+            .expect("run roster import");
+        let stdout = String::from_utf8_lossy(&preview.stdout);
+        assert!(preview.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("2 valid rows: 1 new, 1 changed, 0 unchanged")
+                && stdout.contains("ignored columns: notes")
+                && stdout.contains("line 4, column \"status\"")
+                && stdout.contains("preview only"),
+            "{stdout}"
+        );
+        let refused = run(&["roster", "import", path, "--jurisdiction", "NY", "--commit"])
+            .await
+            .expect("run roster import");
+        assert!(!refused.status.success());
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("the roster is unchanged"),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+        let committed = run(&[
+            "roster",
+            "import",
+            path,
+            "--jurisdiction",
+            "NY",
+            "--commit",
+            "--skip-invalid",
+        ])
+        .await
+        .expect("run roster import");
+        let stdout = String::from_utf8_lossy(&committed.stdout);
+        assert!(
+            committed.status.success() && stdout.contains("committed:"),
+            "{stdout}"
+        );
+        let missing = run(&["roster", "import", "/no/such.csv", "--jurisdiction", "NY"])
+            .await
+            .expect("run roster import");
+        assert!(!missing.status.success());
+
         let check = app::ssr::db::Database::connect(&database.url, 1)
             .await
             .expect("connect");
@@ -194,7 +245,7 @@ db_test!(
             .await
             .expect("count"),
         );
-        assert_eq!((members, admins), (2, 1));
+        assert_eq!((members, admins), (3, 1), "seeded 2, imported 1 new");
         check.close().await;
     }
 );
