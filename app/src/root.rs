@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -9,7 +9,8 @@ use crate::components::layout::Layout;
 use crate::pages::{
     AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage,
     LoginPage, NotFoundPage, NumberLookupPage, NumbersPage, RecoveryCodesPage, ResetPasswordPage,
-    ResetSentPage, ReviewQueuePage, SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
+    ResetSentPage, ReviewQueuePage, RosterPreviewPage, RosterUploadPage, SecondFactorPage,
+    SignUpPage, TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -97,6 +98,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("numbers") view=NumbersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("reviews")) view=ReviewQueuePage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("numbers")) view=NumberLookupPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("roster")) view=RosterUploadPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("roster"), StaticSegment("uploads"), ParamSegment("id"))
+                        view=RosterPreviewPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </Layout>
         </Router>

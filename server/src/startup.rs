@@ -14,7 +14,7 @@ use app::ssr::state::AppState;
 use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -39,7 +39,7 @@ use crate::configuration::{CodeDelivery, Settings};
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
 use crate::middleware::throttle::{AuthThrottle, throttle_auth};
-use crate::routes::health;
+use crate::routes::{health, roster};
 use app::ssr::rate_limit::Limit;
 
 /// Sessions end after this long without a request.
@@ -180,6 +180,17 @@ fn router(
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/{*fn_name}", post(server_fn_handler))
+        .route(
+            "/admin/roster/upload",
+            post(roster::upload).layer(DefaultBodyLimit::max(
+                (app::ssr::roster_upload::MAX_BYTES + 1024 * 1024) as usize,
+            )),
+        )
+        .route(
+            "/admin/roster/uploads/{id}/errors.csv",
+            get(roster::errors_csv),
+        )
+        .route("/roster-template.csv", get(roster::template))
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -5,4 +5,5 @@ pub mod accounts;
 pub mod admin;
 pub mod notice;
 pub mod numbers;
+pub mod roster;
 pub mod two_factor;

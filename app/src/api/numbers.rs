@@ -127,7 +127,7 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
             display: crate::domain::phone::PhoneNumber::national_display(&registration.e164),
             label: registration.label,
             extension: registration.extension,
-            expires_on: registration.expires_at.map(utc_date),
+            expires_on: registration.expires_at.map(crate::ssr::clock::utc_date),
             status_reason: matches!(registration.status.as_str(), "revoked" | "suspended")
                 .then_some(registration.status_reason)
                 .flatten(),
@@ -160,7 +160,7 @@ async fn delivery_report(
     Ok(match job.state.as_str() {
         "queued" => Some(format!(
             "We could not send your code yet and are trying again (next try at {} UTC).",
-            utc_time(job.run_at)
+            crate::ssr::clock::utc_time(job.run_at)
         )),
         "failed" if !superseded => Some(format!(
             "We could not send your code after {} tries. Ask for a new one, or try the other way \
@@ -169,37 +169,6 @@ async fn delivery_report(
         )),
         _ => None,
     })
-}
-
-/// HH:MM:SS of a Unix-milliseconds instant, in UTC.
-#[cfg(feature = "ssr")]
-fn utc_time(millis: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(millis / 1000) {
-        Ok(instant) => format!(
-            "{:02}:{:02}:{:02}",
-            instant.hour(),
-            instant.minute(),
-            instant.second()
-        ),
-        Err(_) => "unknown".into(),
-    }
-}
-
-/// YYYY-MM-DD of a Unix-milliseconds instant, in UTC.
-#[cfg(feature = "ssr")]
-fn utc_date(millis: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(millis / 1000) {
-        Ok(instant) => {
-            let date = instant.date();
-            format!(
-                "{:04}-{:02}-{:02}",
-                date.year(),
-                u8::from(date.month()),
-                date.day()
-            )
-        }
-        Err(_) => "unknown".into(),
-    }
 }
 
 #[server(endpoint = "add_number")]

@@ -185,6 +185,14 @@ pub fn AccountPage() -> impl IntoView {
                                                 </li>
                                             }
                                         })}
+                                    {matches!(account.role, Role::SiteAdmin | Role::BarAdmin)
+                                        .then(|| {
+                                            view! {
+                                                <li>
+                                                    <a href="/admin/roster">"Roster uploads"</a>
+                                                </li>
+                                            }
+                                        })}
                                     {is_site_admin
                                         .then(|| {
                                             view! {

@@ -4,6 +4,7 @@ mod home;
 mod how_it_works;
 mod not_found;
 mod numbers;
+mod roster;
 mod two_factor;
 
 pub use accounts::{
@@ -15,4 +16,5 @@ pub use home::HomePage;
 pub use how_it_works::HowItWorksPage;
 pub use not_found::NotFoundPage;
 pub use numbers::NumbersPage;
+pub use roster::{RosterPreviewPage, RosterUploadPage};
 pub use two_factor::{RecoveryCodesPage, TwoFactorPage};

@@ -173,11 +173,17 @@ pub async fn require_account(session: &Session) -> Result<Account, AppError> {
 /// The signed-in account if it has `role` and, as every admin must, has
 /// given a second factor in this session.
 pub async fn require_role(session: &Session, role: Role) -> Result<Account, AppError> {
+    require_one_of(session, &[role]).await
+}
+
+/// The signed-in account if it has one of `roles` (and, for an admin, a
+/// second factor given in this session).
+pub async fn require_one_of(session: &Session, roles: &[Role]) -> Result<Account, AppError> {
     let (account, second_factor) = current(session).await?.ok_or(AppError::Unauthorized)?;
-    if account.role != role {
+    if !roles.contains(&account.role) {
         return Err(AppError::Forbidden);
     }
-    if role.requires_second_factor() && !(account.two_factor_enabled && second_factor) {
+    if account.role.requires_second_factor() && !(account.two_factor_enabled && second_factor) {
         return Err(AppError::SecondFactorRequired);
     }
     Ok(account)

@@ -1,0 +1,274 @@
+//! Roster uploads in the portal: the upload page's data, the preview, and
+//! the admin's commit or discard. The file itself arrives at a plain route
+//! (`POST /admin/roster/upload`, in the server crate): it is streamed.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// One upload, as the history and the preview show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadView {
+    pub id: i64,
+    pub jurisdiction: String,
+    pub mode: String,
+    pub state: String,
+    pub uploader: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub rows_valid: i64,
+    pub rows_invalid: i64,
+    pub ignored_columns: String,
+    pub new_members: i64,
+    pub changed_members: i64,
+    pub unchanged_members: i64,
+    pub missing_members: i64,
+    pub uploaded: String,
+    pub decided: Option<String>,
+    pub skipped_invalid: bool,
+    pub standings_changed: Option<i64>,
+    pub numbers_added: Option<i64>,
+    pub numbers_removed: Option<i64>,
+}
+
+/// What the upload page needs: where the admin may upload, and history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterPageData {
+    /// (code, name) of the jurisdictions the admin may upload for.
+    pub jurisdictions: Vec<(String, String)>,
+    pub history: Vec<UploadView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandingChangeView {
+    pub full_name: String,
+    pub email: String,
+    pub bar_number: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowErrorView {
+    pub line: i64,
+    pub column: String,
+    pub value: String,
+    pub message: String,
+}
+
+/// An upload and what committing it would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewData {
+    pub upload: UploadView,
+    /// An earlier commit of the same file: its id and when.
+    pub same_file: Option<(i64, String)>,
+    pub standing_changes: Vec<StandingChangeView>,
+    pub numbers_leaving: usize,
+    pub numbers_entering: usize,
+    /// The first row errors (all are in the CSV download).
+    pub errors: Vec<RowErrorView>,
+}
+
+/// Row errors shown on the page.
+pub const ERRORS_SHOWN: i64 = 100;
+
+#[cfg(feature = "ssr")]
+async fn roster_admin() -> Result<crate::ssr::accounts::Account, AppError> {
+    use crate::domain::Role;
+    use crate::ssr::{auth, session};
+    let session = session::current().await?;
+    auth::require_one_of(&session, &[Role::BarAdmin, Role::SiteAdmin]).await
+}
+
+#[cfg(feature = "ssr")]
+fn upload_view(upload: crate::ssr::roster_upload::Upload) -> UploadView {
+    use crate::ssr::clock::utc_date_time;
+    UploadView {
+        id: upload.id,
+        jurisdiction: upload.jurisdiction,
+        mode: upload.mode,
+        state: upload.state,
+        uploader: upload.uploader,
+        file_name: upload.file_name,
+        sha256: upload.sha256,
+        bytes: upload.bytes,
+        rows_valid: upload.rows_valid,
+        rows_invalid: upload.rows_invalid,
+        ignored_columns: upload.ignored_columns,
+        new_members: upload.new_members,
+        changed_members: upload.changed_members,
+        unchanged_members: upload.unchanged_members,
+        missing_members: upload.missing_members,
+        uploaded: utc_date_time(upload.created_at),
+        decided: upload.decided_at.map(utc_date_time),
+        skipped_invalid: upload.skipped_invalid != 0,
+        standings_changed: upload.standings_changed,
+        numbers_added: upload.numbers_added,
+        numbers_removed: upload.numbers_removed,
+    }
+}
+
+/// The upload of `id`, if this admin may see it (else "not found", so ids
+/// of other jurisdictions' uploads reveal nothing).
+#[cfg(feature = "ssr")]
+async fn visible_upload(
+    account: &crate::ssr::accounts::Account,
+    id: i64,
+) -> Result<crate::ssr::roster_upload::Upload, AppError> {
+    use crate::domain::Jurisdiction;
+    use crate::ssr::roster_upload;
+    let state = crate::ssr::auth::state()?;
+    let upload = match roster_upload::upload(state.database.pool(), id).await {
+        Ok(upload) => upload,
+        Err(roster_upload::UploadError::NotFound) => return Err(AppError::NotFound),
+        Err(other) => return Err(AppError::unexpected(other)),
+    };
+    let allowed = Jurisdiction::parse(&upload.jurisdiction)
+        .is_ok_and(|jurisdiction| roster_upload::may_upload(account, jurisdiction));
+    if allowed {
+        Ok(upload)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[server(endpoint = "roster_page")]
+pub async fn roster_page() -> Result<RosterPageData, AppError> {
+    use crate::domain::Jurisdiction;
+    use crate::domain::bar::JURISDICTIONS;
+    let account = roster_admin().await?;
+    let own = account
+        .admin_jurisdiction
+        .as_deref()
+        .and_then(|code| Jurisdiction::parse(code).ok());
+    let jurisdictions = JURISDICTIONS
+        .iter()
+        .filter_map(|(code, _)| Jurisdiction::parse(code).ok())
+        .filter(|jurisdiction| crate::ssr::roster_upload::may_upload(&account, *jurisdiction))
+        .map(|jurisdiction| {
+            (
+                jurisdiction.code().to_owned(),
+                jurisdiction.name().to_owned(),
+            )
+        })
+        .collect();
+    let state = crate::ssr::auth::state()?;
+    let scope = match account.role {
+        crate::domain::Role::SiteAdmin => None,
+        _ => Some(own.ok_or(AppError::Forbidden)?),
+    };
+    let history = crate::ssr::roster_upload::history(state.database.pool(), scope, 50)
+        .await
+        .map_err(AppError::unexpected)?;
+    Ok(RosterPageData {
+        jurisdictions,
+        history: history.into_iter().map(upload_view).collect(),
+    })
+}
+
+#[server(endpoint = "roster_preview")]
+pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
+    use crate::ssr::roster_upload;
+    let account = roster_admin().await?;
+    let upload = visible_upload(&account, id).await?;
+    let state = crate::ssr::auth::state()?;
+    let pool = state.database.pool();
+    let consequences = if upload.state == "previewed" {
+        roster_upload::consequences(pool, &upload)
+            .await
+            .map_err(AppError::unexpected)?
+    } else {
+        roster_upload::Consequences::default()
+    };
+    let same_file = roster_upload::same_file_committed(pool, &upload)
+        .await
+        .map_err(AppError::unexpected)?
+        .map(|(id, at)| (id, crate::ssr::clock::utc_date_time(at)));
+    let errors = roster_upload::errors(pool, upload.id, ERRORS_SHOWN)
+        .await
+        .map_err(AppError::unexpected)?;
+    Ok(PreviewData {
+        upload: upload_view(upload),
+        same_file,
+        standing_changes: consequences
+            .standing_changes
+            .into_iter()
+            .map(|change| StandingChangeView {
+                full_name: change.full_name,
+                email: change.email,
+                bar_number: change.bar_number,
+                from: change.from.as_str().replace('_', " "),
+                to: change.to.as_str().replace('_', " "),
+            })
+            .collect(),
+        numbers_leaving: consequences.numbers_leaving,
+        numbers_entering: consequences.numbers_entering,
+        errors: errors
+            .into_iter()
+            .map(|error| RowErrorView {
+                line: error.line,
+                column: error.column_name,
+                value: error.cell,
+                message: error.message,
+            })
+            .collect(),
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn upload_id(raw: &str) -> Result<i64, AppError> {
+    raw.trim().parse().map_err(|_| AppError::NotFound)
+}
+
+#[cfg(feature = "ssr")]
+fn decision_error(error: crate::ssr::roster_upload::UploadError) -> AppError {
+    use crate::ssr::roster_upload::UploadError;
+    match error {
+        UploadError::NotFound => AppError::NotFound,
+        UploadError::AlreadyDecided => {
+            AppError::Conflict("This upload was already committed or discarded.".into())
+        }
+        UploadError::HasErrors(rows) => AppError::Validation(format!(
+            "{rows} rows have errors. Fix the file and upload it again, or tick \
+             \"Skip the rows with errors\" to commit without them."
+        )),
+        other => AppError::unexpected(other),
+    }
+}
+
+/// Applies a previewed upload (rows with errors only when `skip_invalid`).
+#[server(endpoint = "commit_roster_upload")]
+pub async fn commit_roster_upload(
+    upload: String,
+    skip_invalid: Option<String>,
+) -> Result<(), AppError> {
+    let account = roster_admin().await?;
+    let id = upload_id(&upload)?;
+    visible_upload(&account, id).await?;
+    let state = crate::ssr::auth::state()?;
+    crate::ssr::roster_upload::commit(
+        state.database.pool(),
+        id,
+        Some(account.id),
+        skip_invalid.is_some(),
+    )
+    .await
+    .map_err(decision_error)?;
+    leptos_axum::redirect(&format!("/admin/roster/uploads/{id}?committed=1"));
+    Ok(())
+}
+
+#[server(endpoint = "discard_roster_upload")]
+pub async fn discard_roster_upload(upload: String) -> Result<(), AppError> {
+    let account = roster_admin().await?;
+    let id = upload_id(&upload)?;
+    visible_upload(&account, id).await?;
+    let state = crate::ssr::auth::state()?;
+    crate::ssr::roster_upload::discard(state.database.pool(), id, Some(account.id))
+        .await
+        .map_err(decision_error)?;
+    leptos_axum::redirect("/admin/roster?discarded=1");
+    Ok(())
+}

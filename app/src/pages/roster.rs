@@ -1,0 +1,507 @@
+//! Roster uploads for bar admins (their jurisdiction) and site admins: the
+//! upload form with the format, the history, and each upload's preview
+//! with its commit.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::roster::{
+    CommitRosterUpload, DiscardRosterUpload, PreviewData, RosterPageData, UploadView, roster_page,
+    roster_preview,
+};
+use crate::components::form::FormError;
+use crate::components::page_error::guarded;
+
+/// Where a hydrated upload is: sending the file (percent), or waiting
+/// while the server checks the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Only the browser's code sets it; the server renders the idle form.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum Sending {
+    Uploading(u32),
+    Checking,
+    Failed,
+}
+
+#[component]
+pub fn RosterUploadPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| roster_page());
+    let query = use_query_map();
+    let error = move || query.read().get("error");
+    let discarded = move || query.read().get("discarded").is_some();
+    view! {
+        <Title text="Roster uploads" />
+        <h1>"Roster uploads"</h1>
+        <p class="lead">
+            "Upload your bar's membership as CSV. You see what would change before anything does; "
+            "committing updates the roster, the standing of attorneys in the portal, and the "
+            "registry, all at once."
+        </p>
+        {move || {
+            error()
+                .map(|message| {
+                    view! {
+                        <div class="form-error" role="alert">
+                            <p>{message}</p>
+                        </div>
+                    }
+                })
+        }}
+        <Show when=discarded>
+            <p class="form-success" role="status">"Upload discarded: nothing changed."</p>
+        </Show>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                data.get()
+                    .map(|answer| guarded(answer, |data| view! { <UploadForm data /> }.into_any()))
+            }}
+        </Suspense>
+        <h2 id="format">"The file"</h2>
+        <p>
+            "A CSV file (UTF-8, with or without a byte-order mark; commas; fields in double quotes "
+            "where they hold commas) whose first line names the columns, in any order and any case:"
+        </p>
+        <dl class="facts">
+            <dt>"bar_number"</dt>
+            <dd>"required: letters and digits as the bar writes them"</dd>
+            <dt>"full_name"</dt>
+            <dd>"required"</dd>
+            <dt>"status"</dt>
+            <dd>"required: active, inactive, suspended, disbarred, deceased or resigned"</dd>
+            <dt>"email"</dt>
+            <dd>"optional"</dd>
+            <dt>"admitted_on"</dt>
+            <dd>"optional: YYYY-MM-DD"</dd>
+            <dt>"office_phone"</dt>
+            <dd>"optional"</dd>
+        </dl>
+        <p>
+            "Other columns are ignored (the preview names them). At most 50 MiB and 1,000,000 rows. "
+            <a href="/roster-template.csv" download="roster-template.csv">
+                "Download the template"
+            </a> "."
+        </p>
+    }
+}
+
+#[component]
+fn UploadForm(data: RosterPageData) -> impl IntoView {
+    let sending = RwSignal::new(None::<Sending>);
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        send_with_progress(&event, sending);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (event, sending);
+    };
+    let jurisdiction_field = if let [(code, name)] = data.jurisdictions.as_slice() {
+        view! {
+            <input type="hidden" name="jurisdiction" value=code.clone() />
+            <p>{format!("For the {name} bar ({code}).")}</p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="field">
+                <label for="jurisdiction">"Jurisdiction"</label>
+                <select id="jurisdiction" name="jurisdiction" required>
+                    <option value="">"Choose…"</option>
+                    {data
+                        .jurisdictions
+                        .iter()
+                        .map(|(code, name)| {
+                            view! { <option value=code.clone()>{format!("{name} ({code})")}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+        }
+        .into_any()
+    };
+    let status = move || {
+        match sending.get() {
+        Some(Sending::Uploading(percent)) => Some(
+            view! {
+                <progress max="100" value=percent.to_string() aria-label="Upload progress"></progress>
+                <span>{format!(" Uploading: {percent}%")}</span>
+            }
+                .into_any(),
+        ),
+        Some(Sending::Checking) => Some(
+            view! {
+                <progress aria-label="Checking the rows"></progress>
+                <span>" Uploaded. Checking the rows…"</span>
+            }
+                .into_any(),
+        ),
+        Some(Sending::Failed) => Some(
+            view! { <span>"The upload failed: check the connection and try again."</span> }
+                .into_any(),
+        ),
+        None => None,
+    }
+    };
+    view! {
+        <form method="post" action="/admin/roster/upload" enctype="multipart/form-data" class="form" on:submit=on_submit>
+            {jurisdiction_field}
+            <fieldset class="choice">
+                <legend>"What the file is"</legend>
+                <label>
+                    <input type="radio" name="mode" value="full" required />
+                    " The full roster: members missing from it become not listed (not in good standing)"
+                </label>
+                <label>
+                    <input type="radio" name="mode" value="partial" />
+                    " A partial update: only the rows in the file change"
+                </label>
+            </fieldset>
+            <div class="field">
+                <label for="file">"CSV file"</label>
+                <input id="file" name="file" type="file" accept=".csv,text/csv" required />
+            </div>
+            <button type="submit" class="button" disabled=move || matches!(sending.get(), Some(Sending::Uploading(_) | Sending::Checking))>
+                "Upload and preview"
+            </button>
+            <p class="hint" role="status" aria-live="polite">{status}</p>
+        </form>
+        <h2>"Earlier uploads"</h2>
+        <History uploads=data.history />
+    }
+}
+
+/// Sends the form by XMLHttpRequest to show the upload's progress; the
+/// server answers with a redirect (to the preview, or back here with the
+/// reason), which the page then follows.
+#[cfg(feature = "hydrate")]
+fn send_with_progress(event: &leptos::ev::SubmitEvent, sending: RwSignal<Option<Sending>>) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    let Some(form) = event
+        .target()
+        .and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok())
+    else {
+        return;
+    };
+    let (Ok(data), Ok(request)) = (
+        web_sys::FormData::new_with_form(&form),
+        web_sys::XmlHttpRequest::new(),
+    ) else {
+        // Without these the browser sends the form itself.
+        return;
+    };
+    if request.open("POST", "/admin/roster/upload").is_err() {
+        return;
+    }
+    event.prevent_default();
+    sending.set(Some(Sending::Uploading(0)));
+    if let Ok(upload) = request.upload() {
+        let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
+            move |progress: web_sys::ProgressEvent| {
+                if progress.length_computable() && progress.total() > 0.0 {
+                    let percent = (progress.loaded() / progress.total() * 100.0) as u32;
+                    sending.set(Some(if percent >= 100 {
+                        Sending::Checking
+                    } else {
+                        Sending::Uploading(percent)
+                    }));
+                }
+            },
+        );
+        upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        on_progress.forget();
+        let on_sent = Closure::<dyn FnMut()>::new(move || sending.set(Some(Sending::Checking)));
+        upload.set_onload(Some(on_sent.as_ref().unchecked_ref()));
+        on_sent.forget();
+    }
+    let answered = request.clone();
+    let on_load = Closure::<dyn FnMut()>::new(move || {
+        let _ = window().location().assign(&answered.response_url());
+    });
+    request.set_onload(Some(on_load.as_ref().unchecked_ref()));
+    on_load.forget();
+    let on_error = Closure::<dyn FnMut()>::new(move || sending.set(Some(Sending::Failed)));
+    request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    if request.send_with_opt_form_data(Some(&data)).is_err() {
+        sending.set(Some(Sending::Failed));
+    }
+}
+
+#[component]
+fn History(uploads: Vec<UploadView>) -> impl IntoView {
+    if uploads.is_empty() {
+        return view! { <p>"No roster has been uploaded yet."</p> }.into_any();
+    }
+    view! {
+        <table class="data-table">
+            <caption class="visually-hidden">"Roster uploads, newest first"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Upload"</th>
+                    <th scope="col">"When"</th>
+                    <th scope="col">"By"</th>
+                    <th scope="col">"Mode"</th>
+                    <th scope="col">"Rows"</th>
+                    <th scope="col">"Result"</th>
+                    <th scope="col">"SHA-256"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {uploads
+                    .into_iter()
+                    .map(|upload| {
+                        let href = format!("/admin/roster/uploads/{}", upload.id);
+                        let result = result_text(&upload);
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=href>{format!("#{} {}", upload.id, upload.jurisdiction)}</a>
+                                </td>
+                                <td>{upload.uploaded.clone()}</td>
+                                <td>{upload.uploader.clone()}</td>
+                                <td>{upload.mode.clone()}</td>
+                                <td>{format!("{} valid, {} with errors", upload.rows_valid, upload.rows_invalid)}</td>
+                                <td>{result}</td>
+                                <td>
+                                    <code title=upload.sha256.clone()>{upload.sha256.chars().take(12).collect::<String>()}</code>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn result_text(upload: &UploadView) -> String {
+    match upload.state.as_str() {
+        "committed" => format!(
+            "committed {}: {} standings changed, {} numbers in, {} out",
+            upload.decided.clone().unwrap_or_default(),
+            upload.standings_changed.unwrap_or(0),
+            upload.numbers_added.unwrap_or(0),
+            upload.numbers_removed.unwrap_or(0)
+        ),
+        "discarded" => format!("discarded {}", upload.decided.clone().unwrap_or_default()),
+        _ => "waiting for a decision".into(),
+    }
+}
+
+#[component]
+pub fn RosterPreviewPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let commit = ServerAction::<CommitRosterUpload>::new();
+    let discard = ServerAction::<DiscardRosterUpload>::new();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let preview = Resource::new(
+        move || (id(), commit.version().get()),
+        |(id, _)| roster_preview(id),
+    );
+    let committed = move || query.read().get("committed").is_some();
+    view! {
+        <Title text="Roster upload" />
+        <Show when=committed>
+            <p class="form-success" role="status">"Committed."</p>
+        </Show>
+        <FormError result=commit.value() />
+        <FormError result=discard.value() />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                preview
+                    .get()
+                    .map(|answer| guarded(answer, |data| view! { <Preview data commit discard /> }.into_any()))
+            }}
+        </Suspense>
+        <p>
+            <a href="/admin/roster">"All roster uploads"</a>
+        </p>
+    }
+}
+
+#[component]
+fn Preview(
+    data: PreviewData,
+    commit: ServerAction<CommitRosterUpload>,
+    discard: ServerAction<DiscardRosterUpload>,
+) -> impl IntoView {
+    let upload = data.upload;
+    let id = upload.id.to_string();
+    let mode = if upload.mode == "full" {
+        "full roster"
+    } else {
+        "partial update"
+    };
+    let same_file = data.same_file.map(|(earlier, when)| {
+        view! {
+            <p class="notice" role="note">
+                {format!(
+                    "This is the same file as upload #{earlier}, committed {when}: committing it again changes nothing that has not changed since."
+                )}
+            </p>
+        }
+    });
+    let ignored = (!upload.ignored_columns.is_empty()).then(|| {
+        view! { <p class="notice" role="note">{format!("Ignored columns: {}.", upload.ignored_columns)}</p> }
+    });
+    let errors_href = format!("/admin/roster/uploads/{}/errors.csv", upload.id);
+    let errors = (upload.rows_invalid > 0).then(|| {
+        let shown = data.errors.len();
+        view! {
+            <h2>{format!("{} rows with errors", upload.rows_invalid)}</h2>
+            <p>
+                {format!("The first {shown} are below. ")}
+                <a href=errors_href download="">"Download the errors as CSV"</a>
+                "."
+            </p>
+            <table class="data-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Line"</th>
+                        <th scope="col">"Column"</th>
+                        <th scope="col">"Value"</th>
+                        <th scope="col">"Problem"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {data
+                        .errors
+                        .into_iter()
+                        .map(|error| {
+                            view! {
+                                <tr>
+                                    <td>{error.line}</td>
+                                    <td>{error.column}</td>
+                                    <td>
+                                        <code>{error.value}</code>
+                                    </td>
+                                    <td>{error.message}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+    });
+    let decision = match upload.state.as_str() {
+        "previewed" => {
+            let changes = if data.standing_changes.is_empty() {
+                view! { <p>"No attorney in the portal would change standing."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="data-table">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Attorney"</th>
+                                <th scope="col">"Bar number"</th>
+                                <th scope="col">"Standing now"</th>
+                                <th scope="col">"After the commit"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {data
+                                .standing_changes
+                                .into_iter()
+                                .map(|change| {
+                                    view! {
+                                        <tr>
+                                            <td>{format!("{} <{}>", change.full_name, change.email)}</td>
+                                            <td>{change.bar_number}</td>
+                                            <td>{change.from}</td>
+                                            <td>{change.to}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                }
+                    .into_any()
+            };
+            let skip = (upload.rows_invalid > 0).then(|| {
+                view! {
+                    <div class="field">
+                        <label>
+                            <input type="checkbox" name="skip_invalid" value="yes" />
+                            {format!(" Skip the {} rows with errors", upload.rows_invalid)}
+                        </label>
+                    </div>
+                }
+            });
+            let (commit_id, discard_id) = (id.clone(), id.clone());
+            view! {
+                <h2>"If you commit"</h2>
+                {changes}
+                <p data-testid="numbers-effect">
+                    {format!(
+                        "Registered numbers leaving the registry: {}. Entering it: {}.",
+                        data.numbers_leaving,
+                        data.numbers_entering,
+                    )}
+                </p>
+                <ActionForm action=commit attr:class="form">
+                    <input type="hidden" name="upload" value=commit_id />
+                    {skip}
+                    <button type="submit" class="button">"Commit this upload"</button>
+                </ActionForm>
+                <ActionForm action=discard>
+                    <input type="hidden" name="upload" value=discard_id />
+                    <button type="submit" class="button-secondary">"Discard it"</button>
+                </ActionForm>
+            }
+                .into_any()
+        }
+        _ => view! { <p data-testid="upload-result">{format!("Result: {}.", result_text(&upload))}</p> }.into_any(),
+    };
+    view! {
+        <h1>{format!("Upload #{}: {}, {mode}", upload.id, upload.jurisdiction)}</h1>
+        <dl class="facts">
+            <dt>"File"</dt>
+            <dd>{format!("{} ({} bytes)", upload.file_name, upload.bytes)}</dd>
+            <dt>"Uploaded"</dt>
+            <dd>{format!("{} by {}", upload.uploaded, upload.uploader)}</dd>
+            <dt>"SHA-256"</dt>
+            <dd>
+                <code>{upload.sha256.clone()}</code>
+            </dd>
+        </dl>
+        {same_file}
+        {ignored}
+        <table class="data-table" data-testid="upload-counts">
+            <tbody>
+                <tr>
+                    <th scope="row">"New members"</th>
+                    <td>{upload.new_members}</td>
+                </tr>
+                <tr>
+                    <th scope="row">"Changed"</th>
+                    <td>{upload.changed_members}</td>
+                </tr>
+                <tr>
+                    <th scope="row">"Unchanged"</th>
+                    <td>{upload.unchanged_members}</td>
+                </tr>
+                <tr>
+                    <th scope="row">"Missing (become not listed)"</th>
+                    <td>{upload.missing_members}</td>
+                </tr>
+                <tr>
+                    <th scope="row">"Rows with errors"</th>
+                    <td>{upload.rows_invalid}</td>
+                </tr>
+            </tbody>
+        </table>
+        {decision}
+        {errors}
+    }
+}
