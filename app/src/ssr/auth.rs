@@ -136,10 +136,17 @@ async fn signed_in(session: &Session) -> Result<Option<SignedIn>, AppError> {
 
 /// The signed-in account with whether this session gave a second factor.
 async fn current(session: &Session) -> Result<Option<(Account, bool)>, AppError> {
+    current_with(&state()?, session).await
+}
+
+/// [`current`], for handlers outside Leptos that hold the state.
+async fn current_with(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(Account, bool)>, AppError> {
     let Some(signed_in) = signed_in(session).await? else {
         return Ok(None);
     };
-    let state = state()?;
     let limit_ms = i64::try_from(state.session_absolute_limit.as_millis()).unwrap_or(i64::MAX);
     if now_millis().saturating_sub(signed_in.since) > limit_ms {
         sign_out(session).await?;
@@ -179,7 +186,18 @@ pub async fn require_role(session: &Session, role: Role) -> Result<Account, AppE
 /// The signed-in account if it has one of `roles` (and, for an admin, a
 /// second factor given in this session).
 pub async fn require_one_of(session: &Session, roles: &[Role]) -> Result<Account, AppError> {
-    let (account, second_factor) = current(session).await?.ok_or(AppError::Unauthorized)?;
+    require_one_of_with(&state()?, session, roles).await
+}
+
+/// [`require_one_of`], for handlers outside Leptos that hold the state.
+pub async fn require_one_of_with(
+    state: &AppState,
+    session: &Session,
+    roles: &[Role],
+) -> Result<Account, AppError> {
+    let (account, second_factor) = current_with(state, session)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     if !roles.contains(&account.role) {
         return Err(AppError::Forbidden);
     }

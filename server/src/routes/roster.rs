@@ -65,8 +65,8 @@ fn io_refusal(error: std::io::Error) -> Refusal {
 }
 
 /// The admins who may upload: bar admins (their jurisdiction), site admins.
-async fn roster_admin(session: &Session) -> Result<Account, AppError> {
-    auth::require_one_of(session, &[Role::BarAdmin, Role::SiteAdmin]).await
+async fn roster_admin(state: &AppState, session: &Session) -> Result<Account, AppError> {
+    auth::require_one_of_with(state, session, &[Role::BarAdmin, Role::SiteAdmin]).await
 }
 
 /// `POST /admin/roster/upload` (multipart: `jurisdiction`, `mode`, `file`).
@@ -98,7 +98,7 @@ async fn receive(
     headers: &HeaderMap,
     mut multipart: Multipart,
 ) -> Result<i64, Refusal> {
-    let account = roster_admin(session).await?;
+    let account = roster_admin(state, session).await?;
     // Refused before a byte is read when the browser says it is too big.
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -192,7 +192,7 @@ pub async fn errors_csv(
     session: Session,
     Path(upload_id): Path<i64>,
 ) -> Response {
-    let account = match roster_admin(&session).await {
+    let account = match roster_admin(&state, &session).await {
         Ok(account) => account,
         Err(error) => {
             let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::FORBIDDEN);

@@ -72,6 +72,11 @@ pub async fn log_out(app: &TestApp) {
 /// Creates a site admin, sets the password through the emailed link,
 /// signs in on `app.client` and enrols TOTP, checking each step.
 pub async fn enrolled_site_admin(app: &TestApp, email: &str) -> Admin {
+    enrolled_admin(app, email, AdminRole::Site).await
+}
+
+/// Like [`enrolled_site_admin`], for any kind of admin.
+pub async fn enrolled_admin(app: &TestApp, email: &str, role: AdminRole) -> Admin {
     let mailer = Mailer::new(
         "Counsel Registry <no-reply@example.org>",
         &MailTransport::Outbox(app.outbox.path().to_owned()),
@@ -83,7 +88,7 @@ pub async fn enrolled_site_admin(app: &TestApp, email: &str) -> Admin {
         &app.address,
         &EmailAddress::parse(email).expect("email"),
         &PersonName::parse("Ada Admin").expect("name"),
-        AdminRole::Site,
+        role,
     )
     .await
     .expect("admin created");
@@ -103,7 +108,8 @@ pub async fn enrolled_site_admin(app: &TestApp, email: &str) -> Admin {
         "/account/two-factor",
         "admins enrol first"
     );
-    let queue = app.get("/admin/reviews").await;
+    // The roster page serves every kind of admin.
+    let queue = app.get("/admin/roster").await;
     assert_eq!(queue.status(), 302, "no admin page before TOTP");
     assert_eq!(location(&queue), "/account/two-factor");
 
@@ -144,7 +150,7 @@ pub async fn enrolled_site_admin(app: &TestApp, email: &str) -> Admin {
     let again = body(app.get("/account/two-factor/recovery-codes").await).await;
     assert!(!again.contains(&admin.recovery_codes[0]), "shown once only");
 
-    assert_eq!(app.get("/admin/reviews").await.status(), 200);
+    assert_eq!(app.get("/admin/roster").await.status(), 200);
     admin
 }
 

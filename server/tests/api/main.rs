@@ -15,6 +15,7 @@ mod process;
 mod registry;
 mod revocation;
 mod roster;
+mod roster_pages;
 mod roster_upload;
 mod security;
 mod sessions;

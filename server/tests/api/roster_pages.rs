@@ -1,0 +1,305 @@
+//! Roster uploads through the portal: the streamed multipart upload, who
+//! may upload where, the preview page, the commit, the errors download,
+//! and bodies that are too big or cut off.
+
+use app::ssr::admin::AdminRole;
+
+use crate::admins::{body, enrolled_admin, enrolled_site_admin, location};
+use crate::helpers::{Engine, TestApp, form_error, spawn_app};
+
+const BOUNDARY: &str = "----counsel-registry-test-boundary";
+
+/// A multipart/form-data body as a browser sends it.
+fn multipart(fields: &[(&str, &str)], file: Option<&[u8]>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some(content) = file {
+        body.extend(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"roster.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(content);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+async fn post_upload(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/admin/roster/upload"))
+        .header("referer", app.url("/admin/roster"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload sent")
+}
+
+/// The message an upload was refused with, from the redirect back.
+fn refusal(response: &reqwest::Response) -> String {
+    let target = location(response);
+    let encoded = target
+        .strip_prefix("/admin/roster?error=")
+        .unwrap_or_else(|| panic!("a refusal, not {target}"));
+    url::form_urlencoded::parse(format!("e={encoded}").as_bytes())
+        .next()
+        .map(|(_, message)| message.into_owned())
+        .expect("message")
+}
+
+const ROSTER: &str = "bar_number,full_name,status,email\n\
+    1,Ann Able,active,\n\
+    2,=HYPERLINK(\"http://evil.example\"),active,\n\
+    3,Cy Cole,active,ann@example\n";
+
+db_test!(
+    async fn a_site_admin_uploads_previews_and_commits(engine: Engine) {
+        let app = spawn_app(engine).await;
+        enrolled_site_admin(&app, "ada@example.org").await;
+        let page = body(app.get("/admin/roster").await).await;
+        assert!(page.contains("Download the template") && page.contains("California (CA)"));
+
+        let uploaded = post_upload(
+            &app,
+            multipart(
+                &[("jurisdiction", "CA"), ("mode", "partial")],
+                Some(ROSTER.as_bytes()),
+            ),
+        )
+        .await;
+        assert_eq!(uploaded.status(), 303);
+        let preview_path = location(&uploaded);
+        assert!(
+            preview_path.starts_with("/admin/roster/uploads/"),
+            "{preview_path}"
+        );
+        let id = preview_path.rsplit('/').next().expect("id").to_owned();
+        let preview = body(app.get(&preview_path).await).await;
+        assert!(preview.contains("2 rows with errors"), "{preview}");
+        assert!(preview.contains("Commit this upload"), "{preview}");
+
+        let errors = app
+            .get(&format!("/admin/roster/uploads/{id}/errors.csv"))
+            .await;
+        assert_eq!(errors.status(), 200);
+        assert!(
+            errors.headers()["content-disposition"]
+                .to_str()
+                .expect("ascii")
+                .contains("attachment")
+        );
+        let csv = errors.text().await.expect("csv");
+        assert!(csv.contains("'=HYPERLINK"), "{csv}");
+
+        let refused = app
+            .post_form_from(
+                &preview_path,
+                "/api/commit_roster_upload",
+                &[("upload", &id)],
+            )
+            .await;
+        assert!(
+            form_error(&refused)
+                .expect("error")
+                .contains("2 rows have errors"),
+        );
+        let committed = app
+            .post_form_from(
+                &preview_path,
+                "/api/commit_roster_upload",
+                &[("upload", &id), ("skip_invalid", "yes")],
+            )
+            .await;
+        assert_eq!(
+            location(&committed),
+            format!("/admin/roster/uploads/{id}?committed=1")
+        );
+        let result = body(app.get(&preview_path).await).await;
+        assert!(result.contains("Result: committed"), "{result}");
+        let history = body(app.get("/admin/roster").await).await;
+        assert!(history.contains("ada@example.org") && history.contains("committed"));
+        let twice = app
+            .post_form_from(
+                &preview_path,
+                "/api/commit_roster_upload",
+                &[("upload", &id), ("skip_invalid", "yes")],
+            )
+            .await;
+        assert!(
+            form_error(&twice)
+                .expect("error")
+                .contains("already committed")
+        );
+    }
+);
+
+db_test!(
+    async fn bad_uploads_are_refused_and_store_nothing(engine: Engine) {
+        let app = spawn_app(engine).await;
+        enrolled_admin(
+            &app,
+            "tex@example.org",
+            AdminRole::Bar(app::domain::Jurisdiction::parse("TX").expect("TX")),
+        )
+        .await;
+        let uploads = || async {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roster_uploads")
+                .fetch_one(app.database.pool())
+                .await
+                .expect("count");
+            count
+        };
+
+        // A Texas bar admin uploading for California.
+        let other_bar = post_upload(
+            &app,
+            multipart(
+                &[("jurisdiction", "CA"), ("mode", "full")],
+                Some(ROSTER.as_bytes()),
+            ),
+        )
+        .await;
+        assert!(
+            refusal(&other_bar).contains("for TX only"),
+            "{}",
+            refusal(&other_bar)
+        );
+        // No mode, no file, no jurisdiction.
+        let no_mode = post_upload(
+            &app,
+            multipart(&[("jurisdiction", "TX")], Some(ROSTER.as_bytes())),
+        )
+        .await;
+        assert!(refusal(&no_mode).contains("full roster or a partial update"));
+        let no_file = post_upload(
+            &app,
+            multipart(&[("jurisdiction", "TX"), ("mode", "full")], None),
+        )
+        .await;
+        assert!(refusal(&no_file).contains("Choose a CSV file"));
+        // Wrong delimiter: refused as a file, with the reason.
+        let semicolons = post_upload(
+            &app,
+            multipart(
+                &[("jurisdiction", "TX"), ("mode", "full")],
+                Some(b"bar_number;full_name;status\n1;Ann Able;active\n"),
+            ),
+        )
+        .await;
+        assert!(
+            refusal(&semicolons).contains("semicolons"),
+            "{}",
+            refusal(&semicolons)
+        );
+        // A body cut off before its end.
+        let mut cut = multipart(
+            &[("jurisdiction", "TX"), ("mode", "partial")],
+            Some(ROSTER.as_bytes()),
+        );
+        cut.truncate(cut.len() - 40);
+        let truncated = post_upload(&app, cut).await;
+        assert!(
+            refusal(&truncated).contains("cut off"),
+            "{}",
+            refusal(&truncated)
+        );
+        // Over 50 MiB.
+        let mut big = b"bar_number,full_name,status\n".to_vec();
+        big.resize(50 * 1024 * 1024 + 1024, b'1');
+        let too_big = post_upload(
+            &app,
+            multipart(&[("jurisdiction", "TX"), ("mode", "partial")], Some(&big)),
+        )
+        .await;
+        assert!(
+            refusal(&too_big).contains("larger than 50 MiB"),
+            "{}",
+            refusal(&too_big)
+        );
+        assert_eq!(uploads().await, 0, "nothing stored");
+
+        // Their own bar works; another bar's upload is invisible to them.
+        let own = post_upload(
+            &app,
+            multipart(
+                &[("jurisdiction", "TX"), ("mode", "partial")],
+                Some(b"bar_number,full_name,status\n9,Tex Ritter,active\n"),
+            ),
+        )
+        .await;
+        assert!(location(&own).starts_with("/admin/roster/uploads/"));
+        assert_eq!(uploads().await, 1);
+        let california = app::ssr::roster_upload::stage(
+            app.database.pool(),
+            &app::ssr::roster_upload::UploadRequest {
+                jurisdiction: app::domain::Jurisdiction::parse("CA").expect("CA"),
+                mode: app::ssr::roster_upload::Mode::Partial,
+                uploader: app::ssr::roster_upload::Uploader {
+                    user_id: None,
+                    label: "cli".into(),
+                },
+                file_name: "ca.csv".into(),
+            },
+            std::io::Cursor::new(b"bar_number,full_name,status\n1,Ann Able,active\n".to_vec()),
+            Default::default(),
+        )
+        .await
+        .expect("staged");
+        let hidden = app
+            .get(&format!("/admin/roster/uploads/{california}"))
+            .await;
+        assert_eq!(hidden.status(), 404);
+        let hidden_errors = app
+            .get(&format!("/admin/roster/uploads/{california}/errors.csv"))
+            .await;
+        assert_eq!(hidden_errors.status(), 404);
+        let commit = app
+            .post_form_from(
+                "/admin/roster",
+                "/api/commit_roster_upload",
+                &[("upload", &california.to_string())],
+            )
+            .await;
+        assert!(form_error(&commit).expect("error").contains("Not found"));
+    }
+);
+
+db_test!(
+    async fn attorneys_cannot_upload(engine: Engine) {
+        use crate::accounts::{PASSWORD, log_in, verified_account};
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
+        assert_eq!(app.get("/admin/roster").await.status(), 403);
+        let refused = post_upload(
+            &app,
+            multipart(
+                &[("jurisdiction", "CA"), ("mode", "full")],
+                Some(ROSTER.as_bytes()),
+            ),
+        )
+        .await;
+        assert!(refusal(&refused).contains("permission"));
+        let template = app.get("/roster-template.csv").await;
+        assert!(
+            template
+                .text()
+                .await
+                .expect("template")
+                .starts_with("bar_number,full_name,status,email,admitted_on,office_phone\n")
+        );
+    }
+);
