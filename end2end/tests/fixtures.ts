@@ -154,3 +154,26 @@ export async function codeSentTo(testInfo: TestInfo, e164: string): Promise<stri
   }
   throw new Error(`no code for ${e164} in ${dir}`);
 }
+
+/**
+ * A site admin created by the CLI, signed in with two-step sign-in set up,
+ * left on the account page. (admin.spec.ts checks each of these steps.)
+ */
+export async function signedInSiteAdmin(page: Page, testInfo: TestInfo, email: string, password: string) {
+  const javaScript = testInfo.project.use.javaScriptEnabled !== false;
+  createSiteAdmin(testInfo, email);
+  const link = new URL(await linkInMail(testInfo, email, "http://127.0.0.1", "/reset-password"));
+  await page.goto(link.pathname + link.search);
+  if (javaScript) await hydrated(page);
+  await page.getByLabel("New password").fill(password);
+  await page.getByRole("button", { name: "Save the new password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password is changed");
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const secret = (await page.getByTestId("totp-secret").textContent())?.trim() ?? "";
+  await page.getByLabel("Code from the app").fill(totp(secret));
+  await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
+  await page.getByRole("link", { name: "I have saved them" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
+}
