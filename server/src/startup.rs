@@ -93,6 +93,7 @@ impl Application {
             code_sender: code_sender(&settings.code_delivery)?,
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
+            roster_progress: Default::default(),
         };
 
         let housekeeping = spawn_housekeeping(

@@ -21,6 +21,11 @@ use crate::components::page_error::guarded;
 enum Sending {
     Uploading(u32),
     Checking,
+    /// Rows checked so far, and the share of the file they cover.
+    Checked {
+        rows: u64,
+        percent: u32,
+    },
     Failed,
 }
 
@@ -134,6 +139,13 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
             }
                 .into_any(),
         ),
+        Some(Sending::Checked { rows, percent }) => Some(
+            view! {
+                <progress max="100" value=percent.to_string() aria-label="Checking the rows"></progress>
+                <span>{format!(" Uploaded. Checked {rows} rows ({percent}%)…")}</span>
+            }
+                .into_any(),
+        ),
         Some(Sending::Failed) => Some(
             view! { <span>"The upload failed: check the connection and try again."</span> }
                 .into_any(),
@@ -143,6 +155,9 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
     };
     view! {
         <form method="post" action="/admin/roster/upload" enctype="multipart/form-data" class="form" on:submit=on_submit>
+            // Set by the page before sending, so it can ask how far the
+            // server's check got; empty without JavaScript.
+            <input type="hidden" name="progress_token" value="" />
             {jurisdiction_field}
             <fieldset class="choice">
                 <legend>"What the file is"</legend>
@@ -159,7 +174,7 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
                 <label for="file">"CSV file"</label>
                 <input id="file" name="file" type="file" accept=".csv,text/csv" required />
             </div>
-            <button type="submit" class="button" disabled=move || matches!(sending.get(), Some(Sending::Uploading(_) | Sending::Checking))>
+            <button type="submit" class="button" disabled=move || matches!(sending.get(), Some(Sending::Uploading(_) | Sending::Checking | Sending::Checked { .. }))>
                 "Upload and preview"
             </button>
             <p class="hint" role="status" aria-live="polite">{status}</p>
@@ -194,6 +209,15 @@ fn send_with_progress(event: &leptos::ev::SubmitEvent, sending: RwSignal<Option<
         return;
     }
     event.prevent_default();
+    let token: String = window()
+        .crypto()
+        .map(|crypto| crypto.random_uuid())
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    // `set` keeps the field where the form has it: before the file.
+    let _ = data.set_with_str("progress_token", &token);
     sending.set(Some(Sending::Uploading(0)));
     if let Ok(upload) = request.upload() {
         let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
@@ -210,7 +234,10 @@ fn send_with_progress(event: &leptos::ev::SubmitEvent, sending: RwSignal<Option<
         );
         upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
         on_progress.forget();
-        let on_sent = Closure::<dyn FnMut()>::new(move || sending.set(Some(Sending::Checking)));
+        let on_sent = Closure::<dyn FnMut()>::new(move || {
+            sending.set(Some(Sending::Checking));
+            watch_the_check(token.clone(), sending);
+        });
         upload.set_onload(Some(on_sent.as_ref().unchecked_ref()));
         on_sent.forget();
     }
@@ -226,6 +253,25 @@ fn send_with_progress(event: &leptos::ev::SubmitEvent, sending: RwSignal<Option<
     if request.send_with_opt_form_data(Some(&data)).is_err() {
         sending.set(Some(Sending::Failed));
     }
+}
+
+/// Asks every half second how far the server's check of the rows got,
+/// until the page moves on to the preview.
+#[cfg(feature = "hydrate")]
+fn watch_the_check(token: String, sending: RwSignal<Option<Sending>>) {
+    use crate::api::roster::roster_upload_progress;
+    let ask = move || {
+        let token = token.clone();
+        leptos::task::spawn_local(async move {
+            if let Ok(Some((received, checked, rows))) = roster_upload_progress(token).await {
+                let percent = (checked * 100).checked_div(received).unwrap_or(0).min(100) as u32;
+                if !matches!(sending.get_untracked(), Some(Sending::Failed)) {
+                    sending.set(Some(Sending::Checked { rows, percent }));
+                }
+            }
+        });
+    };
+    let _ = set_interval_with_handle(ask, std::time::Duration::from_millis(500));
 }
 
 #[component]

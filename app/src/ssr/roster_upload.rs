@@ -110,11 +110,67 @@ pub struct UploadRequest {
     pub file_name: String,
 }
 
-/// How far staging got, for a progress bar (updated as it goes).
+/// How far an upload got, for a progress bar (updated as it goes).
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Bytes of the file received (browser uploads, while spooling).
+    pub received: AtomicU64,
+    /// Bytes of the file checked so far.
     pub bytes: AtomicU64,
+    /// Rows checked so far.
     pub rows: AtomicU64,
+}
+
+/// The uploads this instance is working on, by account and a token the
+/// browser chose, so the page can show how far the checking got.
+#[derive(Debug, Clone, Default)]
+pub struct ProgressBoard(Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Progress>>>>);
+
+impl ProgressBoard {
+    fn key(user_id: i64, token: &str) -> String {
+        format!("{user_id}:{token}")
+    }
+
+    /// Registers an upload; it leaves the board when the entry is dropped.
+    pub fn enter(&self, user_id: i64, token: &str) -> ProgressEntry {
+        let progress = Arc::new(Progress::default());
+        let key = Self::key(user_id, token);
+        if let Ok(mut board) = self.0.lock() {
+            board.insert(key.clone(), progress.clone());
+        }
+        ProgressEntry {
+            board: self.clone(),
+            key,
+            progress,
+        }
+    }
+
+    /// (bytes received, bytes checked, rows checked) of an upload.
+    pub fn read(&self, user_id: i64, token: &str) -> Option<(u64, u64, u64)> {
+        let board = self.0.lock().ok()?;
+        let progress = board.get(&Self::key(user_id, token))?;
+        Some((
+            progress.received.load(Ordering::Relaxed),
+            progress.bytes.load(Ordering::Relaxed),
+            progress.rows.load(Ordering::Relaxed),
+        ))
+    }
+}
+
+/// An upload on the [`ProgressBoard`], taken off when dropped (also when
+/// the request is abandoned half-way).
+pub struct ProgressEntry {
+    board: ProgressBoard,
+    key: String,
+    pub progress: Arc<Progress>,
+}
+
+impl Drop for ProgressEntry {
+    fn drop(&mut self) {
+        if let Ok(mut board) = self.board.0.lock() {
+            board.remove(&self.key);
+        }
+    }
 }
 
 /// Whether `account` may upload for `jurisdiction`: a site admin for any,
@@ -1125,6 +1181,18 @@ mod tests {
         assert_eq!(neutralise_formula("+1 202"), "'+1 202");
         assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise_formula("Jane Doe"), "Jane Doe");
+    }
+
+    #[test]
+    fn the_progress_board_shows_an_upload_while_it_runs() {
+        let board = ProgressBoard::default();
+        let entry = board.enter(7, "abc");
+        entry.progress.received.store(100, Ordering::Relaxed);
+        entry.progress.rows.store(3, Ordering::Relaxed);
+        assert_eq!(board.read(7, "abc"), Some((100, 0, 3)));
+        assert_eq!(board.read(8, "abc"), None, "another account's upload");
+        drop(entry);
+        assert_eq!(board.read(7, "abc"), None, "gone once over");
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct AppState {
     pub base_url: String,
     /// How long a sign-in lasts, however active the session.
     pub session_absolute_limit: std::time::Duration,
+    /// Roster uploads being checked on this instance.
+    pub roster_progress: crate::ssr::roster_upload::ProgressBoard,
 }
 
 impl FromRef<AppState> for LeptosOptions {

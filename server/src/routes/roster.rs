@@ -108,17 +108,30 @@ async fn receive(
         return Err(UploadError::TooLarge.into());
     }
     let (mut jurisdiction, mut mode, mut file) = (None, None, None);
+    // The page sends a token before the file so it can ask how far the
+    // checking got; without one (no JavaScript) nobody asks.
+    let mut entry = None;
     while let Some(field) = multipart.next_field().await? {
         match field.name().unwrap_or_default() {
             "jurisdiction" => jurisdiction = Some(small_text(field).await?),
             "mode" => mode = Some(small_text(field).await?),
+            "progress_token" => {
+                let token = small_text(field).await?;
+                if !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    entry = Some(state.roster_progress.enter(account.id, &token));
+                }
+            }
             "file" => {
                 let name = field.file_name().unwrap_or("roster.csv").to_owned();
-                file = Some((name, spool(field).await?));
+                let progress = entry.as_ref().map(|entry| entry.progress.clone());
+                file = Some((name, spool(field, progress.as_deref()).await?));
             }
             _ => {}
         }
     }
+    let progress = entry
+        .as_ref()
+        .map_or_else(Default::default, |entry| entry.progress.clone());
     let jurisdiction = Jurisdiction::parse(jurisdiction.as_deref().unwrap_or(""))
         .map_err(|_| Refusal::Message("Choose the jurisdiction of the roster.".into()))?;
     if !roster_upload::may_upload(&account, jurisdiction) {
@@ -153,10 +166,11 @@ async fn receive(
         state.database.pool(),
         &request,
         std::io::BufReader::new(input),
-        std::sync::Arc::new(Progress::default()),
+        progress,
     )
     .await?;
     drop(spooled);
+    drop(entry);
     Ok(upload_id)
 }
 
@@ -170,7 +184,10 @@ async fn small_text(field: Field<'_>) -> Result<String, Refusal> {
 }
 
 /// Writes the file field to a temporary file as it arrives, counting.
-async fn spool(mut field: Field<'_>) -> Result<tempfile::NamedTempFile, Refusal> {
+async fn spool(
+    mut field: Field<'_>,
+    progress: Option<&Progress>,
+) -> Result<tempfile::NamedTempFile, Refusal> {
     let spooled = tempfile::NamedTempFile::new().map_err(io_refusal)?;
     let mut writer = tokio::fs::File::from_std(spooled.reopen().map_err(io_refusal)?);
     let mut written = 0_u64;
@@ -180,6 +197,11 @@ async fn spool(mut field: Field<'_>) -> Result<tempfile::NamedTempFile, Refusal>
             return Err(UploadError::TooLarge.into());
         }
         writer.write_all(&chunk).await.map_err(io_refusal)?;
+        if let Some(progress) = progress {
+            progress
+                .received
+                .store(written, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     writer.flush().await.map_err(io_refusal)?;
     Ok(spooled)

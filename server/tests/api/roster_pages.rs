@@ -72,10 +72,15 @@ db_test!(
         let page = body(app.get("/admin/roster").await).await;
         assert!(page.contains("Download the template") && page.contains("California (CA)"));
 
+        // As the hydrated page sends it: with a progress token first.
         let uploaded = post_upload(
             &app,
             multipart(
-                &[("jurisdiction", "CA"), ("mode", "partial")],
+                &[
+                    ("progress_token", "0f3c9a"),
+                    ("jurisdiction", "CA"),
+                    ("mode", "partial"),
+                ],
                 Some(ROSTER.as_bytes()),
             ),
         )
