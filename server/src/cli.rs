@@ -8,6 +8,7 @@ use app::ssr::mail::Mailer;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use app::ssr::providers::{self, Scope};
 use app::ssr::roster;
 use app::ssr::roster_upload::{self, Mode, Progress, UploadRequest, Uploader};
 use clap::{Parser, Subcommand};
@@ -36,6 +37,26 @@ pub enum Command {
     /// Administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Phone providers and their API keys.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Register a phone provider.
+    Create { name: String },
+    /// Make an API key for a provider; it is printed once, and only its
+    /// SHA-256 is stored.
+    Key {
+        name: String,
+        /// registry:read (snapshot, changes, acks, lookups) and/or
+        /// audit:write (call audits). Default: both.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// Revoke a key by its visible prefix (crk_…); it stops working at once.
+    RevokeKey { prefix: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,6 +326,41 @@ pub async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
             println!("created {email}; a link to choose the password (valid 24 hours) was emailed")
         }
         AdminCreated::Promoted => println!("{email} is now an administrator"),
+    }
+    database.close().await;
+    Ok(())
+}
+
+pub async fn provider(settings: &Settings, command: ProviderCommand) -> anyhow::Result<()> {
+    let database = open_database(settings).await?;
+    let pool = database.pool();
+    match command {
+        ProviderCommand::Create { name } => {
+            providers::create_provider(pool, &name).await?;
+            println!("provider {name:?} created; make it a key with: server provider key {name:?}");
+        }
+        ProviderCommand::Key { name, scopes } => {
+            let scopes: Vec<Scope> = if scopes.is_empty() {
+                Scope::ALL.to_vec()
+            } else {
+                scopes
+                    .iter()
+                    .map(|raw| {
+                        Scope::parse(raw).with_context(|| {
+                            format!("unknown scope {raw:?}: use registry:read or audit:write")
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            };
+            let key = providers::create_key(pool, &name, &scopes).await?;
+            let scopes: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
+            println!("key for {name:?} ({}), shown this once:", scopes.join(", "));
+            println!("{}", key.key);
+        }
+        ProviderCommand::RevokeKey { prefix } => {
+            providers::revoke_key(pool, &prefix).await?;
+            println!("key {prefix} revoked");
+        }
     }
     database.close().await;
     Ok(())

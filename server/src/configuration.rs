@@ -44,6 +44,9 @@ pub struct Settings {
     /// Sign-in, sign-up and reset requests per client address and minute,
     /// per endpoint (`AUTH_ATTEMPTS_PER_MINUTE`).
     pub auth_attempts_per_minute: u32,
+    /// Provider API requests per key and second, per instance
+    /// (`API_REQUESTS_PER_SECOND`).
+    pub api_requests_per_second: std::num::NonZeroU32,
     /// How many reverse proxies in front of the server append to
     /// `X-Forwarded-For` (`TRUSTED_PROXY_HOPS`); 0 ignores the header.
     pub trusted_proxy_hops: usize,
@@ -178,6 +181,19 @@ impl Settings {
             });
         }
 
+        let api_requests_per_second: u32 = parse(
+            "API_REQUESTS_PER_SECOND",
+            read("API_REQUESTS_PER_SECOND"),
+            "100",
+            "expected a whole number from 1 to 1000000",
+        )?;
+        let api_requests_per_second = std::num::NonZeroU32::new(api_requests_per_second)
+            .filter(|value| value.get() <= 1_000_000)
+            .ok_or_else(|| ConfigError {
+                variable: "API_REQUESTS_PER_SECOND",
+                message: "expected a whole number from 1 to 1000000".into(),
+            })?;
+
         let trusted_proxy_hops: usize = parse(
             "TRUSTED_PROXY_HOPS",
             read("TRUSTED_PROXY_HOPS"),
@@ -251,6 +267,7 @@ impl Settings {
             mail_from,
             mail_transport,
             auth_attempts_per_minute,
+            api_requests_per_second,
             trusted_proxy_hops,
             code_delivery,
         })

@@ -1,6 +1,7 @@
 //! The Counsel Registry server process: configuration, telemetry, the HTTP
 //! application (pages, server functions, health) and the command line.
 
+pub mod api_v1;
 pub mod cli;
 pub mod configuration;
 pub mod middleware;

@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
         Command::Migrate => server::cli::migrate(&settings).await,
         Command::Roster(command) => server::cli::roster(&settings, command).await,
         Command::Admin(command) => server::cli::admin(&settings, command).await,
+        Command::Provider(command) => server::cli::provider(&settings, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,12 +12,12 @@ use app::ssr::mail::Mailer;
 use app::ssr::session::SessionBackend;
 use app::ssr::state::AppState;
 use app::{App, shell};
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use leptos::nonce::use_nonce;
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
 use leptos_axum::{
@@ -35,6 +35,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::api_v1::{self, ApiLimits, ReadLog};
 use crate::configuration::{CodeDelivery, Settings};
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
@@ -51,6 +52,8 @@ pub struct Application {
     database: Database,
     housekeeping: JoinHandle<()>,
     worker: JoinHandle<()>,
+    /// Writes providers' reads; ends once the router (its sender) is gone.
+    read_log_writer: JoinHandle<()>,
     shutdown_grace: std::time::Duration,
 }
 
@@ -103,7 +106,15 @@ impl Application {
         );
         let worker = spawn_worker(state.clone(), settings.job_poll_interval);
         let allowed_origin = AllowedOrigin(public_origin);
-        let router = router(state, sessions, allowed_origin, hashed_bundle, settings);
+        let (read_log, read_log_writer) = ReadLog::start(state.database.pool().clone());
+        let router = router(
+            state,
+            sessions,
+            allowed_origin,
+            hashed_bundle,
+            settings,
+            read_log,
+        );
         tracing::info!(address = %local_address, engine = ?database.engine(), "listening");
         Ok(Self {
             listener,
@@ -111,6 +122,7 @@ impl Application {
             database,
             housekeeping,
             worker,
+            read_log_writer,
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -159,6 +171,13 @@ impl Application {
         self.housekeeping.abort();
         // A job cut off here is taken again once its lease runs out.
         self.worker.abort();
+        // The reads still queued are written before the database closes.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.read_log_writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("provider reads still queued at shutdown were not logged");
+        }
         self.database.close().await;
         tracing::info!("stopped");
         outcome
@@ -171,6 +190,7 @@ fn router(
     allowed_origin: AllowedOrigin,
     hashed_bundle: bool,
     settings: &Settings,
+    read_log: ReadLog,
 ) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(App);
@@ -192,6 +212,15 @@ fn router(
             get(roster::errors_csv),
         )
         .route("/roster-template.csv", get(roster::template))
+        .nest(
+            "/api/v1",
+            api_v1::router()
+                .layer(Extension(ApiLimits::per_second(
+                    settings.api_requests_per_second,
+                )))
+                .layer(Extension(read_log))
+                .layer(DefaultBodyLimit::max(4 * 1024 * 1024)),
+        )
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -10,6 +10,7 @@ pub mod db;
 pub mod jobs;
 pub mod mail;
 pub mod numbers;
+pub mod providers;
 pub mod rate_limit;
 pub mod registry;
 pub mod roster;

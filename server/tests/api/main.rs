@@ -12,6 +12,7 @@ mod jobs;
 mod numbers;
 mod pages;
 mod process;
+mod provider_api;
 mod registry;
 mod revocation;
 mod roster;

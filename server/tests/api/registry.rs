@@ -10,9 +10,9 @@ use rand::Rng;
 
 use crate::helpers::{Engine, TestDatabase};
 
-const WRITERS: i64 = 8;
+pub const WRITERS: i64 = 8;
 const STEPS_PER_WRITER: usize = 40;
-const NUMBERS: [&str; 5] = [
+pub const NUMBERS: [&str; 5] = [
     "+12025550101",
     "+12025550102",
     "+12025550103",
@@ -20,39 +20,64 @@ const NUMBERS: [&str; 5] = [
     "+14155550105",
 ];
 
+/// Makes the attorney's registration of `e164` active, or removes it, in
+/// its own registry transaction.
+pub async fn flip(pool: &sqlx::AnyPool, user_id: i64, e164: &str, activate: bool) {
+    let mut write = registry::begin_write(pool).await.expect("begin");
+    if activate {
+        sqlx::query(
+            "INSERT INTO registrations (user_id, e164, status, created_at) \
+             VALUES ($1, $2, 'active', 0) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(e164)
+        .execute(&mut *write.transaction)
+        .await
+        .expect("activate");
+    } else {
+        sqlx::query(
+            "UPDATE registrations SET status = 'removed' \
+             WHERE user_id = $1 AND e164 = $2 AND status = 'active'",
+        )
+        .bind(user_id)
+        .bind(e164)
+        .execute(&mut *write.transaction)
+        .await
+        .expect("remove");
+    }
+    registry::refresh(&mut write, e164).await.expect("refresh");
+    write.commit().await.expect("commit");
+}
+
 /// One writer: attorney `user_id` adds and removes active registrations at
-/// random, each change in its own registry transaction.
-async fn writer(pool: sqlx::AnyPool, user_id: i64) {
+/// random.
+pub async fn writer(pool: sqlx::AnyPool, user_id: i64) {
     for _ in 0..STEPS_PER_WRITER {
         let (e164, activate) = {
             let mut rng = rand::thread_rng();
             (NUMBERS[rng.gen_range(0..NUMBERS.len())], rng.gen_bool(0.5))
         };
-        let mut write = registry::begin_write(&pool).await.expect("begin");
-        if activate {
-            sqlx::query(
-                "INSERT INTO registrations (user_id, e164, status, created_at) \
-                 VALUES ($1, $2, 'active', 0) ON CONFLICT DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(e164)
-            .execute(&mut *write.transaction)
-            .await
-            .expect("activate");
-        } else {
-            sqlx::query(
-                "UPDATE registrations SET status = 'removed' \
-                 WHERE user_id = $1 AND e164 = $2 AND status = 'active'",
-            )
-            .bind(user_id)
-            .bind(e164)
-            .execute(&mut *write.transaction)
-            .await
-            .expect("remove");
-        }
-        registry::refresh(&mut write, e164).await.expect("refresh");
-        write.commit().await.expect("commit");
+        flip(&pool, user_id, e164, activate).await;
     }
+}
+
+/// `count` attorney accounts for the writers; their ids.
+pub async fn writer_accounts(pool: &sqlx::AnyPool, count: i64) -> Vec<i64> {
+    for user in 1..=count {
+        sqlx::query(
+            "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
+             password_hash, created_at) VALUES ($1, $1, 'A B', 'CA', $2, 'x', 0)",
+        )
+        .bind(format!("writer{user}@example.org"))
+        .bind(user.to_string())
+        .execute(pool)
+        .await
+        .expect("user");
+    }
+    sqlx::query_scalar("SELECT id FROM users ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .expect("ids")
 }
 
 db_test!(
@@ -63,21 +88,7 @@ db_test!(
             .expect("connect");
         database.migrate().await.expect("migrate");
         let pool = database.pool().clone();
-        for user in 1..=WRITERS {
-            sqlx::query(
-                "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
-                 password_hash, created_at) VALUES ($1, $1, 'A B', 'CA', $2, 'x', 0)",
-            )
-            .bind(format!("writer{user}@example.org"))
-            .bind(user.to_string())
-            .execute(&pool)
-            .await
-            .expect("user");
-        }
-        let user_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM users ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .expect("ids");
+        let user_ids = writer_accounts(&pool, WRITERS).await;
 
         let writers: Vec<_> = user_ids
             .into_iter()

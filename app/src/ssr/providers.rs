@@ -1,0 +1,339 @@
+//! Phone providers, their API keys and what they do with the registry:
+//! acknowledgements ("applied through seq N", kept forever) and the log of
+//! their reads. Keys are shown once; only their SHA-256 is stored, with a
+//! visible prefix so an admin can tell them apart.
+
+use base64::Engine as _;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use sqlx::AnyPool;
+
+use crate::ssr::clock::now_millis;
+use crate::ssr::registry;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Snapshot, changes, acknowledgements, lookups.
+    RegistryRead,
+    /// Call-record audits.
+    AuditWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::RegistryRead, Scope::AuditWrite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::RegistryRead => "registry:read",
+            Scope::AuditWrite => "audit:write",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == raw.trim())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("a provider named {0:?} exists already")]
+    NameTaken(String),
+    #[error("no provider is named {0:?}")]
+    UnknownProvider(String),
+    #[error("a provider's name is 1 to 100 printable characters")]
+    InvalidName,
+    #[error("no key starts with {0:?}")]
+    UnknownKey(String),
+    #[error("seq {through_seq} is past the head of the change log ({head})")]
+    AckPastHead { through_seq: i64, head: i64 },
+    #[error("seq {through_seq} is before this provider's last acknowledgement ({previous})")]
+    AckBehind { through_seq: i64, previous: i64 },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn checked_name(name: &str) -> Result<&str, ProviderError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ProviderError::InvalidName);
+    }
+    Ok(name)
+}
+
+pub async fn create_provider(pool: &AnyPool, name: &str) -> Result<i64, ProviderError> {
+    let name = checked_name(name)?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO providers (name, created_at) VALUES ($1, $2) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(name)
+    .bind(now_millis())
+    .fetch_optional(pool)
+    .await?;
+    id.ok_or_else(|| ProviderError::NameTaken(name.to_owned()))
+}
+
+/// The SHA-256 of a key, as stored.
+pub fn key_hash(key: &str) -> String {
+    format!("{:x}", Sha256::digest(key.as_bytes()))
+}
+
+/// A key as it is shown once: `crk_` and 43 characters of base64url
+/// (256 random bits); its first 12 characters are its visible prefix.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub key: String,
+    pub prefix: String,
+}
+
+/// Makes a key for the provider named `name` with `scopes`.
+pub async fn create_key(
+    pool: &AnyPool,
+    name: &str,
+    scopes: &[Scope],
+) -> Result<NewKey, ProviderError> {
+    let provider_id: i64 = sqlx::query_scalar("SELECT id FROM providers WHERE name = $1")
+        .bind(name.trim())
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| ProviderError::UnknownProvider(name.to_owned()))?;
+    let mut secret = [0_u8; 32];
+    OsRng.fill_bytes(&mut secret);
+    let key = format!(
+        "crk_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let prefix: String = key.chars().take(12).collect();
+    let scopes: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO provider_keys (provider_id, prefix, key_hash, scopes, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(provider_id)
+    .bind(&prefix)
+    .bind(key_hash(&key))
+    .bind(scopes.join(" "))
+    .bind(now_millis())
+    .execute(pool)
+    .await?;
+    Ok(NewKey { key, prefix })
+}
+
+/// Revokes the key with this visible prefix; it stops working at once.
+pub async fn revoke_key(pool: &AnyPool, prefix: &str) -> Result<(), ProviderError> {
+    let revoked = sqlx::query(
+        "UPDATE provider_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL",
+    )
+    .bind(now_millis())
+    .bind(prefix.trim())
+    .execute(pool)
+    .await?;
+    if revoked.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(ProviderError::UnknownKey(prefix.to_owned()))
+    }
+}
+
+/// A key in use: who it speaks for and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: i64,
+    pub provider_id: i64,
+    pub scopes: Vec<Scope>,
+}
+
+/// The caller a presented key stands for, unless unknown or revoked.
+pub async fn authenticate(pool: &AnyPool, key: &str) -> Result<Option<Caller>, sqlx::Error> {
+    let found: Option<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, provider_id, scopes FROM provider_keys \
+         WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(key_hash(key))
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|(key_id, provider_id, scopes)| Caller {
+        key_id,
+        provider_id,
+        scopes: scopes.split(' ').filter_map(Scope::parse).collect(),
+    }))
+}
+
+/// Records that the provider applied the change log through `through_seq`.
+/// Past the head, or behind the provider's last acknowledgement, is
+/// refused; the same seq again is accepted and answered with its time.
+pub async fn acknowledge(
+    pool: &AnyPool,
+    caller: &Caller,
+    through_seq: i64,
+) -> Result<i64, ProviderError> {
+    let mut transaction = pool.begin().await?;
+    // Written first (SQLite: a writer from the start); it also orders
+    // acknowledgements of one provider.
+    let now = now_millis();
+    let inserted = sqlx::query(
+        "INSERT INTO provider_acks (provider_id, through_seq, acked_at, key_id) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(caller.provider_id)
+    .bind(through_seq)
+    .bind(now)
+    .bind(caller.key_id)
+    .execute(&mut *transaction)
+    .await?;
+    let head = registry::head(&mut *transaction).await?;
+    if through_seq > head {
+        return Err(ProviderError::AckPastHead { through_seq, head });
+    }
+    let previous: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(through_seq) FROM provider_acks WHERE provider_id = $1 AND through_seq <> $2",
+    )
+    .bind(caller.provider_id)
+    .bind(through_seq)
+    .fetch_one(&mut *transaction)
+    .await?;
+    if let Some(previous) = previous
+        && previous > through_seq
+    {
+        return Err(ProviderError::AckBehind {
+            through_seq,
+            previous,
+        });
+    }
+    let acked_at = if inserted.rows_affected() == 1 {
+        now
+    } else {
+        sqlx::query_scalar(
+            "SELECT acked_at FROM provider_acks WHERE provider_id = $1 AND through_seq = $2",
+        )
+        .bind(caller.provider_id)
+        .bind(through_seq)
+        .fetch_one(&mut *transaction)
+        .await?
+    };
+    transaction.commit().await?;
+    Ok(acked_at)
+}
+
+/// One read of the registry, to be logged.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub key_id: i64,
+    pub what: String,
+    pub at: i64,
+}
+
+/// Writes logged reads in one statement per 500, and the keys' last use.
+pub async fn record_reads(pool: &AnyPool, reads: &[Read]) -> Result<(), sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    for chunk in reads.chunks(500) {
+        let numbered = transaction.backend_name() != "SQLite";
+        let values: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                if numbered {
+                    format!("(${}, ${}, ${})", row * 3 + 1, row * 3 + 2, row * 3 + 3)
+                } else {
+                    "(?, ?, ?)".to_owned()
+                }
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO provider_reads (key_id, what, at) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for read in chunk {
+            query = query.bind(read.key_id).bind(&read.what).bind(read.at);
+        }
+        query.execute(&mut *transaction).await?;
+    }
+    let mut last_use = std::collections::HashMap::new();
+    for read in reads {
+        let at = last_use.entry(read.key_id).or_insert(read.at);
+        *at = (*at).max(read.at);
+    }
+    for (key_id, at) in last_use {
+        sqlx::query(
+            "UPDATE provider_keys SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(at)
+        .bind(key_id)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await
+}
+
+/// Whether a number was privileged at an instant, and the interval
+/// around it: while privileged, when it became so and when it stopped
+/// (None if it still is); otherwise when it last stopped and when it next
+/// became privileged (None if never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrivilegeAt {
+    pub privileged: bool,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+pub async fn privilege_at(pool: &AnyPool, e164: &str, at: i64) -> Result<PrivilegeAt, sqlx::Error> {
+    let during: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT since, until FROM privileged_intervals \
+         WHERE e164 = $1 AND since <= $2 AND (until IS NULL OR until > $2) \
+         ORDER BY since DESC LIMIT 1",
+    )
+    .bind(e164)
+    .bind(at)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((since, until)) = during {
+        return Ok(PrivilegeAt {
+            privileged: true,
+            since: Some(since),
+            until,
+        });
+    }
+    let since: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(until) FROM privileged_intervals WHERE e164 = $1 AND until <= $2",
+    )
+    .bind(e164)
+    .bind(at)
+    .fetch_one(pool)
+    .await?;
+    let until: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(since) FROM privileged_intervals WHERE e164 = $1 AND since > $2",
+    )
+    .bind(e164)
+    .bind(at)
+    .fetch_one(pool)
+    .await?;
+    Ok(PrivilegeAt {
+        privileged: false,
+        since,
+        until,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_round_trip() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(Scope::parse("registry:write"), None);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(checked_name("Securus").is_ok());
+        assert!(checked_name("  ").is_err());
+        assert!(checked_name("bell\u{7}").is_err());
+    }
+}

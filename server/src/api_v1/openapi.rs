@@ -1,0 +1,67 @@
+//! The OpenAPI 3.1 document of the API, generated from the handlers.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{audit, problem, registry};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Counsel Registry provider API",
+        version = "1",
+        description = "The registry of attorney phone numbers that inmate-phone providers must not record. Numbers and times only, never attorney identities. Authenticate with `Authorization: Bearer <key>`; errors are RFC 9457 problem documents."
+    ),
+    paths(
+        registry::snapshot,
+        registry::changes,
+        registry::acknowledge,
+        registry::lookup,
+        audit::calls,
+        document,
+    ),
+    components(schemas(
+        problem::Problem,
+        registry::Snapshot,
+        registry::SnapshotNumber,
+        registry::ChangesPage,
+        registry::ChangeItem,
+        registry::AckRequest,
+        registry::AckResponse,
+        registry::Lookup,
+        audit::AuditRequest,
+        audit::Call,
+        audit::AuditResponse,
+        audit::PrivilegedCall,
+    )),
+    modifiers(&BearerKeys)
+)]
+pub struct ApiDoc;
+
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A provider key, crk_…"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "This document", content_type = "application/json"))
+)]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

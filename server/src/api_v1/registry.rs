@@ -1,0 +1,378 @@
+//! Reading the registry: the snapshot, the change feed, acknowledgements
+//! and the look-up of one number, now or at a past instant.
+
+use std::time::Duration;
+
+use app::domain::phone::PhoneNumber;
+use app::ssr::providers::{self, ProviderError, Scope};
+use app::ssr::registry;
+use app::ssr::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
+use tokio::sync::mpsc;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::problem::{ApiError, Problem};
+use super::read_log::ReadLog;
+use super::time::{parse_rfc3339, rfc3339};
+
+/// Default and largest page of the change feed.
+const DEFAULT_LIMIT: i64 = 1000;
+const MAX_LIMIT: i64 = 10_000;
+/// Longest long-poll, in seconds, and how often it looks.
+const MAX_WAIT_SECS: u64 = 60;
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// A privileged number in the snapshot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotNumber {
+    /// E.164, e.g. "+12024561111".
+    pub e164: String,
+    /// When it became privileged (RFC 3339).
+    pub since: String,
+}
+
+/// The privileged set and the seq it reflects (`application/json`).
+/// With `Accept: application/x-ndjson`: a first line `{"as_of_seq": N}`,
+/// then one `SnapshotNumber` a line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Snapshot {
+    pub as_of_seq: i64,
+    /// Sorted by e164.
+    pub numbers: Vec<SnapshotNumber>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/registry/snapshot",
+    tag = "registry",
+    security(("bearer" = ["registry:read"])),
+    responses(
+        (status = 200, description = "The privileged numbers, streamed. With `Accept: application/x-ndjson` the same as NDJSON: a first line {\"as_of_seq\": N}, then one SnapshotNumber a line.", body = Snapshot),
+        (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn snapshot(
+    State(state): State<AppState>,
+    Extension(log): Extension<ReadLog>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::RegistryRead)?;
+    let ndjson = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/x-ndjson"));
+    log.record(caller.0.key_id, "snapshot".into());
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let pool = state.database.pool().clone();
+    tokio::spawn(async move {
+        if let Err(error) = stream_snapshot(&pool, ndjson, &sender).await {
+            tracing::error!(error = %error, "snapshot cut off");
+            // The client sees the body end early, not a valid document.
+            let _ = sender
+                .send(Err(std::io::Error::other("snapshot failed")))
+                .await;
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+    ));
+    let content_type = if ndjson {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+/// Writes the snapshot in chunks of about 64 KiB from one consistent read
+/// (a repeatable-read transaction on PostgreSQL; SQLite's read
+/// transaction is a snapshot already), so memory stays flat.
+async fn stream_snapshot(
+    pool: &AnyPool,
+    ndjson: bool,
+    sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), sqlx::Error> {
+    use futures::TryStreamExt;
+
+    let mut transaction = pool.begin().await?;
+    if transaction.backend_name() != "SQLite" {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *transaction)
+            .await?;
+    }
+    let head = registry::head(&mut *transaction).await?;
+    let mut chunk = if ndjson {
+        format!("{{\"as_of_seq\":{head}}}\n")
+    } else {
+        format!("{{\"as_of_seq\":{head},\"numbers\":[")
+    };
+    let mut first = true;
+    {
+        let mut rows = sqlx::query_as::<_, (String, i64)>(
+            "SELECT e164, since FROM privileged_intervals WHERE until IS NULL ORDER BY e164",
+        )
+        .fetch(&mut *transaction);
+        while let Some((e164, since)) = rows.try_next().await? {
+            // E.164 is `+` and digits: nothing in it needs escaping.
+            let item = format!("{{\"e164\":\"{e164}\",\"since\":\"{}\"}}", rfc3339(since));
+            if ndjson {
+                chunk.push_str(&item);
+                chunk.push('\n');
+            } else {
+                if !first {
+                    chunk.push(',');
+                }
+                chunk.push_str(&item);
+            }
+            first = false;
+            if chunk.len() >= 64 * 1024 {
+                let full = std::mem::take(&mut chunk);
+                if sender.send(Ok(Bytes::from(full))).await.is_err() {
+                    return Ok(()); // the client went away
+                }
+            }
+        }
+    }
+    if !ndjson {
+        chunk.push_str("]}");
+    }
+    let _ = sender.send(Ok(Bytes::from(chunk))).await;
+    transaction.commit().await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ChangesQuery {
+    /// Changes after this seq (default 0: from the start).
+    after: Option<String>,
+    /// At most this many (default 1000, at most 10000).
+    limit: Option<String>,
+    /// Seconds to wait for a change when there is none yet (at most 60).
+    wait: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeItem {
+    pub seq: i64,
+    pub e164: String,
+    /// "add" or "remove".
+    pub op: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangesPage {
+    pub changes: Vec<ChangeItem>,
+    /// The `after` of the next request.
+    pub next_after: i64,
+    pub has_more: bool,
+}
+
+/// A whole number in `range`, or a 400 naming the parameter.
+fn number_param(
+    raw: Option<&str>,
+    name: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|value| range.contains(value))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name} must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/registry/changes",
+    tag = "registry",
+    params(ChangesQuery),
+    security(("bearer" = ["registry:read"])),
+    responses(
+        (status = 200, description = "Changes after `after`, in seq order", body = ChangesPage),
+        (status = 400, description = "A malformed `after`, `limit` or `wait`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn changes(
+    State(state): State<AppState>,
+    Extension(log): Extension<ReadLog>,
+    caller: Caller,
+    Query(query): Query<ChangesQuery>,
+) -> Result<Json<ChangesPage>, ApiError> {
+    caller.require(Scope::RegistryRead)?;
+    let after = number_param(query.after.as_deref(), "after", 0, 0..=i64::MAX)?;
+    let limit = number_param(
+        query.limit.as_deref(),
+        "limit",
+        DEFAULT_LIMIT,
+        1..=MAX_LIMIT,
+    )?;
+    let wait = number_param(query.wait.as_deref(), "wait", 0, 0..=MAX_WAIT_SECS as i64)?;
+    log.record(
+        caller.0.key_id,
+        format!("changes after={after} limit={limit}"),
+    );
+    let pool = state.database.pool();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+    let mut rows = loop {
+        let rows = registry::changes_after(pool, after, limit + 1)
+            .await
+            .map_err(ApiError::internal)?;
+        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            break rows;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    };
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_after = rows.last().map_or(after, |change| change.seq);
+    Ok(Json(ChangesPage {
+        changes: rows
+            .into_iter()
+            .map(|change| ChangeItem {
+                seq: change.seq,
+                e164: change.e164,
+                op: change.op.as_str().to_owned(),
+                at: rfc3339(change.at),
+            })
+            .collect(),
+        next_after,
+        has_more,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AckRequest {
+    /// The last seq the provider has applied.
+    pub through_seq: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AckResponse {
+    pub through_seq: i64,
+    /// RFC 3339.
+    pub acked_at: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/registry/acks",
+    tag = "registry",
+    request_body = AckRequest,
+    security(("bearer" = ["registry:read"])),
+    responses(
+        (status = 200, description = "Recorded (the same seq again answers with its first time)", body = AckResponse),
+        (status = 400, description = "Not the JSON described", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Past the head, or behind the last acknowledgement", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    super::audit::ApiJson(request): super::audit::ApiJson<AckRequest>,
+) -> Result<Json<AckResponse>, ApiError> {
+    caller.require(Scope::RegistryRead)?;
+    if request.through_seq < 0 {
+        return Err(ApiError::BadRequest(
+            "through_seq must not be negative".into(),
+        ));
+    }
+    match providers::acknowledge(state.database.pool(), &caller.0, request.through_seq).await {
+        Ok(acked_at) => Ok(Json(AckResponse {
+            through_seq: request.through_seq,
+            acked_at: rfc3339(acked_at),
+        })),
+        Err(error @ (ProviderError::AckPastHead { .. } | ProviderError::AckBehind { .. })) => {
+            Err(ApiError::Conflict(error.to_string()))
+        }
+        Err(other) => Err(ApiError::internal(other)),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LookupQuery {
+    /// An RFC 3339 instant; now when absent.
+    at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Lookup {
+    pub e164: String,
+    pub privileged: bool,
+    /// Privileged: when it became so. Otherwise: when it last stopped.
+    pub since: Option<String>,
+    /// Privileged: when it stopped (null while it is). Otherwise: when it
+    /// next became privileged (null if it has not).
+    pub until: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/numbers/{e164}",
+    tag = "numbers",
+    params(("e164" = String, Path, description = "The number, in any common format"), LookupQuery),
+    security(("bearer" = ["registry:read"])),
+    responses(
+        (status = 200, description = "Whether the number is (was) privileged", body = Lookup),
+        (status = 400, description = "An unreadable number or instant", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn lookup(
+    State(state): State<AppState>,
+    Extension(log): Extension<ReadLog>,
+    caller: Caller,
+    Path(raw): Path<String>,
+    Query(query): Query<LookupQuery>,
+) -> Result<Json<Lookup>, ApiError> {
+    caller.require(Scope::RegistryRead)?;
+    let phone =
+        PhoneNumber::parse(&raw).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let at = match query.at.as_deref() {
+        Some(raw) => parse_rfc3339(raw, "at")?,
+        None => app::ssr::clock::now_millis(),
+    };
+    log.record(caller.0.key_id, format!("number {}", phone.as_str()));
+    let found = providers::privilege_at(state.database.pool(), phone.as_str(), at)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(Lookup {
+        e164: phone.as_str().to_owned(),
+        privileged: found.privileged,
+        since: found.since.map(rfc3339),
+        until: found.until.map(rfc3339),
+    }))
+}

@@ -1,0 +1,510 @@
+//! The provider API v1: keys and scopes, problem documents, the feed, the
+//! snapshot, acknowledgements, look-ups, audits, the rate limit, the read
+//! log, the OpenAPI document, and a consumer that keeps up with writers.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use app::ssr::providers::{self, Scope};
+use serde_json::{Value, json};
+
+use crate::helpers::{Engine, TestApp, eventually, spawn_app, spawn_app_with};
+use crate::registry::{NUMBERS, WRITERS, flip, writer, writer_accounts};
+
+const A: &str = "+12025550101";
+const B: &str = "+12025550102";
+
+/// A provider with a key of `scopes`; the key.
+async fn key(app: &TestApp, name: &str, scopes: &[Scope]) -> String {
+    let pool = app.database.pool();
+    let _ = providers::create_provider(pool, name).await;
+    providers::create_key(pool, name, scopes)
+        .await
+        .expect("key")
+        .key
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
+    client()
+        .get(app.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn post_json(app: &TestApp, key: &str, path: &str, body: &Value) -> reqwest::Response {
+    client()
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The status and, checked to be a problem document, its detail.
+async fn problem(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok()),
+        Some("application/problem+json"),
+        "status {status} from {}",
+        response.url()
+    );
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().is_some() && body["title"].as_str().is_some());
+    (status, body["detail"].as_str().expect("detail").to_owned())
+}
+
+async fn json(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 200, "{:?}", response.url().path());
+    response.json().await.expect("json")
+}
+
+db_test!(
+    async fn the_feed_snapshot_acks_lookups_and_audits(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let attorney = writer_accounts(pool, 1).await[0];
+        flip(pool, attorney, A, true).await; // seq 1
+        let between = app::ssr::clock::now_millis();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        flip(pool, attorney, B, true).await; // seq 2
+        flip(pool, attorney, A, false).await; // seq 3
+        let reader = key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let auditor = key(&app, "Acme Phones", &[Scope::AuditWrite]).await;
+
+        // Keys and scopes.
+        let anonymous = client()
+            .get(app.url("/api/v1/registry/changes"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+        assert_eq!(problem(anonymous).await.0, 401);
+        assert_eq!(
+            problem(get(&app, "crk_wrong", "/api/v1/registry/changes").await)
+                .await
+                .0,
+            401
+        );
+        assert_eq!(
+            problem(get(&app, &auditor, "/api/v1/registry/changes").await)
+                .await
+                .0,
+            403
+        );
+        let (status, detail) =
+            problem(post_json(&app, &reader, "/api/v1/audit/calls", &json!({"calls": []})).await)
+                .await;
+        assert_eq!((status, detail.contains("audit:write")), (403, true));
+        assert_eq!(
+            problem(get(&app, &reader, "/api/v1/no/such/path").await)
+                .await
+                .0,
+            404
+        );
+
+        // The change feed.
+        let page = json(get(&app, &reader, "/api/v1/registry/changes?after=0").await).await;
+        let ops: Vec<(i64, &str, &str)> = page["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| {
+                (
+                    c["seq"].as_i64().expect("seq"),
+                    c["e164"].as_str().expect("e164"),
+                    c["op"].as_str().expect("op"),
+                )
+            })
+            .collect();
+        assert_eq!(ops, vec![(1, A, "add"), (2, B, "add"), (3, A, "remove")]);
+        assert_eq!(
+            (page["next_after"].as_i64(), page["has_more"].as_bool()),
+            (Some(3), Some(false))
+        );
+        assert!(
+            page["changes"][0]["at"]
+                .as_str()
+                .expect("at")
+                .ends_with('Z')
+        );
+        let first =
+            json(get(&app, &reader, "/api/v1/registry/changes?after=0&limit=2").await).await;
+        assert_eq!(
+            (first["next_after"].as_i64(), first["has_more"].as_bool()),
+            (Some(2), Some(true))
+        );
+        let past = json(get(&app, &reader, "/api/v1/registry/changes?after=99").await).await;
+        assert_eq!(past["changes"], json!([]));
+        assert_eq!(past["next_after"], 99);
+        for bad in [
+            "after=-1",
+            "after=abc",
+            "after=1.5",
+            "limit=0",
+            "limit=10001",
+            "limit=99999999999999999999999",
+            "wait=61",
+        ] {
+            let (status, detail) =
+                problem(get(&app, &reader, &format!("/api/v1/registry/changes?{bad}")).await).await;
+            assert_eq!(status, 400, "{bad}: {detail}");
+        }
+
+        // Long-poll: a change made while the request waits is answered at once.
+        let waiting = {
+            let (url, reader) = (
+                app.url("/api/v1/registry/changes?after=3&wait=20"),
+                reader.clone(),
+            );
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let page: Value = client()
+                    .get(url)
+                    .bearer_auth(reader)
+                    .send()
+                    .await
+                    .expect("request")
+                    .json()
+                    .await
+                    .expect("json");
+                (page, started.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        flip(pool, attorney, A, true).await; // seq 4
+        let (page, waited) = waiting.await.expect("long poll");
+        assert_eq!(page["changes"][0]["seq"], 4);
+        assert!(
+            waited < Duration::from_secs(15),
+            "answered when the change came: {waited:?}"
+        );
+
+        // The snapshot, as JSON and as NDJSON.
+        let snapshot = json(get(&app, &reader, "/api/v1/registry/snapshot").await).await;
+        assert_eq!(snapshot["as_of_seq"], 4);
+        let numbers: Vec<&str> = snapshot["numbers"]
+            .as_array()
+            .expect("numbers")
+            .iter()
+            .map(|n| n["e164"].as_str().expect("e164"))
+            .collect();
+        assert_eq!(numbers, vec![A, B], "sorted by e164");
+        let ndjson = client()
+            .get(app.url("/api/v1/registry/snapshot"))
+            .bearer_auth(&reader)
+            .header("accept", "application/x-ndjson")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(ndjson.headers()["content-type"], "application/x-ndjson");
+        let text = ndjson.text().await.expect("text");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        assert_eq!(lines[0], json!({"as_of_seq": 4}));
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[2]["e164"], B);
+
+        // Acknowledgements.
+        let acked = json(
+            post_json(
+                &app,
+                &reader,
+                "/api/v1/registry/acks",
+                &json!({"through_seq": 2}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(acked["through_seq"], 2);
+        let again = json(
+            post_json(
+                &app,
+                &reader,
+                "/api/v1/registry/acks",
+                &json!({"through_seq": 2}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            again["acked_at"], acked["acked_at"],
+            "the same ack answers with its time"
+        );
+        for (body, expected) in [
+            (json!({"through_seq": 1}), 409),
+            (json!({"through_seq": 99}), 409),
+            (json!({"through_seq": -3}), 400),
+            (json!({"through": 3}), 400),
+        ] {
+            let (status, detail) =
+                problem(post_json(&app, &reader, "/api/v1/registry/acks", &body).await).await;
+            assert_eq!(status, expected, "{body}: {detail}");
+        }
+        let not_json = client()
+            .post(app.url("/api/v1/registry/acks"))
+            .bearer_auth(&reader)
+            .header("content-type", "application/json")
+            .body("{\"through_seq\": ")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(problem(not_json).await.0, 400);
+        let wrong_type = client()
+            .post(app.url("/api/v1/registry/acks"))
+            .bearer_auth(&reader)
+            .header("content-type", "text/plain")
+            .body("through_seq=3")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(problem(wrong_type).await.0, 415);
+        let acks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_acks")
+            .fetch_one(pool)
+            .await
+            .expect("acks");
+        assert_eq!(acks, 1, "refused acks store nothing");
+
+        // Look-ups, now and then.
+        let b = json(get(&app, &reader, "/api/v1/numbers/(202)%20555-0102").await).await;
+        assert_eq!(
+            (b["e164"].as_str(), b["privileged"].as_bool()),
+            (Some(B), Some(true))
+        );
+        assert!(b["until"].is_null());
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(between) * 1_000_000)
+            .expect("instant")
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("rfc3339");
+        let then = json(get(&app, &reader, &format!("/api/v1/numbers/{B}?at={at}")).await).await;
+        assert_eq!(then["privileged"], false, "B was added after {at}");
+        assert!(
+            then["until"].as_str().is_some(),
+            "…and became privileged later"
+        );
+        let a_then = json(get(&app, &reader, &format!("/api/v1/numbers/{A}?at={at}")).await).await;
+        assert_eq!(a_then["privileged"], true);
+        assert!(a_then["until"].as_str().is_some(), "A was removed later");
+        for bad in [
+            "/api/v1/numbers/202-CALL-NOW",
+            "/api/v1/numbers/+442079460958",
+            &format!("/api/v1/numbers/{A}?at=yesterday"),
+        ] {
+            assert_eq!(problem(get(&app, &reader, bad).await).await.0, 400, "{bad}");
+        }
+
+        // Call audits.
+        let calls = json!({"calls": [
+            {"call_id": "c1", "e164": "202.555.0101", "started_at": at},
+            {"call_id": "c2", "e164": B, "started_at": at},
+            {"call_id": "c3", "e164": "(202) 555-0102", "started_at": "2999-01-01T00:00:00Z"},
+        ]});
+        let audit = json(post_json(&app, &auditor, "/api/v1/audit/calls", &calls).await).await;
+        let ids: Vec<&str> = audit["privileged_calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .map(|c| c["call_id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(ids, vec!["c1", "c3"]);
+        assert_eq!(audit["privileged_calls"][0]["e164"], A);
+        let too_many: Vec<Value> = (0..10_001)
+            .map(|n| json!({"call_id": n.to_string(), "e164": A, "started_at": at}))
+            .collect();
+        let (status, detail) = problem(
+            post_json(
+                &app,
+                &auditor,
+                "/api/v1/audit/calls",
+                &json!({"calls": too_many}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!((status, detail.contains("10000")), (400, true), "{detail}");
+        let (status, detail) = problem(
+            post_json(
+                &app,
+                &auditor,
+                "/api/v1/audit/calls",
+                &json!({"calls": [{"call_id": "x", "e164": "letters", "started_at": at}]}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (status, detail.contains("calls[0].e164")),
+            (400, true),
+            "{detail}"
+        );
+
+        // Every read is logged; a revoked key stops working at once.
+        let reads: i64 = eventually("the reads are logged", || async {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_reads")
+                .fetch_one(pool)
+                .await
+                .expect("reads");
+            (count >= 10).then_some(count)
+        })
+        .await;
+        assert!(reads >= 10);
+        providers::revoke_key(pool, &reader[..12])
+            .await
+            .expect("revoked");
+        assert_eq!(
+            problem(get(&app, &reader, "/api/v1/registry/changes").await)
+                .await
+                .0,
+            401
+        );
+    }
+);
+
+db_test!(
+    async fn a_key_over_its_rate_limit_is_told_when_to_retry(engine: Engine) {
+        let app = spawn_app_with(engine, &[("API_REQUESTS_PER_SECOND", "2")]).await;
+        let reader = key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let mut limited = None;
+        for _ in 0..10 {
+            let response = get(&app, &reader, "/api/v1/registry/changes").await;
+            if response.status() == 429 {
+                limited = Some(response);
+                break;
+            }
+        }
+        let limited = limited.expect("a 429 within 10 quick requests");
+        let retry: u64 = limited.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!(retry >= 1);
+        assert_eq!(problem(limited).await.0, 429);
+    }
+);
+
+db_test!(
+    async fn the_openapi_document_covers_every_endpoint_and_status(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let document: Value = json(
+            client()
+                .get(app.url("/api/v1/openapi.json"))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await;
+        assert!(
+            document["openapi"]
+                .as_str()
+                .expect("version")
+                .starts_with("3.1")
+        );
+        let documented = |path: &str, method: &str, status: &str| {
+            !document["paths"][path][method]["responses"][status].is_null()
+        };
+        let authenticated = [
+            ("/api/v1/registry/snapshot", "get"),
+            ("/api/v1/registry/changes", "get"),
+            ("/api/v1/registry/acks", "post"),
+            ("/api/v1/numbers/{e164}", "get"),
+            ("/api/v1/audit/calls", "post"),
+        ];
+        for (path, method) in authenticated {
+            for status in ["200", "401", "403", "429"] {
+                assert!(documented(path, method, status), "{method} {path} {status}");
+            }
+            let problem_schema = &document["paths"][path][method]["responses"]["401"]["content"]["application/problem+json"];
+            assert!(!problem_schema.is_null(), "{path}: problem+json documented");
+        }
+        for (path, method, status) in [
+            ("/api/v1/registry/changes", "get", "400"),
+            ("/api/v1/registry/acks", "post", "400"),
+            ("/api/v1/registry/acks", "post", "409"),
+            ("/api/v1/registry/acks", "post", "415"),
+            ("/api/v1/numbers/{e164}", "get", "400"),
+            ("/api/v1/audit/calls", "post", "400"),
+            ("/api/v1/audit/calls", "post", "415"),
+        ] {
+            assert!(documented(path, method, status), "{method} {path} {status}");
+        }
+        assert!(!document["components"]["securitySchemes"]["bearer"].is_null());
+    }
+);
+
+db_test!(
+    async fn a_consumer_of_snapshot_and_feed_keeps_up_with_writers(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool().clone();
+        let reader = key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let user_ids = writer_accounts(&pool, WRITERS).await;
+        for (user_id, e164) in user_ids.iter().zip(NUMBERS) {
+            flip(&pool, *user_id, e164, true).await;
+        }
+        let writers: Vec<_> = user_ids
+            .into_iter()
+            .map(|user_id| tokio::spawn(writer(pool.clone(), user_id)))
+            .collect();
+
+        // Apply the snapshot taken mid-way, then follow the feed after it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let snapshot = json(get(&app, &reader, "/api/v1/registry/snapshot").await).await;
+        let mut applied: BTreeSet<String> = snapshot["numbers"]
+            .as_array()
+            .expect("numbers")
+            .iter()
+            .map(|n| n["e164"].as_str().expect("e164").to_owned())
+            .collect();
+        let mut cursor = snapshot["as_of_seq"].as_i64().expect("seq");
+        loop {
+            let writing = writers.iter().any(|w| !w.is_finished());
+            let page = json(
+                get(
+                    &app,
+                    &reader,
+                    &format!("/api/v1/registry/changes?after={cursor}&limit=5"),
+                )
+                .await,
+            )
+            .await;
+            for change in page["changes"].as_array().expect("changes") {
+                let e164 = change["e164"].as_str().expect("e164").to_owned();
+                if change["op"] == "add" {
+                    assert!(applied.insert(e164), "added twice");
+                } else {
+                    assert!(applied.remove(&e164), "removed while absent");
+                }
+            }
+            cursor = page["next_after"].as_i64().expect("cursor");
+            if !page["has_more"].as_bool().expect("has_more") && !writing {
+                let head = app::ssr::registry::head(&pool).await.expect("head");
+                if cursor == head {
+                    break;
+                }
+            }
+        }
+        for writer in writers {
+            writer.await.expect("writer");
+        }
+        let truth: BTreeSet<String> = app::ssr::registry::privileged_now(&pool)
+            .await
+            .expect("now")
+            .into_iter()
+            .map(|(e164, _)| e164)
+            .collect();
+        assert_eq!(applied, truth, "the consumer ends equal to the registry");
+    }
+);
