@@ -8,9 +8,9 @@ use leptos_router::{
 use crate::components::layout::Layout;
 use crate::pages::{
     AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage,
-    LoginPage, NotFoundPage, NumberLookupPage, NumbersPage, RecoveryCodesPage, ResetPasswordPage,
-    ResetSentPage, ReviewQueuePage, RosterPreviewPage, RosterUploadPage, SecondFactorPage,
-    SignUpPage, TwoFactorPage, VerifyEmailPage,
+    LoginPage, NotFoundPage, NumberLookupPage, NumbersPage, ProvidersPage, RecoveryCodesPage,
+    ResetPasswordPage, ResetSentPage, ReviewQueuePage, RosterPreviewPage, RosterUploadPage,
+    SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("reviews")) view=ReviewQueuePage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("numbers")) view=NumberLookupPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("roster")) view=RosterUploadPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("providers")) view=ProvidersPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("roster"), StaticSegment("uploads"), ParamSegment("id"))
                         view=RosterPreviewPage

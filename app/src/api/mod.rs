@@ -5,5 +5,6 @@ pub mod accounts;
 pub mod admin;
 pub mod notice;
 pub mod numbers;
+pub mod providers;
 pub mod roster;
 pub mod two_factor;

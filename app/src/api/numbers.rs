@@ -24,18 +24,22 @@ pub struct NumberView {
     pub resend_in_secs: i64,
     /// A code that has not gone out yet or could not, in words.
     pub delivery: Option<String>,
+    /// Providers that have applied the number since it last entered the
+    /// registry, with the date (UTC) they first acknowledged it.
+    pub applied_by: Vec<(String, String)>,
 }
 
 impl NumberView {
     /// What a card shows, apart from the countdown: when this changes the
     /// card is drawn again; otherwise it stays (with what was typed in it).
-    pub fn shown(&self) -> (i64, String, Option<String>, bool, Option<String>) {
+    pub fn shown(&self) -> (i64, String, Option<String>, bool, Option<String>, usize) {
         (
             self.id,
             self.status.clone(),
             self.expires_on.clone(),
             self.code_pending,
             self.delivery.clone(),
+            self.applied_by.len(),
         )
     }
 }
@@ -119,6 +123,16 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
         let delivery = delivery_report(pool, &registration)
             .await
             .map_err(AppError::unexpected)?;
+        let applied_by = if registration.status == "active" {
+            crate::ssr::providers::applied_by(pool, &registration.e164)
+                .await
+                .map_err(AppError::unexpected)?
+                .into_iter()
+                .map(|(name, at)| (name, crate::ssr::clock::utc_date(at)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let resend_in_secs = registration
             .last_code_at
             .map_or(0, |at| ((at + RESEND_AFTER_MS - now).max(0) + 999) / 1000);
@@ -137,6 +151,7 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
                 .is_some_and(|until| until > now),
             resend_in_secs,
             delivery,
+            applied_by,
         });
     }
     Ok(views)

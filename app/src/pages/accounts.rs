@@ -202,6 +202,9 @@ pub fn AccountPage() -> impl IntoView {
                                                 <li>
                                                     <a href="/admin/numbers">"Look up a number"</a>
                                                 </li>
+                                                <li>
+                                                    <a href="/admin/providers">"Phone providers"</a>
+                                                </li>
                                             }
                                         })}
                                     <li>

@@ -4,6 +4,7 @@ mod home;
 mod how_it_works;
 mod not_found;
 mod numbers;
+mod providers;
 mod roster;
 mod two_factor;
 
@@ -16,5 +17,6 @@ pub use home::HomePage;
 pub use how_it_works::HowItWorksPage;
 pub use not_found::NotFoundPage;
 pub use numbers::NumbersPage;
+pub use providers::ProvidersPage;
 pub use roster::{RosterPreviewPage, RosterUploadPage};
 pub use two_factor::{RecoveryCodesPage, TwoFactorPage};

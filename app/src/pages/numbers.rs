@@ -185,6 +185,20 @@ fn NumberCard(
         (None, None) => number.display.clone(),
     };
     let status = status_text(&number);
+    let applied = (number.status == "active").then(|| {
+        if number.applied_by.is_empty() {
+            view! { <p class="hint">"No phone provider has confirmed applying it yet."</p> }
+                .into_any()
+        } else {
+            let providers: Vec<String> = number
+                .applied_by
+                .iter()
+                .map(|(name, date)| format!("{name} (since {date})"))
+                .collect();
+            view! { <p class="hint">{format!("Applied by: {}.", providers.join(", "))}</p> }
+                .into_any()
+        }
+    });
     let delivery = number
         .delivery
         .clone()
@@ -211,6 +225,7 @@ fn NumberCard(
         <li class="review-card">
             <h2>{heading}</h2>
             <p>{status}</p>
+            {applied}
             {delivery}
             {prove_form}
             <SendForm id action=actions.send label=send_label wait_secs=number.resend_in_secs />

@@ -318,6 +318,70 @@ pub async fn privilege_at(pool: &AnyPool, e164: &str, at: i64) -> Result<Privile
     })
 }
 
+/// The providers that have applied the current privileged interval of
+/// `e164` (acknowledged a seq at or past the one that added it), with
+/// when they first did, by name.
+pub async fn applied_by(pool: &AnyPool, e164: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.name, MIN(a.acked_at) FROM providers p \
+         JOIN provider_acks a ON a.provider_id = p.id \
+         WHERE a.through_seq >= (SELECT added_seq FROM privileged_intervals \
+                                 WHERE e164 = $1 AND until IS NULL) \
+         GROUP BY p.name ORDER BY p.name",
+    )
+    .bind(e164)
+    .fetch_all(pool)
+    .await
+}
+
+/// A provider as the site admin's overview shows it.
+#[derive(Debug, Clone)]
+pub struct ProviderStatus {
+    pub name: String,
+    /// The highest seq it acknowledged, and when (None: never).
+    pub acked_seq: Option<i64>,
+    pub acked_at: Option<i64>,
+    pub keys: Vec<KeyStatus>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyStatus {
+    pub prefix: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Every provider, with its acknowledgement and keys, by name.
+pub async fn overview(pool: &AnyPool) -> Result<Vec<ProviderStatus>, sqlx::Error> {
+    let providers: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT p.id, p.name, \
+           (SELECT MAX(through_seq) FROM provider_acks a WHERE a.provider_id = p.id), \
+           (SELECT MAX(acked_at) FROM provider_acks a WHERE a.provider_id = p.id) \
+         FROM providers p ORDER BY p.name",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut statuses = Vec::with_capacity(providers.len());
+    for (id, name, acked_seq, acked_at) in providers {
+        let keys = sqlx::query_as(
+            "SELECT prefix, scopes, created_at, last_used_at, revoked_at FROM provider_keys \
+             WHERE provider_id = $1 ORDER BY created_at DESC",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        statuses.push(ProviderStatus {
+            name,
+            acked_seq,
+            acked_at,
+            keys,
+        });
+    }
+    Ok(statuses)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -272,6 +272,17 @@ db_test!(
             .await
             .expect("request");
         assert_eq!(problem(wrong_type).await.0, 415);
+        // What attorneys see: B's interval (added at seq 2) is applied; A's
+        // current one (added again at seq 4) is not yet.
+        let applied = providers::applied_by(pool, B).await.expect("applied");
+        assert_eq!(applied.len(), 1);
+        assert_eq!(applied[0].0, "Acme Phones");
+        assert!(
+            providers::applied_by(pool, A)
+                .await
+                .expect("applied")
+                .is_empty()
+        );
         let acks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_acks")
             .fetch_one(pool)
             .await
@@ -506,5 +517,94 @@ db_test!(
             .map(|(e164, _)| e164)
             .collect();
         assert_eq!(applied, truth, "the consumer ends equal to the registry");
+    }
+);
+
+db_test!(
+    async fn site_admins_manage_providers_and_keys_in_the_portal(engine: Engine) {
+        use crate::admins::{body, enrolled_site_admin, location};
+        use crate::helpers::form_error;
+
+        let app = spawn_app(engine).await;
+        let attorney = writer_accounts(app.database.pool(), 1).await[0];
+        flip(app.database.pool(), attorney, A, true).await;
+        enrolled_site_admin(&app, "ada@example.org").await;
+        let added = app
+            .post_form_from(
+                "/admin/providers",
+                "/api/create_provider",
+                &[("name", "Acme Phones")],
+            )
+            .await;
+        assert_eq!(location(&added), "/admin/providers?created=1");
+        let twice = app
+            .post_form_from(
+                "/admin/providers",
+                "/api/create_provider",
+                &[("name", "Acme Phones")],
+            )
+            .await;
+        assert!(
+            form_error(&twice)
+                .expect("error")
+                .contains("exists already")
+        );
+        let no_scope = app
+            .post_form_from(
+                "/admin/providers",
+                "/api/create_provider_key",
+                &[("provider", "Acme Phones")],
+            )
+            .await;
+        assert!(
+            form_error(&no_scope)
+                .expect("error")
+                .contains("Choose what the key may do")
+        );
+        let made = app
+            .post_form_from(
+                "/admin/providers",
+                "/api/create_provider_key",
+                &[("provider", "Acme Phones"), ("registry_read", "yes")],
+            )
+            .await;
+        assert_eq!(location(&made), "/admin/providers?key=1");
+        let page = body(app.get("/admin/providers?key=1").await).await;
+        let marker = page
+            .find("data-testid=\"new-provider-key\"")
+            .expect("the key, once");
+        let start = marker + page[marker..].find('>').expect("tag end") + 1;
+        let key: String = page[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        assert!(key.starts_with("crk_") && key.len() == 47, "{key}");
+        assert!(
+            page.contains("Never acknowledged; 1 changes behind"),
+            "{page}"
+        );
+        assert!(page.contains("Behind for over an hour"), "flagged: {page}");
+        let again = body(app.get("/admin/providers").await).await;
+        assert!(!again.contains(&key), "shown once only");
+        assert!(again.contains(&key[..12]), "the prefix stays visible");
+
+        assert_eq!(
+            get(&app, &key, "/api/v1/registry/changes").await.status(),
+            200
+        );
+        let revoked = app
+            .post_form_from(
+                "/admin/providers",
+                "/api/revoke_provider_key",
+                &[("prefix", &key[..12])],
+            )
+            .await;
+        assert_eq!(location(&revoked), "/admin/providers?revoked=1");
+        assert_eq!(
+            problem(get(&app, &key, "/api/v1/registry/changes").await)
+                .await
+                .0,
+            401
+        );
     }
 );
