@@ -27,6 +27,8 @@ pub enum JobKind {
     SendCode,
     /// Send one email (reminders, revocation notices).
     Email,
+    /// Tell a provider's endpoint the registry changed.
+    Webhook,
 }
 
 impl JobKind {
@@ -34,6 +36,7 @@ impl JobKind {
         match self {
             JobKind::SendCode => "send_code",
             JobKind::Email => "email",
+            JobKind::Webhook => "webhook",
         }
     }
 
@@ -41,6 +44,7 @@ impl JobKind {
         match raw {
             "send_code" => Some(JobKind::SendCode),
             "email" => Some(JobKind::Email),
+            "webhook" => Some(JobKind::Webhook),
             _ => None,
         }
     }
@@ -53,6 +57,9 @@ impl JobKind {
             JobKind::SendCode => 5,
             // Backing off to an hour between tries: about a day.
             JobKind::Email => 30,
+            // About three days: two hours to reach the hourly pace, then
+            // 70 tries an hour or so apart.
+            JobKind::Webhook => 80,
         }
     }
 }
@@ -249,7 +256,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        for kind in [JobKind::SendCode, JobKind::Email] {
+        for kind in [JobKind::SendCode, JobKind::Email, JobKind::Webhook] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(JobKind::parse("nonsense"), None);

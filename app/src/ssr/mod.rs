@@ -19,4 +19,5 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod two_factor;
+pub mod webhooks;
 pub mod worker;

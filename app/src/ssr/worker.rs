@@ -11,6 +11,22 @@ use crate::ssr::code_sender::Channel;
 use crate::ssr::jobs::{self, ClaimedJob, JobKind};
 use crate::ssr::numbers::{self, NumberError};
 use crate::ssr::state::AppState;
+use crate::ssr::webhooks::{self, Delivery, WebhookJob};
+
+/// The client webhooks go out with: a short timeout, no redirects (an
+/// endpoint that moved must be registered again).
+fn webhook_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default()
+        })
+        .clone()
+}
 
 /// How long a worker holds a job: far longer than one send may take
 /// (HTTP calls time out sooner), so a live worker never loses its claim.
@@ -59,9 +75,11 @@ enum Failure {
     Permanent(String),
 }
 
-/// Runs one round: claims due jobs and runs them one after another.
-/// Returns how many were claimed.
+/// Runs one round: queues webhooks for endpoints behind the registry,
+/// then claims due jobs and runs them one after another. Returns how many
+/// jobs were claimed.
 pub async fn run_due(state: &AppState, worker: &str) -> Result<usize, sqlx::Error> {
+    webhooks::dispatch(state.database.pool()).await?;
     let claimed = jobs::claim(&state.database, worker, now_millis(), LEASE_MS, BATCH).await?;
     let count = claimed.len();
     for job in claimed {
@@ -104,6 +122,15 @@ async fn run(state: &AppState, job: &ClaimedJob) -> Result<(), Failure> {
                     Err(Failure::Transient(error.to_string()))
                 }
                 Err(other) => Err(Failure::Permanent(other.to_string())),
+            }
+        }
+        Some(JobKind::Webhook) => {
+            let task: WebhookJob = serde_json::from_str(&job.payload).map_err(malformed)?;
+            let client = webhook_client();
+            match webhooks::deliver(state.database.pool(), &client, &task).await {
+                Ok(Delivery::Done | Delivery::Gone) => Ok(()),
+                Ok(Delivery::Failed(error)) => Err(Failure::Transient(error)),
+                Err(error) => Err(Failure::Transient(error.to_string())),
             }
         }
         Some(JobKind::Email) => {

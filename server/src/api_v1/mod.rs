@@ -11,6 +11,7 @@ mod problem;
 mod read_log;
 mod registry;
 mod time;
+mod webhooks;
 
 use app::ssr::state::AppState;
 use axum::Router;
@@ -27,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/registry/acks", post(registry::acknowledge))
         .route("/numbers/{e164}", get(registry::lookup))
         .route("/audit/calls", post(audit::calls))
+        .route(
+            "/webhook",
+            axum::routing::put(webhooks::register).delete(webhooks::unregister),
+        )
         .route("/openapi.json", get(openapi::document))
         // A route, not a fallback: the server functions' `/api/{*fn_name}`
         // would otherwise answer unknown paths with a bare 405.

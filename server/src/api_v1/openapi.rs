@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, problem, registry};
+use super::{audit, problem, registry, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,8 @@ use super::{audit, problem, registry};
         registry::acknowledge,
         registry::lookup,
         audit::calls,
+        webhooks::register,
+        webhooks::unregister,
         document,
     ),
     components(schemas(
@@ -34,6 +36,8 @@ use super::{audit, problem, registry};
         audit::Call,
         audit::AuditResponse,
         audit::PrivilegedCall,
+        webhooks::WebhookRequest,
+        webhooks::WebhookRegistered,
     )),
     modifiers(&BearerKeys)
 )]

@@ -25,3 +25,4 @@ mod smtp;
 mod sqlite;
 mod throttle;
 mod twilio;
+mod webhooks;

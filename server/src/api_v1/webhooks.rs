@@ -1,0 +1,86 @@
+//! A provider registers where to be told that the registry changed.
+
+use app::ssr::providers::Scope;
+use app::ssr::state::AppState;
+use app::ssr::webhooks::{self, WebhookError};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::audit::ApiJson;
+use super::auth::Caller;
+use super::problem::{ApiError, Problem};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebhookRequest {
+    /// HTTPS; plain HTTP only to loopback, for development.
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookRegistered {
+    pub url: String,
+    /// The Standard Webhooks signing secret (`whsec_…`), shown this once.
+    pub secret: String,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/webhook",
+    tag = "webhooks",
+    request_body = WebhookRequest,
+    security(("bearer" = ["registry:read"])),
+    responses(
+        (status = 200, description = "Registered (replacing any earlier endpoint, with a new secret). The server then POSTs {\"type\": \"registry.changed\", \"through_seq\": N} signed per Standard Webhooks, retrying for about three days; a 410 disables the endpoint.", body = WebhookRegistered),
+        (status = 400, description = "Not a URL, or not HTTPS", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<WebhookRequest>,
+) -> Result<Json<WebhookRegistered>, ApiError> {
+    caller.require(Scope::RegistryRead)?;
+    let url = webhooks::checked_url(&request.url).map_err(|error| match error {
+        WebhookError::Database(cause) => ApiError::internal(cause),
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
+    let secret = webhooks::register(state.database.pool(), caller.0.provider_id, &url)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(WebhookRegistered {
+        url: url.to_string(),
+        secret,
+    }))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhook",
+    tag = "webhooks",
+    security(("bearer" = ["registry:read"])),
+    responses(
+        (status = 204, description = "No more webhooks"),
+        (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No endpoint was registered", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn unregister(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::RegistryRead)?;
+    match webhooks::unregister(state.database.pool(), caller.0.provider_id).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::NotFound),
+        Err(error) => Err(ApiError::internal(error)),
+    }
+}

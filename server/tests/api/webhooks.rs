@@ -1,0 +1,183 @@
+//! Webhooks: a provider registers an endpoint; each change of the
+//! registry reaches it signed per Standard Webhooks (checked here with the
+//! spec's reference crate); failures are retried from the job queue; a
+//! 410 disables the endpoint; every attempt is logged.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::ssr::providers::{self, Scope};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::helpers::{Engine, TestApp, eventually, spawn_app};
+use crate::registry::{flip, writer_accounts};
+
+#[derive(Clone, Default)]
+struct Receiver {
+    secret: Arc<Mutex<Option<String>>>,
+    /// Statuses to answer with, in order; 200 once they run out.
+    answers: Arc<Mutex<VecDeque<u16>>>,
+    /// The through_seq of each verified delivery, with the status given.
+    received: Arc<Mutex<Vec<(i64, u16)>>>,
+}
+
+async fn hook(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let secret = receiver
+        .secret
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("secret");
+    standardwebhooks::Webhook::new(&secret)
+        .expect("secret")
+        .verify(&body, &headers)
+        .expect("a valid Standard Webhooks signature");
+    let payload: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(payload["type"], "registry.changed");
+    let status = receiver
+        .answers
+        .lock()
+        .expect("lock")
+        .pop_front()
+        .unwrap_or(200);
+    receiver
+        .received
+        .lock()
+        .expect("lock")
+        .push((payload["through_seq"].as_i64().expect("seq"), status));
+    StatusCode::from_u16(status).expect("status")
+}
+
+async fn start_receiver() -> (Receiver, String) {
+    let receiver = Receiver::default();
+    let router = Router::new()
+        .route("/hook", post(hook))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (receiver, format!("http://{address}/hook"))
+}
+
+async fn put_webhook(app: &TestApp, key: &str, url: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .put(app.url("/api/v1/webhook"))
+        .bearer_auth(key)
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .expect("request")
+}
+
+impl Receiver {
+    fn received(&self) -> Vec<(i64, u16)> {
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+db_test!(
+    async fn changes_reach_the_endpoint_signed_retried_and_logged(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        providers::create_provider(pool, "Acme Phones")
+            .await
+            .expect("provider");
+        let key = providers::create_key(pool, "Acme Phones", &[Scope::RegistryRead])
+            .await
+            .expect("key")
+            .key;
+        let (receiver, url) = start_receiver().await;
+
+        for bad in [
+            "http://example.com/hook",
+            "ftp://127.0.0.1/hook",
+            "not a url",
+        ] {
+            assert_eq!(put_webhook(&app, &key, bad).await.status(), 400, "{bad}");
+        }
+        let registered: Value = put_webhook(&app, &key, &url)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let secret = registered["secret"].as_str().expect("secret").to_owned();
+        assert!(secret.starts_with("whsec_"));
+        *receiver.secret.lock().expect("lock") = Some(secret);
+
+        let attorney = writer_accounts(pool, 1).await[0];
+        flip(pool, attorney, "+12025550101", true).await; // seq 1
+        eventually("the first delivery", || async {
+            (receiver.received() == vec![(1, 200)]).then_some(())
+        })
+        .await;
+
+        // A failure is retried from the queue (its backoff brought forward).
+        receiver.answers.lock().expect("lock").push_back(500);
+        flip(pool, attorney, "+12025550102", true).await; // seq 2
+        eventually("the failed attempt", || async {
+            (receiver.received().len() == 2).then_some(())
+        })
+        .await;
+        assert_eq!(receiver.received()[1], (2, 500));
+        eventually("the retry is queued", || async {
+            let queued: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND state = 'queued' AND attempts = 1",
+            )
+            .fetch_one(pool)
+            .await
+            .expect("jobs");
+            (queued == 1).then_some(())
+        })
+        .await;
+        sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued'")
+            .execute(pool)
+            .await
+            .expect("due");
+        eventually("the retry succeeds", || async {
+            (receiver.received().last() == Some(&(2, 200))).then_some(())
+        })
+        .await;
+
+        // 410 Gone disables the endpoint: nothing more is sent.
+        receiver.answers.lock().expect("lock").push_back(410);
+        flip(pool, attorney, "+12025550103", true).await; // seq 3
+        eventually("the endpoint is disabled", || async {
+            let disabled: Option<i64> =
+                sqlx::query_scalar("SELECT disabled_at FROM webhook_endpoints")
+                    .fetch_one(pool)
+                    .await
+                    .expect("endpoint");
+            disabled.map(|_| ())
+        })
+        .await;
+        let sent = receiver.received().len();
+        flip(pool, attorney, "+12025550104", true).await; // seq 4
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(
+            receiver.received().len(),
+            sent,
+            "a disabled endpoint hears nothing"
+        );
+
+        let logged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries")
+            .fetch_one(pool)
+            .await
+            .expect("log");
+        assert_eq!(logged, sent as i64, "every attempt is in the delivery log");
+        let unregistered = reqwest::Client::new()
+            .delete(app.url("/api/v1/webhook"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(unregistered.status(), 204);
+    }
+);
