@@ -55,7 +55,7 @@ pub enum ProviderCommand {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
-    /// Revoke a key by its visible prefix (crk_…); it stops working at once.
+    /// Revoke a key by its visible prefix (crk_…); it stops working within 2 s.
     RevokeKey { prefix: String },
 }
 
@@ -359,7 +359,7 @@ pub async fn provider(settings: &Settings, command: ProviderCommand) -> anyhow::
         }
         ProviderCommand::RevokeKey { prefix } => {
             providers::revoke_key(pool, &prefix).await?;
-            println!("key {prefix} revoked");
+            println!("key {prefix} revoked; it stops working within 2 seconds");
         }
     }
     database.close().await;

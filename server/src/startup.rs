@@ -35,7 +35,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::api_v1::{self, ApiLimits, ReadLog};
+use crate::api_v1::{self, ApiLimits, KeyCache, ReadLog};
 use crate::configuration::{CodeDelivery, Settings};
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
@@ -219,6 +219,7 @@ fn router(
                     settings.api_requests_per_second,
                 )))
                 .layer(Extension(read_log))
+                .layer(Extension(KeyCache::default()))
                 .layer(DefaultBodyLimit::max(4 * 1024 * 1024)),
         )
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {

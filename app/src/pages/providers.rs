@@ -40,7 +40,7 @@ pub fn ProvidersPage() -> impl IntoView {
         if query.get("created").is_some() {
             Some("Provider added. Make it a key below.")
         } else if query.get("revoked").is_some() {
-            Some("Key revoked: it stopped working at once.")
+            Some("Key revoked: it stops working within 2 seconds.")
         } else {
             None
         }

@@ -123,7 +123,8 @@ pub async fn create_key(
     Ok(NewKey { key, prefix })
 }
 
-/// Revokes the key with this visible prefix; it stops working at once.
+/// Revokes the key with this visible prefix; it stops working within the
+/// API's key cache time (2 s).
 pub async fn revoke_key(pool: &AnyPool, prefix: &str) -> Result<(), ProviderError> {
     let revoked = sqlx::query(
         "UPDATE provider_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL",

@@ -1,8 +1,10 @@
 //! Who calls: the bearer key, checked against its SHA-256, its scopes and
 //! the per-key rate limit.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use app::ssr::providers::{self, Scope};
 use app::ssr::state::AppState;
@@ -27,6 +29,40 @@ impl ApiLimits {
         Self {
             limiter: Arc::new(RateLimiter::keyed(Quota::per_second(requests))),
         }
+    }
+}
+
+/// Keys recently found valid, by their SHA-256, so a busy provider's
+/// requests do not each look their key up: a revoked key stops working
+/// within [`KEY_CACHE_TTL`] on every instance.
+#[derive(Clone, Default)]
+pub struct KeyCache(Arc<Mutex<HashMap<String, (providers::Caller, Instant)>>>);
+
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Entries kept at most; past it the cache starts afresh.
+const KEY_CACHE_SIZE: usize = 10_000;
+
+impl KeyCache {
+    async fn caller(
+        &self,
+        pool: &sqlx::AnyPool,
+        key: &str,
+    ) -> Result<Option<providers::Caller>, sqlx::Error> {
+        let hash = providers::key_hash(key);
+        if let Ok(cache) = self.0.lock()
+            && let Some((caller, checked)) = cache.get(&hash)
+            && checked.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(Some(caller.clone()));
+        }
+        let found = providers::authenticate(pool, key).await?;
+        if let (Some(caller), Ok(mut cache)) = (&found, self.0.lock()) {
+            if cache.len() >= KEY_CACHE_SIZE {
+                cache.clear();
+            }
+            cache.insert(hash, (caller.clone(), Instant::now()));
+        }
+        Ok(found)
     }
 }
 
@@ -56,7 +92,13 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|key| !key.is_empty() && key.len() <= 200)
             .ok_or(ApiError::Unauthorized)?;
-        let caller = providers::authenticate(state.database.pool(), key)
+        let cache = parts
+            .extensions
+            .get::<KeyCache>()
+            .cloned()
+            .unwrap_or_default();
+        let caller = cache
+            .caller(state.database.pool(), key)
             .await
             .map_err(ApiError::internal)?
             .ok_or(ApiError::Unauthorized)?;

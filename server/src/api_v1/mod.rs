@@ -17,7 +17,7 @@ use app::ssr::state::AppState;
 use axum::Router;
 use axum::routing::{any, get, post};
 
-pub use auth::ApiLimits;
+pub use auth::{ApiLimits, KeyCache};
 pub use read_log::ReadLog;
 
 /// The routes under `/api/v1`.
