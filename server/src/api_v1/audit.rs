@@ -39,16 +39,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Call {
     /// The provider's own id of the call (at most 200 characters).
+    #[schema(max_length = 200)]
     pub call_id: String,
-    /// The number called, in any common format.
+    /// The number called, in any common format (a North American number
+    /// the registry can hold; anything else is answered 400).
+    #[schema(min_length = 1, max_length = 40, example = "(202) 456-1111")]
     pub e164: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub started_at: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AuditRequest {
     /// At most 10,000.
+    #[schema(max_items = 10000)]
     pub calls: Vec<Call>,
 }
 

@@ -83,10 +83,12 @@ pub async fn snapshot(
                 .await;
         }
     });
-    let body = Body::from_stream(futures::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
-    ));
+    // Fused: the compression layer polls again after the end, which a bare
+    // `unfold` answers with a panic (found by schemathesis).
+    let chunks = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let body = Body::from_stream(futures::StreamExt::fuse(chunks));
     let content_type = if ndjson {
         "application/x-ndjson"
     } else {
@@ -271,6 +273,7 @@ pub async fn changes(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AckRequest {
     /// The last seq the provider has applied.
+    #[schema(minimum = 0)]
     pub through_seq: i64,
 }
 

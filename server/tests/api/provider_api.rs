@@ -217,6 +217,17 @@ db_test!(
         assert_eq!(lines[0], json!({"as_of_seq": 4}));
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[2]["e164"], B);
+        // Compressed, as clients that send Accept-Encoding get it: the body
+        // ends cleanly (the compression layer polls past the stream's end).
+        let compressed = client()
+            .get(app.url("/api/v1/registry/snapshot"))
+            .bearer_auth(&reader)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(compressed.headers()["content-encoding"], "gzip");
+        assert!(!compressed.bytes().await.expect("the whole body").is_empty());
 
         // Acknowledgements.
         let acked = json(
