@@ -53,11 +53,25 @@ install_test_tools() {
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
   fi
 
+  install_contract_tester
+
   # The browser test runner; it never downloads a browser of its own.
   if [ ! -f end2end/node_modules/.package-lock.json ] \
     || ! cmp -s end2end/package-lock.json end2end/node_modules/.lock-installed; then
     step "installing the end2end npm packages"
     (cd end2end && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.lock-installed)
+  fi
+}
+
+# The property-based contract tester for the provider API, in its own
+# virtual environment (pinned).
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV="$HOME/.cache/counsel-registry/schemathesis-$SCHEMATHESIS_VERSION"
+install_contract_tester() {
+  if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
+    step "installing schemathesis $SCHEMATHESIS_VERSION (about a minute, once)"
+    python3 -m venv "$SCHEMATHESIS_VENV"
+    "$SCHEMATHESIS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
   fi
 }
 
