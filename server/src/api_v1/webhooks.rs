@@ -16,7 +16,11 @@ use super::problem::{ApiError, Problem};
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WebhookRequest {
     /// HTTPS; plain HTTP only to loopback, for development.
-    #[schema(format = "uri", max_length = 2000, example = "https://provider.example/registry-hook")]
+    #[schema(
+        format = "uri",
+        max_length = 2000,
+        example = "https://provider.example/registry-hook"
+    )]
     pub url: String,
 }
 
