@@ -232,19 +232,9 @@ pub struct Read {
 pub async fn record_reads(pool: &AnyPool, reads: &[Read]) -> Result<(), sqlx::Error> {
     let mut transaction = pool.begin().await?;
     for chunk in reads.chunks(500) {
-        let numbered = transaction.backend_name() != "SQLite";
-        let values: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                if numbered {
-                    format!("(${}, ${}, ${})", row * 3 + 1, row * 3 + 2, row * 3 + 3)
-                } else {
-                    "(?, ?, ?)".to_owned()
-                }
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO provider_reads (key_id, what, at) VALUES {}",
-            values.join(", ")
+            crate::ssr::db::values_placeholders(&transaction, chunk.len(), 3)
         );
         let mut query = sqlx::query(&sql);
         for read in chunk {
