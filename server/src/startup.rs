@@ -372,6 +372,13 @@ fn spawn_housekeeping(
             if let Err(error) = app::ssr::rate_limit::forget_before(&pool, cutoff).await {
                 tracing::error!(error = %error, "cannot delete old rate-limit windows");
             }
+            // Finished jobs are kept a month for inspection.
+            const KEEP_JOBS_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+            if let Err(error) =
+                app::ssr::jobs::prune(&pool, app::ssr::clock::now_millis() - KEEP_JOBS_MS).await
+            {
+                tracing::error!(error = %error, "cannot prune finished jobs");
+            }
             match app::ssr::numbers::expire_due(&pool).await {
                 Ok(0) => {}
                 Ok(expired) => tracing::info!(expired, "registrations expired"),

@@ -208,6 +208,17 @@ where
     Ok(())
 }
 
+/// Deletes finished jobs (done or failed) that finished before `before`;
+/// returns how many. Webhook attempts keep their own log.
+pub async fn prune(pool: &AnyPool, before: i64) -> Result<u64, sqlx::Error> {
+    let pruned =
+        sqlx::query("DELETE FROM jobs WHERE state IN ('done', 'failed') AND finished_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?;
+    Ok(pruned.rows_affected())
+}
+
 /// The latest job under a key, as the portal reports it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobStatus {

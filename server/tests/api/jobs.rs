@@ -188,3 +188,32 @@ db_test!(
         assert!(add().await.expect("enqueue"), "a new one once it is done");
     }
 );
+
+db_test!(
+    async fn finished_jobs_are_pruned_after_their_keeping_time(engine: Engine) {
+        let (_database, first, _second) = two_instances(engine).await;
+        queue(&first, 3).await;
+        let now = app::ssr::clock::now_millis();
+        let claimed = jobs::claim(&first, "w", now, LEASE_MS, 3)
+            .await
+            .expect("claim");
+        jobs::finish(first.pool(), &claimed[0], "w", now - 10_000)
+            .await
+            .expect("finish");
+        jobs::fail(first.pool(), &claimed[1], "w", "gone", now - 10_000, false)
+            .await
+            .expect("fail");
+        jobs::finish(first.pool(), &claimed[2], "w", now)
+            .await
+            .expect("finish");
+        assert_eq!(
+            jobs::prune(first.pool(), now - 5_000).await.expect("prune"),
+            2
+        );
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
+            .fetch_one(first.pool())
+            .await
+            .expect("count");
+        assert_eq!(left, 1, "the recent one stays");
+    }
+);
