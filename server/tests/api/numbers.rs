@@ -70,6 +70,22 @@ pub async fn log(app: &TestApp) -> Vec<(String, Op)> {
         .collect()
 }
 
+/// Proves registration `id` with `code` through the dashboard's form, as
+/// a browser without JavaScript does, and checks it was accepted.
+pub async fn prove_through_the_form(app: &TestApp, id: &str, code: &str) {
+    let proven = app
+        .post_form_from(
+            "/numbers",
+            "/api/prove_number",
+            &[("registration", id), ("code", code)],
+        )
+        .await;
+    assert_eq!(
+        proven.headers()["location"],
+        format!("/numbers?proven={id}")
+    );
+}
+
 /// Moves every code sent back past the wait between two codes, as if the
 /// attorney had waited.
 async fn let_resend(app: &TestApp) {
@@ -367,17 +383,7 @@ db_test!(
             .await;
         assert_eq!(sent.headers()["location"], format!("/numbers?sent={id}"));
         let code = latest_code(app.outbox.path());
-        let proven = app
-            .post_form_from(
-                "/numbers",
-                "/api/prove_number",
-                &[("registration", &id), ("code", &code)],
-            )
-            .await;
-        assert_eq!(
-            proven.headers()["location"],
-            format!("/numbers?proven={id}")
-        );
+        prove_through_the_form(&app, &id, &code).await;
         let page = app.get("/numbers").await.text().await.expect("page");
         assert!(page.contains("In the registry until"), "{page}");
         assert_eq!(log(&app).await, vec![(WHITE_HOUSE.to_owned(), Op::Add)]);

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::accounts::{PASSWORD, log_in, verified_account};
 use crate::helpers::{Engine, TestApp, eventually, form_error, spawn_app_with};
+use crate::numbers::prove_through_the_form;
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "test-auth-token";
@@ -214,17 +215,7 @@ db_test!(
             .filter(char::is_ascii_digit)
             .take(6)
             .collect();
-        let proven = app
-            .post_form_from(
-                "/numbers",
-                "/api/prove_number",
-                &[("registration", &id), ("code", &code)],
-            )
-            .await;
-        assert_eq!(
-            proven.headers()["location"],
-            format!("/numbers?proven={id}")
-        );
+        prove_through_the_form(&app, &id, &code).await;
 
         let (_, called) = add_and_send(&app, "416-363-1212", "voice").await;
         assert!(form_error(&called).is_none());
@@ -321,17 +312,7 @@ db_test!(
             .filter(char::is_ascii_digit)
             .take(6)
             .collect();
-        let proven = app
-            .post_form_from(
-                "/numbers",
-                "/api/prove_number",
-                &[("registration", &id), ("code", &code)],
-            )
-            .await;
-        assert_eq!(
-            proven.headers()["location"],
-            format!("/numbers?proven={id}")
-        );
+        prove_through_the_form(&app, &id, &code).await;
     }
 );
 
