@@ -2,7 +2,6 @@
 //! reason the attorney is emailed; the number leaves the registry through
 //! the change log and the attorney cannot add it back.
 
-use app::ssr::code_sender::Channel;
 use app::ssr::numbers::{self, NumberError};
 use app::ssr::registry::Op;
 
@@ -21,15 +20,7 @@ db_test!(
         seed_status(&app, "active").await;
         verified_account(&app, "jane@example.org").await;
         let jane = user_id(&app, "jane@example.org").await;
-        let id = numbers::add_number(pool, jane, &phone("(202) 456-1111"), None, None)
-            .await
-            .expect("added");
-        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
-            .await
-            .expect("sent");
-        numbers::verify_code(pool, jane, id, &phones.last_code())
-            .await
-            .expect("proven");
+        let id = phones.proven_white_house(pool, jane).await;
         assert_eq!(log(&app).await, vec![(WHITE_HOUSE.to_owned(), Op::Add)]);
 
         let _admin = enrolled_site_admin(&app, "ada@example.org").await;

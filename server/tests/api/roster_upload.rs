@@ -6,8 +6,6 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use app::domain::Jurisdiction;
-use app::ssr::code_sender::Channel;
-use app::ssr::numbers;
 use app::ssr::registry::Op;
 use app::ssr::roster_upload::{
     self as uploads, Mode, Progress, UploadError, UploadRequest, Uploader,
@@ -15,7 +13,7 @@ use app::ssr::roster_upload::{
 
 use crate::accounts::{PASSWORD, verified_account, verify};
 use crate::helpers::{Engine, TestApp, spawn_app};
-use crate::numbers::{Phones, WHITE_HOUSE, log, phone, seed_status, user_id};
+use crate::numbers::{Phones, WHITE_HOUSE, log, seed_status, user_id};
 
 fn request(mode: Mode) -> UploadRequest {
     UploadRequest {
@@ -99,15 +97,7 @@ db_test!(
         verified_account(&app, "jane@example.org").await;
         pending_attorney(&app).await;
         let jane = user_id(&app, "jane@example.org").await;
-        let id = numbers::add_number(pool, jane, &phone("(202) 456-1111"), None, None)
-            .await
-            .expect("added");
-        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
-            .await
-            .expect("sent");
-        numbers::verify_code(pool, jane, id, &phones.last_code())
-            .await
-            .expect("proven");
+        phones.proven_white_house(pool, jane).await;
         assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
         assert_eq!(standing_of(&app, "pat@example.org").await, "pending_review");
 
