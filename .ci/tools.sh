@@ -9,6 +9,8 @@ WASM_OPT_VERSION=0.116.1
 
 step() { printf '\n==> %s\n' "$*"; }
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 install_build_tools() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     step "adding the wasm32-unknown-unknown target"

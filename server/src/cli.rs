@@ -2,15 +2,15 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use app::domain::{EmailAddress, Jurisdiction, PersonName};
-use app::ssr::admin::{self, AdminCreated, AdminRole};
-use app::ssr::db::Database;
-use app::ssr::mail::Mailer;
+use app::ssr::accounts::admins::{self as admin, AdminCreated, AdminRole};
+use app::ssr::infra::db::Database;
+use app::ssr::infra::mail::Mailer;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::ssr::providers::{self, Scope};
-use app::ssr::roster;
-use app::ssr::roster_upload::{self, Mode, Progress, UploadRequest, Uploader};
+use app::ssr::rosters;
+use app::ssr::rosters::upload::{self as roster_upload, Mode, Progress, UploadRequest, Uploader};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -160,7 +160,7 @@ async fn seed(
     let input =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let database = open_database(settings).await?;
-    let report = roster::seed_csv(
+    let report = rosters::seed_csv(
         database.pool(),
         std::io::BufReader::new(input),
         jurisdiction,
@@ -318,7 +318,7 @@ pub async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
     let mailer = Mailer::new(&settings.mail_from, &settings.mail_transport)
         .context("cannot set up email (MAIL_FROM, SMTP_URL, MAIL_OUTBOX_DIR)")?;
     let database = open_database(settings).await?;
-    let created = admin::create_admin(database.pool(), &mailer, &base_url, &email, &name, role)
+    let created = admin::create_admin(&database, &mailer, &base_url, &email, &name, role)
         .await
         .context("the admin was not created")?;
     match created {

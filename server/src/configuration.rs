@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::ssr::mail::MailTransport;
+use app::ssr::infra::mail::MailTransport;
 use url::Url;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/counsel-registry.db";
@@ -95,7 +95,7 @@ impl Settings {
             .map(|raw| parse_public_url(&raw))
             .transpose()?;
         let database_url = read("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        app::ssr::db::Engine::from_url(&database_url).map_err(|e| ConfigError {
+        app::ssr::infra::db::Engine::from_url(&database_url).map_err(|e| ConfigError {
             variable: "DATABASE_URL",
             message: e.to_string(),
         })?;

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use app::ssr::code_sender::{CodeSender, Twilio};
-use app::ssr::db::Database;
-use app::ssr::mail::Mailer;
-use app::ssr::session::SessionBackend;
+use app::ssr::infra::db::Database;
+use app::ssr::infra::delivery::{CodeSender, Twilio};
+use app::ssr::infra::mail::Mailer;
+use app::ssr::infra::session::SessionBackend;
 use app::ssr::state::AppState;
 use app::{App, shell};
 use axum::body::Body;
@@ -41,7 +41,7 @@ use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
 use crate::middleware::throttle::{AuthThrottle, throttle_auth};
 use crate::routes::{health, roster};
-use app::ssr::rate_limit::Limit;
+use app::ssr::infra::rate_limit::Limit;
 
 /// Sessions end after this long without a request.
 const SESSION_IDLE_TIMEOUT: time::Duration = time::Duration::minutes(30);
@@ -204,7 +204,7 @@ fn router(
         .route(
             "/admin/roster/upload",
             post(roster::upload).layer(DefaultBodyLimit::max(
-                (app::ssr::roster_upload::MAX_BYTES + 1024 * 1024) as usize,
+                (app::ssr::rosters::upload::MAX_BYTES + 1024 * 1024) as usize,
             )),
         )
         .route(
@@ -368,14 +368,17 @@ fn spawn_housekeeping(
             if let Err(error) = sessions.delete_expired().await {
                 tracing::error!(error = %error, "cannot delete expired sessions");
             }
-            let cutoff = app::ssr::clock::now_millis() - KEEP_WINDOWS_MS;
-            if let Err(error) = app::ssr::rate_limit::forget_before(&pool, cutoff).await {
+            let cutoff = app::ssr::infra::clock::now_millis() - KEEP_WINDOWS_MS;
+            if let Err(error) = app::ssr::infra::rate_limit::forget_before(&pool, cutoff).await {
                 tracing::error!(error = %error, "cannot delete old rate-limit windows");
             }
             // Finished jobs are kept a month for inspection.
             const KEEP_JOBS_MS: i64 = 30 * 24 * 60 * 60 * 1000;
-            if let Err(error) =
-                app::ssr::jobs::prune(&pool, app::ssr::clock::now_millis() - KEEP_JOBS_MS).await
+            if let Err(error) = app::ssr::infra::jobs::prune(
+                &pool,
+                app::ssr::infra::clock::now_millis() - KEEP_JOBS_MS,
+            )
+            .await
             {
                 tracing::error!(error = %error, "cannot prune finished jobs");
             }
@@ -394,7 +397,7 @@ fn spawn_housekeeping(
 /// Runs due background jobs (code deliveries to retry, emails) every
 /// `every`, and at once again while a round found a full batch.
 fn spawn_worker(state: AppState, every: std::time::Duration) -> JoinHandle<()> {
-    let name = app::ssr::jobs::worker_name();
+    let name = app::ssr::infra::jobs::worker_name();
     tracing::info!(worker = %name, "background worker started");
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);

@@ -19,7 +19,7 @@ pub struct AccountSummary {
 
 #[server(endpoint = "current_account")]
 pub async fn current_account() -> Result<Option<AccountSummary>, AppError> {
-    use crate::ssr::{auth, session};
+    use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
     Ok(auth::current_account(&session)
         .await?
@@ -46,7 +46,7 @@ pub async fn sign_up(
     password: String,
 ) -> Result<(), AppError> {
     use crate::domain::{BarNumber, EmailAddress, Jurisdiction, NewPassword, PersonName};
-    use crate::ssr::accounts::{self, SignUp};
+    use crate::ssr::accounts::SignUp;
 
     let mut problems = Vec::new();
     let full_name = PersonName::parse(&full_name)
@@ -78,9 +78,7 @@ pub async fn sign_up(
         bar_number,
         password,
     };
-    accounts::sign_up(state.database.pool(), &state.mailer, &state.base_url, form)
-        .await
-        .map_err(AppError::unexpected)?;
+    crate::ssr::rosters::sign_up(&state.database, &state.mailer, &state.base_url, form).await?;
     leptos_axum::redirect("/signup/check-email");
     Ok(())
 }
@@ -98,14 +96,14 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
             "This link is invalid, has expired or was already used. Sign in to ask for a new one."
                 .into(),
         )),
-        Err(other) => Err(AppError::unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
 #[server(endpoint = "log_in")]
 pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
     use crate::ssr::accounts::{self, AccountError};
-    use crate::ssr::{auth, session};
+    use crate::ssr::{auth, infra::session};
 
     if email.len() > 254 || password.chars().count() > 128 {
         return Err(AppError::Validation("Wrong email or password.".into()));
@@ -115,8 +113,7 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
         Ok(user_id) => {
             let session = session::current().await?;
             let account = accounts::find_account(state.database.pool(), user_id)
-                .await
-                .map_err(AppError::unexpected)?
+                .await?
                 .ok_or(AppError::Unexpected)?;
             if account.two_factor_enabled {
                 auth::await_second_factor(&session, account.id).await?;
@@ -127,18 +124,7 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Err(AccountError::InvalidCredentials) => {
-            Err(AppError::Validation("Wrong email or password.".into()))
-        }
-        Err(AccountError::EmailNotVerified) => Err(AppError::Validation(
-            "Confirm your email address first: open the link we sent you.".into(),
-        )),
-        Err(AccountError::TooManyFailures) => Err(AppError::Validation(
-            "Too many failed sign-ins for this address in the last hour. Reset your password, \
-             or try again later."
-                .into(),
-        )),
-        Err(other) => Err(AppError::unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -157,7 +143,7 @@ fn landing_page(account: &crate::ssr::accounts::Account) -> &'static str {
 /// recovery code. Failures count with the address's failed passwords.
 #[server(endpoint = "verify_second_factor")]
 pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
-    use crate::ssr::{accounts, auth, session, two_factor};
+    use crate::ssr::{accounts, accounts::two_factor, auth, infra::session};
 
     let session = session::current().await?;
     let Some(user_id) = auth::awaiting_second_factor(&session).await? else {
@@ -175,28 +161,21 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
             "Too many failed sign-ins for this account in the last hour. Try again later.".into(),
         )
     };
-    if !accounts::second_factor_allowed(pool, user_id)
-        .await
-        .map_err(AppError::unexpected)?
-    {
+    if !accounts::second_factor_allowed(pool, user_id).await? {
         return Err(too_many());
     }
-    if !two_factor::check(pool, user_id, &code)
-        .await
-        .map_err(AppError::unexpected)?
-    {
+    if !two_factor::check(pool, user_id, &code).await? {
         return match accounts::count_second_factor_failure(pool, user_id).await {
             Ok(()) => Err(AppError::Validation(
                 "That code is not valid, or was already used. Codes change every 30 seconds."
                     .into(),
             )),
             Err(accounts::AccountError::TooManyFailures) => Err(too_many()),
-            Err(other) => Err(AppError::unexpected(other)),
+            Err(other) => Err(other.into()),
         };
     }
     let account = accounts::find_account(pool, user_id)
-        .await
-        .map_err(AppError::unexpected)?
+        .await?
         .ok_or(AppError::Unexpected)?;
     auth::sign_in(&session, &account, true).await?;
     leptos_axum::redirect("/account");
@@ -207,7 +186,7 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
 #[server(endpoint = "change_password")]
 pub async fn change_password(current_password: String, password: String) -> Result<(), AppError> {
     use crate::ssr::accounts::{self, AccountError};
-    use crate::ssr::{auth, session};
+    use crate::ssr::{auth, infra::session};
 
     if current_password.chars().count() > 128 {
         return Err(AppError::Validation(
@@ -233,14 +212,13 @@ pub async fn change_password(current_password: String, password: String) -> Resu
         Err(AccountError::InvalidCredentials) => Err(AppError::Validation(
             "Your current password is not right.".into(),
         )),
-        Err(AccountError::WeakPassword(problem)) => Err(AppError::Validation(problem.to_string())),
-        Err(other) => Err(AppError::unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
 #[server(endpoint = "log_out")]
 pub async fn log_out() -> Result<(), AppError> {
-    use crate::ssr::{auth, session};
+    use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
     auth::sign_out(&session).await?;
     leptos_axum::redirect("/");
@@ -255,14 +233,8 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     use crate::ssr::accounts;
     let email = EmailAddress::parse(&email).map_err(|e| AppError::Validation(e.to_string()))?;
     let state = crate::ssr::auth::state()?;
-    accounts::request_password_reset(
-        state.database.pool(),
-        &state.mailer,
-        &state.base_url,
-        &email,
-    )
-    .await
-    .map_err(AppError::unexpected)?;
+    accounts::request_password_reset(&state.database, &state.mailer, &state.base_url, &email)
+        .await?;
     leptos_axum::redirect("/forgot-password/sent");
     Ok(())
 }
@@ -279,7 +251,6 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
         Err(AccountError::InvalidToken) => Err(AppError::Validation(
             "This link is invalid, has expired or was already used. Ask for a new one.".into(),
         )),
-        Err(AccountError::WeakPassword(problem)) => Err(AppError::Validation(problem.to_string())),
-        Err(other) => Err(AppError::unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }

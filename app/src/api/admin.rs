@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::RegistrationStatus;
 use crate::error::AppError;
 
 /// Longest reason a reviewer may give; it is emailed as written.
@@ -34,13 +35,15 @@ fn checked_reason(reason: &str) -> Result<&str, AppError> {
     Ok(reason)
 }
 
-/// The signed-in site admin (with a second factor given), or why not.
+/// The signed-in admin who may take `permission` (with a second factor
+/// given), or why not.
 #[cfg(feature = "ssr")]
-async fn site_admin() -> Result<crate::ssr::accounts::Account, AppError> {
-    use crate::domain::Role;
-    use crate::ssr::{auth, session};
+async fn admin(
+    permission: crate::ssr::accounts::permission::Permission,
+) -> Result<crate::ssr::accounts::Account, AppError> {
+    use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
-    auth::require_role(&session, Role::SiteAdmin).await
+    auth::require(&session, permission).await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,11 +67,10 @@ pub struct ReviewItem {
 
 #[server(endpoint = "review_queue")]
 pub async fn review_queue() -> Result<Vec<ReviewItem>, AppError> {
-    site_admin().await?;
+    use crate::ssr::accounts::permission::Permission;
+    admin(Permission::ReviewAttorneys).await?;
     let state = crate::ssr::auth::state()?;
-    let pending = crate::ssr::admin::pending_reviews(state.database.pool(), 200)
-        .await
-        .map_err(AppError::unexpected)?;
+    let pending = crate::ssr::rosters::review::pending_reviews(state.database.pool(), 200).await?;
     Ok(pending
         .into_iter()
         .map(|attorney| ReviewItem {
@@ -94,9 +96,9 @@ pub async fn decide_review(
     decision: Option<String>,
     reason: String,
 ) -> Result<(), AppError> {
-    use crate::ssr::admin::{self, Decision, ReviewError};
+    use crate::ssr::rosters::review::{self, Decision};
 
-    site_admin().await?;
+    admin(crate::ssr::accounts::permission::Permission::ReviewAttorneys).await?;
     let user_id: i64 = user_id
         .trim()
         .parse()
@@ -108,23 +110,12 @@ pub async fn decide_review(
     };
     let reason = checked_reason(&reason)?;
     let state = crate::ssr::auth::state()?;
-    match admin::decide(
-        state.database.pool(),
-        &state.mailer,
-        user_id,
-        decision,
-        reason,
-    )
-    .await
-    {
+    match review::decide(&state.database, &state.mailer, user_id, decision, reason).await {
         Ok(()) => {
             leptos_axum::redirect("/admin/reviews?decided=1");
             Ok(())
         }
-        Err(ReviewError::NotPending) => Err(AppError::Conflict(
-            "This attorney is no longer waiting for review: someone decided already.".into(),
-        )),
-        Err(other) => Err(AppError::unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -135,14 +126,14 @@ pub struct HolderView {
     pub full_name: String,
     pub email: String,
     pub bar: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub status_reason: Option<String>,
 }
 
 impl HolderView {
     /// Whether a revocation would change anything.
     pub fn revocable(&self) -> bool {
-        matches!(self.status.as_str(), "pending" | "active" | "suspended")
+        self.status.is_live()
     }
 }
 
@@ -161,17 +152,17 @@ pub struct NumberLookup {
 #[server(endpoint = "look_up_number")]
 pub async fn look_up_number(number: String) -> Result<Option<NumberLookup>, AppError> {
     use crate::domain::phone::PhoneNumber;
-    site_admin().await?;
+    admin(crate::ssr::accounts::permission::Permission::RevokeRegistrations).await?;
     if number.trim().is_empty() {
         return Ok(None);
     }
     let phone = PhoneNumber::parse(&number).map_err(|e| AppError::Validation(e.to_string()))?;
     let state = crate::ssr::auth::state()?;
     let pool = state.database.pool();
-    let holders = crate::ssr::numbers::holders(pool, &phone)
-        .await
-        .map_err(AppError::unexpected)?;
-    let privileged = holders.iter().any(|holder| holder.status == "active");
+    let holders = crate::ssr::numbers::holders(pool, &phone).await?;
+    let privileged = holders
+        .iter()
+        .any(|holder| holder.status == RegistrationStatus::Active);
     Ok(Some(NumberLookup {
         e164: phone.as_str().to_owned(),
         display: PhoneNumber::national_display(phone.as_str()),
@@ -199,7 +190,7 @@ pub async fn revoke_registration(
     reason: String,
 ) -> Result<(), AppError> {
     use crate::ssr::numbers::NumberError;
-    let admin = site_admin().await?;
+    let admin = admin(crate::ssr::accounts::permission::Permission::RevokeRegistrations).await?;
     let registration: i64 = registration
         .trim()
         .parse()
@@ -221,7 +212,7 @@ pub async fn revoke_registration(
                 "That registration is no longer current: it was removed or revoked already.".into(),
             ));
         }
-        Err(other) => return Err(AppError::unexpected(other)),
+        Err(other) => return Err(other.into()),
     }
     // Back to the same look-up; an E.164 number is `+` and digits.
     let back = crate::domain::phone::PhoneNumber::parse(&number)

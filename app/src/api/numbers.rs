@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::RegistrationStatus;
 use crate::error::AppError;
 
 /// One registration as the dashboard shows it.
@@ -13,7 +14,7 @@ pub struct NumberView {
     pub display: String,
     pub label: Option<String>,
     pub extension: Option<String>,
-    pub status: String,
+    pub status: RegistrationStatus,
     /// When the proof runs out, as YYYY-MM-DD (UTC), once proven.
     pub expires_on: Option<String>,
     /// Why it is suspended or revoked, in words, when it is.
@@ -32,10 +33,19 @@ pub struct NumberView {
 impl NumberView {
     /// What a card shows, apart from the countdown: when this changes the
     /// card is drawn again; otherwise it stays (with what was typed in it).
-    pub fn shown(&self) -> (i64, String, Option<String>, bool, Option<String>, usize) {
+    pub fn shown(
+        &self,
+    ) -> (
+        i64,
+        RegistrationStatus,
+        Option<String>,
+        bool,
+        Option<String>,
+        usize,
+    ) {
         (
             self.id,
-            self.status.clone(),
+            self.status,
             self.expires_on.clone(),
             self.code_pending,
             self.delivery.clone(),
@@ -46,61 +56,10 @@ impl NumberView {
 
 #[cfg(feature = "ssr")]
 async fn attorney() -> Result<crate::ssr::accounts::Account, AppError> {
-    use crate::domain::Role;
-    use crate::ssr::{auth, session};
+    use crate::ssr::accounts::permission::Permission;
+    use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
-    auth::require_role(&session, Role::Attorney).await
-}
-
-#[cfg(feature = "ssr")]
-fn number_error(error: crate::ssr::numbers::NumberError) -> AppError {
-    use crate::ssr::code_sender::SendError;
-    use crate::ssr::numbers::{MAX_WRONG_TRIES, NumberError, RESEND_AFTER_MS};
-    match error {
-        NumberError::AlreadyRegistered => {
-            AppError::Conflict("You have already registered this number.".into())
-        }
-        NumberError::NotFound => AppError::NotFound,
-        NumberError::TooManySendsForNumber => AppError::Validation(
-            "Five codes were sent to this number in the last hour. Try again later.".into(),
-        ),
-        NumberError::TooManySendsForAttorney => {
-            AppError::Validation("You have asked for 20 codes today. Try again tomorrow.".into())
-        }
-        NumberError::NoValidCode => AppError::Validation(
-            "That code has expired or was already used. Ask for a new one.".into(),
-        ),
-        NumberError::WrongCode { tries_left } => AppError::Validation(format!(
-            "That code is not right. {tries_left} of {MAX_WRONG_TRIES} tries left."
-        )),
-        NumberError::TooManyTries => {
-            AppError::Validation("Too many wrong tries for that code. Ask for a new one.".into())
-        }
-        NumberError::TooSoon { waited_ms } => {
-            let wait = ((RESEND_AFTER_MS - waited_ms + 999) / 1000).max(1);
-            AppError::Validation(format!(
-                "A code went out moments ago. Wait {wait} seconds before asking for another."
-            ))
-        }
-        NumberError::Revoked { reason } => AppError::Conflict(format!(
-            "The registry's administrators revoked this number for you: {reason} \
-             Reply to their email if you think this is wrong."
-        )),
-        NumberError::Send(cause) => {
-            tracing::error!(error = %cause, "code not sent");
-            let why = match &cause {
-                SendError::Refused { status, .. } if *status == 400 || *status == 404 => {
-                    "the phone service refused this number. Check it; for a landline choose a \
-                     voice call."
-                }
-                _ => "of a problem on our side, and we have been alerted. Try again later.",
-            };
-            AppError::Validation(format!(
-                "We could not send the code because {why} Nothing was used up."
-            ))
-        }
-        other => AppError::unexpected(other),
-    }
+    auth::require(&session, Permission::ManageOwnNumbers).await
 }
 
 #[cfg(feature = "ssr")]
@@ -114,21 +73,16 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
     let account = attorney().await?;
     let state = crate::ssr::auth::state()?;
     let pool = state.database.pool();
-    let now = crate::ssr::clock::now_millis();
-    let registrations = crate::ssr::numbers::list(pool, account.id)
-        .await
-        .map_err(AppError::unexpected)?;
+    let now = crate::ssr::infra::clock::now_millis();
+    let registrations = crate::ssr::numbers::list(pool, account.id).await?;
     let mut views = Vec::with_capacity(registrations.len());
     for registration in registrations {
-        let delivery = delivery_report(pool, &registration)
-            .await
-            .map_err(AppError::unexpected)?;
-        let applied_by = if registration.status == "active" {
+        let delivery = delivery_report(pool, &registration).await?;
+        let applied_by = if registration.status == RegistrationStatus::Active {
             crate::ssr::providers::applied_by(pool, &registration.e164)
-                .await
-                .map_err(AppError::unexpected)?
+                .await?
                 .into_iter()
-                .map(|(name, at)| (name, crate::ssr::clock::utc_date(at)))
+                .map(|(name, at)| (name, crate::ssr::infra::clock::utc_date(at)))
                 .collect()
         } else {
             Vec::new()
@@ -141,10 +95,15 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
             display: crate::domain::phone::PhoneNumber::national_display(&registration.e164),
             label: registration.label,
             extension: registration.extension,
-            expires_on: registration.expires_at.map(crate::ssr::clock::utc_date),
-            status_reason: matches!(registration.status.as_str(), "revoked" | "suspended")
-                .then_some(registration.status_reason)
-                .flatten(),
+            expires_on: registration
+                .expires_at
+                .map(crate::ssr::infra::clock::utc_date),
+            status_reason: matches!(
+                registration.status,
+                RegistrationStatus::Revoked | RegistrationStatus::Suspended
+            )
+            .then_some(registration.status_reason)
+            .flatten(),
             status: registration.status,
             code_pending: registration
                 .code_valid_until
@@ -164,8 +123,9 @@ async fn delivery_report(
     pool: &sqlx::AnyPool,
     registration: &crate::ssr::numbers::Registration,
 ) -> Result<Option<String>, sqlx::Error> {
-    use crate::ssr::worker::SendCodeJob;
-    let Some(job) = crate::ssr::jobs::latest(pool, &SendCodeJob::key(registration.id)).await?
+    use crate::ssr::numbers::SendCodeJob;
+    let Some(job) =
+        crate::ssr::infra::jobs::latest(pool, &SendCodeJob::key(registration.id)).await?
     else {
         return Ok(None);
     };
@@ -175,7 +135,7 @@ async fn delivery_report(
     Ok(match job.state.as_str() {
         "queued" => Some(format!(
             "We could not send your code yet and are trying again (next try at {} UTC).",
-            crate::ssr::clock::utc_time(job.run_at)
+            crate::ssr::infra::clock::utc_time(job.run_at)
         )),
         "failed" if !superseded => Some(format!(
             "We could not send your code after {} tries. Ask for a new one, or try the other way \
@@ -213,8 +173,7 @@ pub async fn add_number(
         label,
         extension.as_ref(),
     )
-    .await
-    .map_err(number_error)?;
+    .await?;
     leptos_axum::redirect("/numbers");
     Ok(())
 }
@@ -224,7 +183,7 @@ pub async fn send_number_code(
     registration: String,
     channel: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::ssr::code_sender::Channel;
+    use crate::ssr::infra::delivery::Channel;
     let account = attorney().await?;
     let id = registration_id(&registration)?;
     let channel = channel
@@ -248,7 +207,7 @@ pub async fn send_number_code(
             tracing::warn!(error = %cause, "code send queued for a retry");
             leptos_axum::redirect(&format!("/numbers?queued={id}"));
         }
-        Err(other) => return Err(number_error(other)),
+        Err(other) => return Err(other.into()),
     }
     Ok(())
 }
@@ -261,9 +220,7 @@ pub async fn prove_number(registration: String, code: String) -> Result<(), AppE
         return Err(AppError::Validation("A code is 6 digits.".into()));
     }
     let state = crate::ssr::auth::state()?;
-    crate::ssr::numbers::verify_code(state.database.pool(), account.id, id, &code)
-        .await
-        .map_err(number_error)?;
+    crate::ssr::numbers::verify_code(state.database.pool(), account.id, id, &code).await?;
     leptos_axum::redirect(&format!("/numbers?proven={id}"));
     Ok(())
 }
@@ -273,9 +230,7 @@ pub async fn remove_number(registration: String) -> Result<(), AppError> {
     let account = attorney().await?;
     let id = registration_id(&registration)?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::numbers::remove_number(state.database.pool(), account.id, id)
-        .await
-        .map_err(number_error)?;
+    crate::ssr::numbers::remove_number(state.database.pool(), account.id, id).await?;
     leptos_axum::redirect("/numbers?removed=1");
     Ok(())
 }

@@ -46,26 +46,23 @@ const FRESH_KEY: &str = "fresh_provider_key";
 
 #[cfg(feature = "ssr")]
 async fn site_admin() -> Result<tower_sessions::Session, AppError> {
-    use crate::domain::Role;
-    use crate::ssr::{auth, session};
+    use crate::ssr::accounts::permission::Permission;
+    use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
-    auth::require_role(&session, Role::SiteAdmin).await?;
+    auth::require(&session, Permission::ManageProviders).await?;
     Ok(session)
 }
 
 #[server(endpoint = "providers_page")]
 pub async fn providers_page() -> Result<ProvidersOverview, AppError> {
-    use crate::ssr::clock::{now_millis, utc_date_time};
+    use crate::ssr::infra::clock::{now_millis, utc_date_time};
     let session = site_admin().await?;
     let state = crate::ssr::auth::state()?;
     let pool = state.database.pool();
-    let head = crate::ssr::registry::head(pool)
-        .await
-        .map_err(AppError::unexpected)?;
+    let head = crate::ssr::registry::head(pool).await?;
     let now = now_millis();
     let providers = crate::ssr::providers::overview(pool)
-        .await
-        .map_err(AppError::unexpected)?
+        .await?
         .into_iter()
         .map(|provider| {
             let behind = head - provider.acked_seq.unwrap_or(0);
@@ -92,10 +89,7 @@ pub async fn providers_page() -> Result<ProvidersOverview, AppError> {
         })
         .collect();
     // Shown once: taken out of the session as it is shown.
-    let new_key = session
-        .remove::<(String, String)>(FRESH_KEY)
-        .await
-        .map_err(AppError::unexpected)?;
+    let new_key = session.remove::<(String, String)>(FRESH_KEY).await?;
     Ok(ProvidersOverview {
         head,
         providers,
@@ -103,31 +97,11 @@ pub async fn providers_page() -> Result<ProvidersOverview, AppError> {
     })
 }
 
-#[cfg(feature = "ssr")]
-fn provider_error(error: crate::ssr::providers::ProviderError) -> AppError {
-    use crate::ssr::providers::ProviderError;
-    match error {
-        ProviderError::Database(cause) => AppError::unexpected(cause),
-        other => AppError::Validation(capitalised(&other.to_string())),
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => String::new(),
-    }
-}
-
 #[server(endpoint = "create_provider")]
 pub async fn create_provider(name: String) -> Result<(), AppError> {
     site_admin().await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::providers::create_provider(state.database.pool(), &name)
-        .await
-        .map_err(provider_error)?;
+    crate::ssr::providers::create_provider(state.database.pool(), &name).await?;
     leptos_axum::redirect("/admin/providers?created=1");
     Ok(())
 }
@@ -153,13 +127,10 @@ pub async fn create_provider_key(
         ));
     }
     let state = crate::ssr::auth::state()?;
-    let key = crate::ssr::providers::create_key(state.database.pool(), &provider, &scopes)
-        .await
-        .map_err(provider_error)?;
+    let key = crate::ssr::providers::create_key(state.database.pool(), &provider, &scopes).await?;
     session
         .insert(FRESH_KEY, (provider.trim().to_owned(), key.key))
-        .await
-        .map_err(AppError::unexpected)?;
+        .await?;
     leptos_axum::redirect("/admin/providers?key=1");
     Ok(())
 }
@@ -168,9 +139,7 @@ pub async fn create_provider_key(
 pub async fn revoke_provider_key(prefix: String) -> Result<(), AppError> {
     site_admin().await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::providers::revoke_key(state.database.pool(), &prefix)
-        .await
-        .map_err(provider_error)?;
+    crate::ssr::providers::revoke_key(state.database.pool(), &prefix).await?;
     leptos_axum::redirect("/admin/providers?revoked=1");
     Ok(())
 }

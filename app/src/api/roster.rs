@@ -76,20 +76,20 @@ pub const ERRORS_SHOWN: i64 = 100;
 
 #[cfg(feature = "ssr")]
 async fn roster_admin() -> Result<crate::ssr::accounts::Account, AppError> {
-    use crate::domain::Role;
-    use crate::ssr::{auth, session};
+    use crate::ssr::accounts::permission::Permission;
+    use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
-    auth::require_one_of(&session, &[Role::BarAdmin, Role::SiteAdmin]).await
+    auth::require(&session, Permission::UseRosterPages).await
 }
 
 #[cfg(feature = "ssr")]
-fn upload_view(upload: crate::ssr::roster_upload::Upload) -> UploadView {
-    use crate::ssr::clock::utc_date_time;
+fn upload_view(upload: crate::ssr::rosters::upload::Upload) -> UploadView {
+    use crate::ssr::infra::clock::utc_date_time;
     UploadView {
         id: upload.id,
         jurisdiction: upload.jurisdiction,
-        mode: upload.mode,
-        state: upload.state,
+        mode: upload.mode.as_str().to_owned(),
+        state: upload.state.as_str().to_owned(),
         uploader: upload.uploader,
         file_name: upload.file_name,
         sha256: upload.sha256,
@@ -116,17 +116,20 @@ fn upload_view(upload: crate::ssr::roster_upload::Upload) -> UploadView {
 async fn visible_upload(
     account: &crate::ssr::accounts::Account,
     id: i64,
-) -> Result<crate::ssr::roster_upload::Upload, AppError> {
+) -> Result<crate::ssr::rosters::upload::Upload, AppError> {
     use crate::domain::Jurisdiction;
-    use crate::ssr::roster_upload;
+    use crate::ssr::rosters::upload as roster_upload;
     let state = crate::ssr::auth::state()?;
     let upload = match roster_upload::upload(state.database.pool(), id).await {
         Ok(upload) => upload,
         Err(roster_upload::UploadError::NotFound) => return Err(AppError::NotFound),
-        Err(other) => return Err(AppError::unexpected(other)),
+        Err(other) => return Err(other.into()),
     };
-    let allowed = Jurisdiction::parse(&upload.jurisdiction)
-        .is_ok_and(|jurisdiction| roster_upload::may_upload(account, jurisdiction));
+    let allowed = Jurisdiction::parse(&upload.jurisdiction).is_ok_and(|jurisdiction| {
+        account.may(crate::ssr::accounts::permission::Permission::ManageRoster(
+            jurisdiction,
+        ))
+    });
     if allowed {
         Ok(upload)
     } else {
@@ -146,7 +149,11 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
     let jurisdictions = JURISDICTIONS
         .iter()
         .filter_map(|(code, _)| Jurisdiction::parse(code).ok())
-        .filter(|jurisdiction| crate::ssr::roster_upload::may_upload(&account, *jurisdiction))
+        .filter(|jurisdiction| {
+            account.may(crate::ssr::accounts::permission::Permission::ManageRoster(
+                *jurisdiction,
+            ))
+        })
         .map(|jurisdiction| {
             (
                 jurisdiction.code().to_owned(),
@@ -159,9 +166,7 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
         crate::domain::Role::SiteAdmin => None,
         _ => Some(own.ok_or(AppError::Forbidden)?),
     };
-    let history = crate::ssr::roster_upload::history(state.database.pool(), scope, 50)
-        .await
-        .map_err(AppError::unexpected)?;
+    let history = crate::ssr::rosters::upload::history(state.database.pool(), scope, 50).await?;
     Ok(RosterPageData {
         jurisdictions,
         history: history.into_iter().map(upload_view).collect(),
@@ -170,25 +175,20 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
 
 #[server(endpoint = "roster_preview")]
 pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
-    use crate::ssr::roster_upload;
+    use crate::ssr::rosters::upload as roster_upload;
     let account = roster_admin().await?;
     let upload = visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
     let pool = state.database.pool();
-    let consequences = if upload.state == "previewed" {
-        roster_upload::consequences(pool, &upload)
-            .await
-            .map_err(AppError::unexpected)?
+    let consequences = if upload.state == crate::ssr::rosters::upload::UploadState::Previewed {
+        roster_upload::consequences(pool, &upload).await?
     } else {
         roster_upload::Consequences::default()
     };
     let same_file = roster_upload::same_file_committed(pool, &upload)
-        .await
-        .map_err(AppError::unexpected)?
-        .map(|(id, at)| (id, crate::ssr::clock::utc_date_time(at)));
-    let errors = roster_upload::errors(pool, upload.id, ERRORS_SHOWN)
-        .await
-        .map_err(AppError::unexpected)?;
+        .await?
+        .map(|(id, at)| (id, crate::ssr::infra::clock::utc_date_time(at)));
+    let errors = roster_upload::errors(pool, upload.id, ERRORS_SHOWN).await?;
     Ok(PreviewData {
         upload: upload_view(upload),
         same_file,
@@ -222,22 +222,6 @@ fn upload_id(raw: &str) -> Result<i64, AppError> {
     raw.trim().parse().map_err(|_| AppError::NotFound)
 }
 
-#[cfg(feature = "ssr")]
-fn decision_error(error: crate::ssr::roster_upload::UploadError) -> AppError {
-    use crate::ssr::roster_upload::UploadError;
-    match error {
-        UploadError::NotFound => AppError::NotFound,
-        UploadError::AlreadyDecided => {
-            AppError::Conflict("This upload was already committed or discarded.".into())
-        }
-        UploadError::HasErrors(rows) => AppError::Validation(format!(
-            "{rows} rows have errors. Fix the file and upload it again, or tick \
-             \"Skip the rows with errors\" to commit without them."
-        )),
-        other => AppError::unexpected(other),
-    }
-}
-
 /// Applies a previewed upload (rows with errors only when `skip_invalid`).
 #[server(endpoint = "commit_roster_upload")]
 pub async fn commit_roster_upload(
@@ -248,14 +232,13 @@ pub async fn commit_roster_upload(
     let id = upload_id(&upload)?;
     visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::roster_upload::commit(
+    crate::ssr::rosters::upload::commit(
         state.database.pool(),
         id,
         Some(account.id),
         skip_invalid.is_some(),
     )
-    .await
-    .map_err(decision_error)?;
+    .await?;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}?committed=1"));
     Ok(())
 }
@@ -266,9 +249,7 @@ pub async fn discard_roster_upload(upload: String) -> Result<(), AppError> {
     let id = upload_id(&upload)?;
     visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::roster_upload::discard(state.database.pool(), id, Some(account.id))
-        .await
-        .map_err(decision_error)?;
+    crate::ssr::rosters::upload::discard(state.database.pool(), id, Some(account.id)).await?;
     leptos_axum::redirect("/admin/roster?discarded=1");
     Ok(())
 }

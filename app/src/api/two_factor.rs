@@ -27,38 +27,28 @@ pub enum TwoFactorStatus {
 
 #[server(endpoint = "two_factor_setup")]
 pub async fn two_factor_setup() -> Result<TwoFactorStatus, AppError> {
-    use crate::ssr::{auth, session, two_factor};
+    use crate::ssr::{accounts::two_factor, auth, infra::session};
 
     let session = session::current().await?;
     let account = auth::require_account(&session).await?;
     let state = auth::state()?;
     if account.two_factor_enabled {
-        let left = two_factor::recovery_codes_left(state.database.pool(), account.id)
-            .await
-            .map_err(AppError::unexpected)?;
+        let left = two_factor::recovery_codes_left(state.database.pool(), account.id).await?;
         return Ok(TwoFactorStatus::Enabled {
             recovery_codes_left: left,
         });
     }
     // The secret waits in the session until a code confirms it, so a
     // reload shows the same QR code rather than a new one.
-    let secret = match session
-        .get::<String>(PENDING_SECRET_KEY)
-        .await
-        .map_err(AppError::unexpected)?
-    {
+    let secret = match session.get::<String>(PENDING_SECRET_KEY).await? {
         Some(secret) => secret,
         None => {
             let secret = two_factor::new_secret();
-            session
-                .insert(PENDING_SECRET_KEY, &secret)
-                .await
-                .map_err(AppError::unexpected)?;
+            session.insert(PENDING_SECRET_KEY, &secret).await?;
             secret
         }
     };
-    let (otpauth_url, qr_data_uri) =
-        two_factor::provisioning(&secret, &account.email).map_err(AppError::unexpected)?;
+    let (otpauth_url, qr_data_uri) = two_factor::provisioning(&secret, &account.email)?;
     Ok(TwoFactorStatus::Enrol {
         secret,
         otpauth_url,
@@ -70,15 +60,11 @@ pub async fn two_factor_setup() -> Result<TwoFactorStatus, AppError> {
 /// Turns two-step sign-in on once the first code from the app is right.
 #[server(endpoint = "enable_two_factor")]
 pub async fn enable_two_factor(code: String) -> Result<(), AppError> {
-    use crate::ssr::{auth, session, two_factor};
+    use crate::ssr::{accounts::two_factor, auth, infra::session};
 
     let session = session::current().await?;
     let account = auth::require_account(&session).await?;
-    let Some(secret) = session
-        .get::<String>(PENDING_SECRET_KEY)
-        .await
-        .map_err(AppError::unexpected)?
-    else {
+    let Some(secret) = session.get::<String>(PENDING_SECRET_KEY).await? else {
         return Err(AppError::Validation(
             "Reload this page to get a new QR code, then try again.".into(),
         ));
@@ -86,14 +72,8 @@ pub async fn enable_two_factor(code: String) -> Result<(), AppError> {
     let state = auth::state()?;
     match two_factor::enrol(state.database.pool(), account.id, &secret, &code).await {
         Ok(Some(codes)) => {
-            let _ = session
-                .remove::<String>(PENDING_SECRET_KEY)
-                .await
-                .map_err(AppError::unexpected)?;
-            session
-                .insert(FRESH_RECOVERY_CODES_KEY, codes)
-                .await
-                .map_err(AppError::unexpected)?;
+            let _ = session.remove::<String>(PENDING_SECRET_KEY).await?;
+            session.insert(FRESH_RECOVERY_CODES_KEY, codes).await?;
             auth::mark_second_factor(&session).await?;
             leptos_axum::redirect("/account/two-factor/recovery-codes");
             Ok(())
@@ -106,7 +86,7 @@ pub async fn enable_two_factor(code: String) -> Result<(), AppError> {
         Err(two_factor::TwoFactorError::AlreadyEnrolled) => Err(AppError::Conflict(
             "Two-step sign-in is already set up for this account.".into(),
         )),
-        Err(other) => Err(AppError::unexpected(other)),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -114,13 +94,12 @@ pub async fn enable_two_factor(code: String) -> Result<(), AppError> {
 /// out once: a reload shows none.
 #[server(endpoint = "take_recovery_codes")]
 pub async fn take_recovery_codes() -> Result<Vec<String>, AppError> {
-    use crate::ssr::{auth, session};
+    use crate::ssr::{auth, infra::session};
 
     let session = session::current().await?;
     auth::require_account(&session).await?;
     Ok(session
         .remove::<Vec<String>>(FRESH_RECOVERY_CODES_KEY)
-        .await
-        .map_err(AppError::unexpected)?
+        .await?
         .unwrap_or_default())
 }

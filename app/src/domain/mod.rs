@@ -30,6 +30,7 @@ macro_rules! string_value {
 }
 
 pub mod bar;
+pub mod closed_set;
 pub mod email;
 pub mod name;
 pub mod name_match;
@@ -38,8 +39,10 @@ pub mod phone;
 pub mod standing;
 
 pub use bar::{BarNumber, Jurisdiction};
+pub use closed_set::UnknownValue;
 pub use email::EmailAddress;
 pub use name::PersonName;
 pub use name_match::NameKey;
 pub use password::{NewPassword, PasswordProblem};
-pub use standing::{Role, RosterStatus, Standing};
+pub use phone::{Channel, NumberLabel};
+pub use standing::{RegistrationStatus, Role, RosterStatus, Standing, StandingSource};

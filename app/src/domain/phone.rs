@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::closed_set::closed_set;
+
 /// A number in E.164 form, e.g. `+12024561111`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PhoneNumber(String);
@@ -89,15 +91,24 @@ impl std::fmt::Display for PhoneNumber {
     }
 }
 
-/// What a number is for, as the attorney describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NumberLabel {
-    Office,
-    Mobile,
-    Switchboard,
-    Other,
-}
+closed_set!(
+    /// What kind of line a number is (`registrations.label`).
+    pub NumberLabel {
+        Office = "office",
+        Mobile = "mobile",
+        Switchboard = "switchboard",
+        Other = "other",
+    }
+);
+
+closed_set!(
+    /// How a one-time code reaches the phone (`number_codes.channel`):
+    /// office landlines cannot receive SMS.
+    pub Channel {
+        Sms = "sms",
+        Voice = "voice",
+    }
+);
 
 /// An extension: digits only, at most 10.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,41 +1,11 @@
 //! Roles, standing and roster statuses: closed sets of values, stored as
 //! text and parsed back when read.
 
-use serde::{Deserialize, Serialize};
+use crate::domain::closed_set::closed_set;
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(raw: &str) -> Option<Self> {
-                match raw.trim().to_ascii_lowercase().as_str() {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(
+closed_set!(
     /// What an account may do. A bar admin acts for one jurisdiction.
-    Role {
+    pub Role {
         Attorney = "attorney",
         BarAdmin = "bar_admin",
         SiteAdmin = "site_admin",
@@ -49,19 +19,55 @@ impl Role {
     }
 }
 
-text_enum!(
+closed_set!(
     /// Whether the registry counts an attorney as one in good standing.
-    Standing {
+    pub Standing {
         Verified = "verified",
         PendingReview = "pending_review",
         Rejected = "rejected",
     }
 );
 
-text_enum!(
+closed_set!(
+    /// Who set an attorney's standing last (`users.standing_source`): an
+    /// admin's decision outlasts roster changes that do not contradict it.
+    pub StandingSource {
+        Roster = "roster",
+        Admin = "admin",
+    }
+);
+
+closed_set!(
+    /// Where one attorney's registration of a number stands
+    /// (`registrations.status`). Only `Active` puts the number in the
+    /// registry; `Removed` and `Revoked` are final.
+    pub RegistrationStatus {
+        /// Added, not yet proven by a code.
+        Pending = "pending",
+        /// Proven, the attorney verified, within a year of the proof.
+        Active = "active",
+        /// Proven, but the attorney is not (or no longer) verified.
+        Suspended = "suspended",
+        /// Not renewed within a year of its proof.
+        Expired = "expired",
+        /// Removed by the attorney.
+        Removed = "removed",
+        /// Ended by a site admin, with a reason.
+        Revoked = "revoked",
+    }
+);
+
+impl RegistrationStatus {
+    /// Still the attorney's to prove, renew or remove.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Pending | Self::Active | Self::Suspended)
+    }
+}
+
+closed_set!(
     /// A member's status as the bar's roster gives it. Only `Active` is
     /// good standing; `NotListed` marks members a full roster left out.
-    RosterStatus {
+    pub RosterStatus {
         Active = "active",
         Inactive = "inactive",
         Suspended = "suspended",

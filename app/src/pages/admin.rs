@@ -203,7 +203,7 @@ fn HolderCard(
     });
     let status = match holder.status_reason {
         Some(reason) => format!("{} ({reason})", holder.status),
-        None => holder.status,
+        None => holder.status.to_string(),
     };
     view! {
         <li class="review-card">

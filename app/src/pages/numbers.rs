@@ -9,6 +9,7 @@ use crate::api::numbers::{
 };
 use crate::components::form::FormError;
 use crate::components::page_error::guarded;
+use crate::domain::RegistrationStatus;
 
 #[derive(Clone, Copy)]
 struct NumberActions {
@@ -160,13 +161,19 @@ pub fn NumbersPage() -> impl IntoView {
 
 fn status_text(number: &NumberView) -> String {
     let reason = number.status_reason.as_deref().unwrap_or("no reason given");
-    match (number.status.as_str(), &number.expires_on) {
-        ("active", Some(date)) => format!("In the registry until {date}"),
-        ("pending", Some(_)) => "Proven; counts once your standing is verified".into(),
-        ("pending", None) => "Not proven yet: ask for a code".into(),
-        ("suspended", _) => "Suspended while your standing is not verified".into(),
-        ("expired", _) => "Expired: prove it again to renew".into(),
-        ("revoked", _) => format!("Revoked by the registry's administrators: {reason}"),
+    match (number.status, &number.expires_on) {
+        (RegistrationStatus::Active, Some(date)) => format!("In the registry until {date}"),
+        (RegistrationStatus::Pending, Some(_)) => {
+            "Proven; counts once your standing is verified".into()
+        }
+        (RegistrationStatus::Pending, None) => "Not proven yet: ask for a code".into(),
+        (RegistrationStatus::Suspended, _) => {
+            "Suspended while your standing is not verified".into()
+        }
+        (RegistrationStatus::Expired, _) => "Expired: prove it again to renew".into(),
+        (RegistrationStatus::Revoked, _) => {
+            format!("Revoked by the registry's administrators: {reason}")
+        }
         (other, _) => other.to_string(),
     }
 }
@@ -185,7 +192,7 @@ fn NumberCard(
         (None, None) => number.display.clone(),
     };
     let status = status_text(&number);
-    let applied = (number.status == "active").then(|| {
+    let applied = (number.status == RegistrationStatus::Active).then(|| {
         if number.applied_by.is_empty() {
             view! { <p class="hint">"No phone provider has confirmed applying it yet."</p> }
                 .into_any()
@@ -203,7 +210,7 @@ fn NumberCard(
         .delivery
         .clone()
         .map(|text| view! { <p class="form-error" role="status">{text}</p> });
-    if number.status == "revoked" {
+    if number.status == RegistrationStatus::Revoked {
         return view! {
             <li class="review-card">
                 <h2>{heading}</h2>
@@ -215,7 +222,7 @@ fn NumberCard(
     let prove_form = number.code_pending.then(|| {
         view! { <ProveForm id=number.id action=actions.prove focus=Signal::derive(move || just_sent.get() == Some(number.id)) /> }
     });
-    let send_label = if number.status == "active" {
+    let send_label = if number.status == RegistrationStatus::Active {
         "Renew: send a new code"
     } else {
         "Send a code"

@@ -7,10 +7,10 @@
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::domain::Role;
 use crate::error::AppError;
+use crate::ssr::accounts::permission::Permission;
 use crate::ssr::accounts::{self, Account};
-use crate::ssr::clock::now_millis;
+use crate::ssr::infra::clock::now_millis;
 use crate::ssr::state::AppState;
 
 const SIGNED_IN_KEY: &str = "signed_in";
@@ -47,11 +47,10 @@ pub async fn sign_in(
     account: &Account,
     second_factor: bool,
 ) -> Result<(), AppError> {
-    session.cycle_id().await.map_err(AppError::unexpected)?;
+    session.cycle_id().await?;
     let _ = session
         .remove::<AwaitingSecondFactor>(AWAITING_SECOND_FACTOR_KEY)
-        .await
-        .map_err(AppError::unexpected)?;
+        .await?;
     let signed_in = SignedIn {
         user_id: account.id,
         since: now_millis(),
@@ -61,7 +60,7 @@ pub async fn sign_in(
     session
         .insert(SIGNED_IN_KEY, signed_in)
         .await
-        .map_err(AppError::unexpected)
+        .map_err(AppError::from)
 }
 
 /// Keeps this session signed in after its own password change moved the
@@ -71,11 +70,11 @@ pub async fn carry_over(session: &Session, generation: i64) -> Result<(), AppErr
         return Err(AppError::Unauthorized);
     };
     signed_in.generation = generation;
-    session.cycle_id().await.map_err(AppError::unexpected)?;
+    session.cycle_id().await?;
     session
         .insert(SIGNED_IN_KEY, signed_in)
         .await
-        .map_err(AppError::unexpected)
+        .map_err(AppError::from)
 }
 
 /// Records that this session has now given a second factor.
@@ -87,17 +86,14 @@ pub async fn mark_second_factor(session: &Session) -> Result<(), AppError> {
     session
         .insert(SIGNED_IN_KEY, signed_in)
         .await
-        .map_err(AppError::unexpected)
+        .map_err(AppError::from)
 }
 
 /// Remembers that the password was right and a code is awaited. Whoever
 /// was signed in on this session before is signed out.
 pub async fn await_second_factor(session: &Session, user_id: i64) -> Result<(), AppError> {
-    session.cycle_id().await.map_err(AppError::unexpected)?;
-    let _ = session
-        .remove::<SignedIn>(SIGNED_IN_KEY)
-        .await
-        .map_err(AppError::unexpected)?;
+    session.cycle_id().await?;
+    let _ = session.remove::<SignedIn>(SIGNED_IN_KEY).await?;
     session
         .insert(
             AWAITING_SECOND_FACTOR_KEY,
@@ -107,7 +103,7 @@ pub async fn await_second_factor(session: &Session, user_id: i64) -> Result<(), 
             },
         )
         .await
-        .map_err(AppError::unexpected)
+        .map_err(AppError::from)
 }
 
 /// Whose code this session is waiting for, if the password step was
@@ -115,8 +111,7 @@ pub async fn await_second_factor(session: &Session, user_id: i64) -> Result<(), 
 pub async fn awaiting_second_factor(session: &Session) -> Result<Option<i64>, AppError> {
     let awaiting = session
         .get::<AwaitingSecondFactor>(AWAITING_SECOND_FACTOR_KEY)
-        .await
-        .map_err(AppError::unexpected)?;
+        .await?;
     Ok(awaiting
         .filter(|a| now_millis().saturating_sub(a.since) <= SECOND_FACTOR_WINDOW_MS)
         .map(|a| a.user_id))
@@ -124,14 +119,14 @@ pub async fn awaiting_second_factor(session: &Session) -> Result<Option<i64>, Ap
 
 /// Ends the session on the server, not only in the browser.
 pub async fn sign_out(session: &Session) -> Result<(), AppError> {
-    session.flush().await.map_err(AppError::unexpected)
+    Ok(session.flush().await?)
 }
 
 async fn signed_in(session: &Session) -> Result<Option<SignedIn>, AppError> {
     session
         .get::<SignedIn>(SIGNED_IN_KEY)
         .await
-        .map_err(AppError::unexpected)
+        .map_err(AppError::from)
 }
 
 /// The signed-in account with whether this session gave a second factor.
@@ -152,9 +147,7 @@ async fn current_with(
         sign_out(session).await?;
         return Ok(None);
     }
-    let account = accounts::find_account(state.database.pool(), signed_in.user_id)
-        .await
-        .map_err(AppError::unexpected)?;
+    let account = accounts::find_account(state.database.pool(), signed_in.user_id).await?;
     match account {
         Some(account) if account.session_generation == signed_in.generation => {
             Ok(Some((account, signed_in.second_factor)))
@@ -177,28 +170,23 @@ pub async fn require_account(session: &Session) -> Result<Account, AppError> {
         .ok_or(AppError::Unauthorized)
 }
 
-/// The signed-in account if it has `role` and, as every admin must, has
-/// given a second factor in this session.
-pub async fn require_role(session: &Session, role: Role) -> Result<Account, AppError> {
-    require_one_of(session, &[role]).await
+/// The signed-in account if it may take `permission` and, when it is an
+/// admin's, this session gave a second factor: the one check every
+/// guarded page, server function and route goes through.
+pub async fn require(session: &Session, permission: Permission) -> Result<Account, AppError> {
+    require_with(&state()?, session, permission).await
 }
 
-/// The signed-in account if it has one of `roles` (and, for an admin, a
-/// second factor given in this session).
-pub async fn require_one_of(session: &Session, roles: &[Role]) -> Result<Account, AppError> {
-    require_one_of_with(&state()?, session, roles).await
-}
-
-/// [`require_one_of`], for handlers outside Leptos that hold the state.
-pub async fn require_one_of_with(
+/// [`require`], for handlers outside Leptos that hold the state.
+pub async fn require_with(
     state: &AppState,
     session: &Session,
-    roles: &[Role],
+    permission: Permission,
 ) -> Result<Account, AppError> {
     let (account, second_factor) = current_with(state, session)
         .await?
         .ok_or(AppError::Unauthorized)?;
-    if !roles.contains(&account.role) {
+    if !account.may(permission) {
         return Err(AppError::Forbidden);
     }
     if account.role.requires_second_factor() && !(account.two_factor_enabled && second_factor) {

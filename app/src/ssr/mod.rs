@@ -1,23 +1,33 @@
-//! Backend-only code: the database, sessions, accounts, mail and shared
-//! state. Compiled into the server, never into the browser bundle.
+//! The backend: compiled into the server, never into the browser bundle.
+//!
+//! Layers, each importing only those below it (checked by
+//! `layering::tests`, part of `make test`):
+//!
+//! ```text
+//! web wiring      state, auth (guards), worker (registers jobs)
+//!   capabilities  rosters  →  numbers  →  registry  →  accounts
+//!                 providers → registry
+//!   infra         db, jobs, mail, delivery, messages, secrets,
+//!                 rate_limit, session, clock  (never a capability)
+//!   domain        crate::domain: values parsed at the edge
+//! ```
+//!
+//! Between capabilities the arrows run one way only: a roster change
+//! moves an attorney's standing, which moves their numbers, which moves
+//! the registry; providers read the registry. Accounts own who a person
+//! is and import no capability.
 
 pub mod accounts;
-pub mod admin;
 pub mod auth;
-pub mod clock;
-pub mod code_sender;
-pub mod db;
-pub mod jobs;
-pub mod mail;
+pub mod infra;
 pub mod numbers;
 pub mod providers;
-pub mod rate_limit;
 pub mod registry;
-pub mod roster;
-pub mod roster_upload;
-pub mod secrets;
-pub mod session;
+pub mod rosters;
 pub mod state;
-pub mod two_factor;
-pub mod webhooks;
 pub mod worker;
+
+#[cfg(test)]
+mod layering;
+#[cfg(test)]
+mod schema_sets;

@@ -1,9 +1,9 @@
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::ssr::code_sender::CodeSender;
-use crate::ssr::db::Database;
-use crate::ssr::mail::Mailer;
+use crate::ssr::infra::db::Database;
+use crate::ssr::infra::delivery::CodeSender;
+use crate::ssr::infra::mail::Mailer;
 
 /// What every request handler and server function may reach.
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ pub struct AppState {
     /// How long a sign-in lasts, however active the session.
     pub session_absolute_limit: std::time::Duration,
     /// Roster uploads being checked on this instance.
-    pub roster_progress: crate::ssr::roster_upload::ProgressBoard,
+    pub roster_progress: crate::ssr::rosters::upload::ProgressBoard,
 }
 
 impl FromRef<AppState> for LeptosOptions {

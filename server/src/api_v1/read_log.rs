@@ -4,7 +4,7 @@
 //! still in the channel when the process is killed are lost (at most one
 //! batch); a clean shutdown writes them.
 
-use app::ssr::clock::now_millis;
+use app::ssr::infra::clock::now_millis;
 use app::ssr::providers::{self, Read};
 use sqlx::AnyPool;
 use tokio::sync::mpsc;

@@ -366,7 +366,7 @@ pub async fn lookup(
         PhoneNumber::parse(&raw).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let at = match query.at.as_deref() {
         Some(raw) => parse_rfc3339(raw, "at")?,
-        None => app::ssr::clock::now_millis(),
+        None => app::ssr::infra::clock::now_millis(),
     };
     log.record(caller.0.key_id, format!("number {}", phone.as_str()));
     let found = providers::privilege_at(state.database.pool(), phone.as_str(), at)

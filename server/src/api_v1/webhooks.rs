@@ -1,8 +1,8 @@
 //! A provider registers where to be told that the registry changed.
 
 use app::ssr::providers::Scope;
+use app::ssr::providers::webhooks::{self, WebhookError};
 use app::ssr::state::AppState;
-use app::ssr::webhooks::{self, WebhookError};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use app::ssr::rate_limit::{self, Decision, Limit};
+use app::ssr::infra::rate_limit::{self, Decision, Limit};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;

@@ -1,4 +1,4 @@
-use app::ssr::db::Readiness;
+use app::ssr::infra::db::Readiness;
 use app::ssr::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -3,12 +3,14 @@
 //! errors as CSV, and the template. The preview and the commit are pages
 //! and server functions (`app::api::roster`).
 
-use app::domain::{Jurisdiction, Role};
+use app::domain::Jurisdiction;
 use app::error::AppError;
 use app::ssr::accounts::Account;
+use app::ssr::accounts::permission::Permission;
 use app::ssr::auth;
-use app::ssr::roster_upload::{
-    self, MAX_BYTES, Mode, Progress, TEMPLATE, UploadError, UploadRequest, Uploader,
+use app::ssr::rosters::upload::{
+    self as roster_upload, MAX_BYTES, Mode, Progress, TEMPLATE, UploadError, UploadRequest,
+    Uploader,
 };
 use app::ssr::state::AppState;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
@@ -66,7 +68,7 @@ fn io_refusal(error: std::io::Error) -> Refusal {
 
 /// The admins who may upload: bar admins (their jurisdiction), site admins.
 async fn roster_admin(state: &AppState, session: &Session) -> Result<Account, AppError> {
-    auth::require_one_of_with(state, session, &[Role::BarAdmin, Role::SiteAdmin]).await
+    auth::require_with(state, session, Permission::UseRosterPages).await
 }
 
 /// `POST /admin/roster/upload` (multipart: `jurisdiction`, `mode`, `file`).
@@ -134,7 +136,7 @@ async fn receive(
         .map_or_else(Default::default, |entry| entry.progress.clone());
     let jurisdiction = Jurisdiction::parse(jurisdiction.as_deref().unwrap_or(""))
         .map_err(|_| Refusal::Message("Choose the jurisdiction of the roster.".into()))?;
-    if !roster_upload::may_upload(&account, jurisdiction) {
+    if !account.may(Permission::ManageRoster(jurisdiction)) {
         return Err(UploadError::NotYourJurisdiction(
             account.admin_jurisdiction.clone().unwrap_or_default(),
         )
@@ -224,7 +226,7 @@ pub async fn errors_csv(
     let pool = state.database.pool();
     let allowed = match roster_upload::upload(pool, upload_id).await {
         Ok(upload) => Jurisdiction::parse(&upload.jurisdiction)
-            .is_ok_and(|jurisdiction| roster_upload::may_upload(&account, jurisdiction)),
+            .is_ok_and(|jurisdiction| account.may(Permission::ManageRoster(jurisdiction))),
         Err(_) => false,
     };
     if !allowed {

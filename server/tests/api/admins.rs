@@ -3,8 +3,8 @@
 //! review queue; and a password change ending the other sessions.
 
 use app::domain::{EmailAddress, PersonName};
-use app::ssr::admin::{AdminRole, create_admin};
-use app::ssr::mail::{MailTransport, Mailer};
+use app::ssr::accounts::admins::{AdminRole, create_admin};
+use app::ssr::infra::mail::{MailTransport, Mailer};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::accounts::{PASSWORD, log_in, token_of, verified_account};
@@ -83,7 +83,7 @@ pub async fn enrolled_admin(app: &TestApp, email: &str, role: AdminRole) -> Admi
     )
     .expect("mailer");
     create_admin(
-        app.database.pool(),
+        &app.database,
         &mailer,
         &app.address,
         &EmailAddress::parse(email).expect("email"),

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use app::ssr::db::Database;
+use app::ssr::infra::db::Database;
 use server::configuration::Settings;
 use server::startup::Application;
 use sqlx::{Connection, Executor, PgConnection};

@@ -4,8 +4,10 @@
 
 use std::collections::HashSet;
 
-use app::ssr::db::Database;
-use app::ssr::jobs::{self, JobKind};
+use app::ssr::infra::db::Database;
+use app::ssr::infra::jobs::{self, Job};
+use app::ssr::infra::mail_queue::EmailJob;
+use app::ssr::numbers::SendCodeJob;
 
 use crate::helpers::{Engine, TestDatabase};
 
@@ -23,15 +25,14 @@ async fn two_instances(engine: Engine) -> (TestDatabase, Database, Database) {
 
 async fn queue(database: &Database, count: usize) {
     for n in 0..count {
-        jobs::enqueue(
-            database.pool(),
-            JobKind::Email,
-            &serde_json::json!({ "n": n }),
-            None,
-            0,
-        )
-        .await
-        .expect("enqueue");
+        let email = EmailJob {
+            to: format!("n{n}@example.com"),
+            subject: "s".into(),
+            body: "b".into(),
+        };
+        jobs::enqueue(database.pool(), &email, 0)
+            .await
+            .expect("enqueue");
     }
 }
 
@@ -46,7 +47,7 @@ db_test!(
                 let name = format!("worker-{n}");
                 let mut taken = Vec::new();
                 loop {
-                    let now = app::ssr::clock::now_millis();
+                    let now = app::ssr::infra::clock::now_millis();
                     let claimed = jobs::claim(&instance, &name, now, LEASE_MS, 3)
                         .await
                         .expect("claim");
@@ -90,7 +91,7 @@ db_test!(
     async fn a_dead_workers_job_is_taken_again_after_its_lease(engine: Engine) {
         let (_database, first, second) = two_instances(engine).await;
         queue(&first, 1).await;
-        let now = app::ssr::clock::now_millis();
+        let now = app::ssr::infra::clock::now_millis();
         let held = jobs::claim(&first, "crashed", now, LEASE_MS, 10)
             .await
             .expect("claim");
@@ -127,7 +128,7 @@ db_test!(
     async fn failed_tries_back_off_then_give_up(engine: Engine) {
         let (_database, first, _second) = two_instances(engine).await;
         queue(&first, 1).await;
-        let mut now = app::ssr::clock::now_millis();
+        let mut now = app::ssr::infra::clock::now_millis();
         let job = jobs::claim(&first, "w", now, LEASE_MS, 1)
             .await
             .expect("claim")
@@ -176,10 +177,16 @@ db_test!(
     async fn one_queued_job_per_key(engine: Engine) {
         let (_database, first, _second) = two_instances(engine).await;
         let pool = first.pool();
-        let add = || jobs::enqueue(pool, JobKind::SendCode, &1, Some("send_code:7"), 0);
+        let job = SendCodeJob {
+            registration_id: 7,
+            user_id: 1,
+            channel: app::ssr::infra::delivery::Channel::Sms,
+        };
+        assert_eq!(job.dedupe_key().as_deref(), Some("send_code:7"));
+        let add = || jobs::enqueue(pool, &job, 0);
         assert!(add().await.expect("enqueue"));
         assert!(!add().await.expect("enqueue"), "one queued at a time");
-        let now = app::ssr::clock::now_millis();
+        let now = app::ssr::infra::clock::now_millis();
         let job = jobs::claim(&first, "w", now, LEASE_MS, 1)
             .await
             .expect("claim")
@@ -193,7 +200,7 @@ db_test!(
     async fn finished_jobs_are_pruned_after_their_keeping_time(engine: Engine) {
         let (_database, first, _second) = two_instances(engine).await;
         queue(&first, 3).await;
-        let now = app::ssr::clock::now_millis();
+        let now = app::ssr::infra::clock::now_millis();
         let claimed = jobs::claim(&first, "w", now, LEASE_MS, 3)
             .await
             .expect("claim");

@@ -2,10 +2,10 @@
 //! registry following the attorney's standing.
 
 use app::domain::phone::PhoneNumber;
-use app::ssr::code_sender::{Channel, CodeSender};
+use app::ssr::infra::delivery::{Channel, CodeSender};
 use app::ssr::numbers::{self, NumberError, Proven};
 use app::ssr::registry::{self, Op};
-use app::ssr::roster;
+use app::ssr::rosters;
 
 use crate::accounts::verified_account;
 use crate::helpers::{Engine, TestApp, eventually, spawn_app};
@@ -70,7 +70,7 @@ pub async fn user_id(app: &TestApp, email: &str) -> i64 {
 
 pub async fn seed_status(app: &TestApp, status: &str) {
     let csv = format!("jurisdiction,bar_number,full_name,status\nCA,123456,Jane Doe,{status}\n");
-    roster::seed_csv(app.database.pool(), csv.as_bytes(), None)
+    rosters::seed_csv(app.database.pool(), csv.as_bytes(), None)
         .await
         .expect("seed");
 }
@@ -496,7 +496,7 @@ db_test!(
         let id = phones.proven_white_house(pool, jane).await;
         let expire_in = |days: i64| {
             sqlx::query("UPDATE registrations SET expires_at = $1 WHERE id = $2")
-                .bind(app::ssr::clock::now_millis() + days * DAY + DAY / 2)
+                .bind(app::ssr::infra::clock::now_millis() + days * DAY + DAY / 2)
                 .bind(id)
                 .execute(pool)
         };

@@ -48,12 +48,12 @@ db_test!(
             String::from_utf8_lossy(&output.stderr)
         );
         assert!(String::from_utf8_lossy(&output.stdout).contains("migrations applied"));
-        let pool = app::ssr::db::Database::connect(&database.url, 1)
+        let pool = app::ssr::infra::db::Database::connect(&database.url, 1)
             .await
             .expect("connect");
         assert_eq!(
             pool.readiness().await.expect("readiness"),
-            app::ssr::db::Readiness::Ready
+            app::ssr::infra::db::Readiness::Ready
         );
         pool.close().await;
     }
@@ -230,7 +230,7 @@ db_test!(
             .expect("run roster import");
         assert!(!missing.status.success());
 
-        let check = app::ssr::db::Database::connect(&database.url, 1)
+        let check = app::ssr::infra::db::Database::connect(&database.url, 1)
             .await
             .expect("connect");
         let (members, admins): (i64, i64) = (

@@ -76,7 +76,7 @@ db_test!(
         let pool = app.database.pool();
         let attorney = writer_accounts(pool, 1).await[0];
         flip(pool, attorney, A, true).await; // seq 1
-        let between = app::ssr::clock::now_millis();
+        let between = app::ssr::infra::clock::now_millis();
         tokio::time::sleep(Duration::from_millis(20)).await;
         flip(pool, attorney, B, true).await; // seq 2
         flip(pool, attorney, A, false).await; // seq 3

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use app::ssr::db::Database;
+use app::ssr::infra::db::Database;
 use app::ssr::registry::{self, Op};
 use rand::Rng;
 

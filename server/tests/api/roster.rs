@@ -2,7 +2,7 @@
 //! roster changes; a bad file stores nothing.
 
 use app::domain::Jurisdiction;
-use app::ssr::roster::{self, RosterError};
+use app::ssr::rosters::{self, RosterError};
 
 use crate::accounts::{sign_up, verified_account};
 use crate::helpers::{Engine, TestApp, spawn_app};
@@ -22,8 +22,8 @@ async fn roster_rows(app: &TestApp) -> i64 {
         .expect("count roster")
 }
 
-async fn seed(app: &TestApp, csv: &str) -> Result<roster::SeedReport, RosterError> {
-    roster::seed_csv(app.database.pool(), csv.as_bytes(), None).await
+async fn seed(app: &TestApp, csv: &str) -> Result<rosters::SeedReport, RosterError> {
+    rosters::seed_csv(app.database.pool(), csv.as_bytes(), None).await
 }
 
 db_test!(
@@ -72,7 +72,7 @@ db_test!(
 db_test!(
     async fn sign_up_matches_the_roster_at_once_and_names_must_agree(engine: Engine) {
         let app = spawn_app(engine).await;
-        roster::seed_csv(
+        rosters::seed_csv(
             app.database.pool(),
             "bar_number,full_name,status\n123456,DOE JANE QUINN,active\n".as_bytes(),
             Some(Jurisdiction::parse("CA").expect("CA")),
@@ -147,7 +147,7 @@ db_test!(
         }
         let not_utf8 = b"jurisdiction,bar_number,full_name,status\nCA,1,Ann \xff Lee,active\n";
         assert!(
-            roster::seed_csv(app.database.pool(), &not_utf8[..], None)
+            rosters::seed_csv(app.database.pool(), &not_utf8[..], None)
                 .await
                 .is_err()
         );

@@ -2,7 +2,7 @@
 //! may upload where, the preview page, the commit, the errors download,
 //! and bodies that are too big or cut off.
 
-use app::ssr::admin::AdminRole;
+use app::ssr::accounts::admins::AdminRole;
 
 use crate::admins::{body, enrolled_admin, enrolled_site_admin, location};
 use crate::helpers::{Engine, TestApp, form_error, spawn_app};
@@ -247,12 +247,12 @@ db_test!(
         .await;
         assert!(location(&own).starts_with("/admin/roster/uploads/"));
         assert_eq!(uploads().await, 1);
-        let california = app::ssr::roster_upload::stage(
+        let california = app::ssr::rosters::upload::stage(
             app.database.pool(),
-            &app::ssr::roster_upload::UploadRequest {
+            &app::ssr::rosters::upload::UploadRequest {
                 jurisdiction: app::domain::Jurisdiction::parse("CA").expect("CA"),
-                mode: app::ssr::roster_upload::Mode::Partial,
-                uploader: app::ssr::roster_upload::Uploader {
+                mode: app::ssr::rosters::upload::Mode::Partial,
+                uploader: app::ssr::rosters::upload::Uploader {
                     user_id: None,
                     label: "cli".into(),
                 },

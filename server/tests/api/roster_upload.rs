@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use app::domain::Jurisdiction;
 use app::ssr::registry::Op;
-use app::ssr::roster_upload::{
+use app::ssr::rosters::upload::{
     self as uploads, Mode, Progress, UploadError, UploadRequest, Uploader,
 };
 
@@ -87,7 +87,7 @@ db_test!(
         let phones = Phones::new();
         // The roster knows Jane (active) and an old member.
         seed_status(&app, "active").await;
-        app::ssr::roster::seed_csv(
+        app::ssr::rosters::seed_csv(
             pool,
             "jurisdiction,bar_number,full_name,status\nCA,222,Old Member,active\n".as_bytes(),
             None,
@@ -105,7 +105,7 @@ db_test!(
             .await
             .expect("staged");
         let upload = uploads::upload(pool, upload_id).await.expect("upload");
-        assert_eq!(upload.state, "previewed");
+        assert_eq!(upload.state, uploads::UploadState::Previewed);
         assert_eq!(upload.rows_valid, 2);
         assert_eq!(upload.rows_invalid, 0);
         assert_eq!(upload.ignored_columns, "notes");
@@ -215,7 +215,11 @@ db_test!(
             .await
             .expect("history");
         assert_eq!(history.len(), 2);
-        assert!(history.iter().all(|upload| upload.state == "committed"));
+        assert!(
+            history
+                .iter()
+                .all(|upload| upload.state == uploads::UploadState::Committed)
+        );
     }
 );
 

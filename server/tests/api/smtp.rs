@@ -123,22 +123,41 @@ db_test!(
 );
 
 db_test!(
-    async fn an_unreachable_smtp_server_loses_nothing_and_says_so(engine: Engine) {
-        // Nothing listens on this port: sending fails, so no account is
-        // created and the person can simply try again.
+    async fn an_unreachable_smtp_server_loses_no_email(engine: Engine) {
+        // Nothing listens on this port: the confirmation cannot go out at
+        // once. The account and its email were committed together, so the
+        // email stays queued for the worker to retry; the person is told
+        // to check their mail as usual.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let app =
-            spawn_app_with(engine, &[("SMTP_URL", &format!("smtp://127.0.0.1:{port}"))]).await;
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("SMTP_URL", &format!("smtp://127.0.0.1:{port}")),
+                // Only the try made at sign-up, none by the worker.
+                ("JOB_POLL_INTERVAL_SECS", "3600"),
+            ],
+        )
+        .await;
         let response = sign_up_jane(&app).await;
-        let error = crate::helpers::form_error(&response).expect("an error");
-        assert!(error.contains("went wrong"), "{error}");
+        assert_eq!(response.headers()["location"], "/signup/check-email");
+        let pool = app.database.pool();
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(app.database.pool())
+            .fetch_one(pool)
             .await
             .expect("count");
-        assert_eq!(users, 0);
+        assert_eq!(users, 1);
+        let (state, attempts, error): (String, i64, Option<String>) =
+            sqlx::query_as("SELECT state, attempts, last_error FROM jobs WHERE kind = 'email'")
+                .fetch_one(pool)
+                .await
+                .expect("the email is queued");
+        assert_eq!((state.as_str(), attempts), ("queued", 1));
+        assert!(
+            error.is_some_and(|e| !e.is_empty()),
+            "the failure is recorded"
+        );
     }
 );

@@ -28,7 +28,7 @@ async fn the_sqlite_file_and_its_directory_are_created() {
     let directory = tempfile::tempdir().expect("temp dir");
     let file = directory.path().join("deeper/still/registry.db");
     let url = format!("sqlite://{}", file.display());
-    let database = app::ssr::db::Database::connect(&url, 1)
+    let database = app::ssr::infra::db::Database::connect(&url, 1)
         .await
         .expect("connect");
     database.migrate().await.expect("migrate");

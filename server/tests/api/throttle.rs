@@ -10,7 +10,7 @@ async fn attempt_login(app: &TestApp, email: &str, password: &str) -> reqwest::R
 }
 
 fn current_hour_window() -> i64 {
-    let now = app::ssr::clock::now_millis();
+    let now = app::ssr::infra::clock::now_millis();
     now - now % 3_600_000
 }
 
@@ -19,7 +19,7 @@ db_test!(
         let app = spawn_app_with(engine, &[("AUTH_ATTEMPTS_PER_MINUTE", "3")]).await;
         // Windows are whole minutes: start early in one, so that all four
         // attempts fall in the same window.
-        let into_minute = app::ssr::clock::now_millis() % 60_000;
+        let into_minute = app::ssr::infra::clock::now_millis() % 60_000;
         if into_minute > 40_000 {
             tokio::time::sleep(std::time::Duration::from_millis(
                 (60_000 - into_minute + 100) as u64,
@@ -147,7 +147,7 @@ db_test!(
             }
         };
         // Minute windows: stay inside one.
-        let into_minute = app::ssr::clock::now_millis() % 60_000;
+        let into_minute = app::ssr::infra::clock::now_millis() % 60_000;
         if into_minute > 45_000 {
             tokio::time::sleep(std::time::Duration::from_millis(
                 (60_000 - into_minute + 100) as u64,

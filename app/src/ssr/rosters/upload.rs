@@ -18,13 +18,15 @@ use sha2::{Digest, Sha256};
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::mpsc;
 
+use crate::domain::closed_set::closed_set;
 use crate::domain::{
-    BarNumber, EmailAddress, Jurisdiction, NameKey, PersonName, Role, RosterStatus, Standing,
+    BarNumber, EmailAddress, Jurisdiction, NameKey, PersonName, RosterStatus, Standing,
+    StandingSource,
 };
-use crate::ssr::accounts::Account;
-use crate::ssr::clock::now_millis;
-use crate::ssr::roster::{self, Attorneys, RosterEntry, Verdict};
-use crate::ssr::{db, registry};
+use crate::error::AppError;
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::rosters::{self, Attorneys, RosterEntry, Verdict};
+use crate::ssr::{infra::db, registry};
 
 /// Largest file taken, in bytes (50 MiB).
 pub const MAX_BYTES: u64 = 50 * 1024 * 1024;
@@ -43,23 +45,26 @@ const BATCH_ROWS: usize = 500;
 pub const TEMPLATE: &str = "bar_number,full_name,status,email,admitted_on,office_phone\n\
     12345,Jane Q. Doe,active,jane@example.org,2001-06-15,(202) 555-0143\n";
 
-/// Whether members a file leaves out stay as they are or leave the roster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// The whole membership: members missing from it become `not_listed`.
-    Full,
-    /// Only the rows given change.
-    Partial,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Full => "full",
-            Mode::Partial => "partial",
-        }
+closed_set!(
+    /// Whether members a file leaves out stay as they are or leave the
+    /// roster (`roster_uploads.mode`).
+    pub Mode {
+        /// The whole membership: members missing from it become `not_listed`.
+        Full = "full",
+        /// Only the rows given change.
+        Partial = "partial",
     }
-}
+);
+
+closed_set!(
+    /// Where an upload stands (`roster_uploads.state`): previewed until an
+    /// admin commits or discards it; both are final.
+    pub UploadState {
+        Previewed = "previewed",
+        Committed = "committed",
+        Discarded = "discarded",
+    }
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -170,16 +175,6 @@ impl Drop for ProgressEntry {
         if let Ok(mut board) = self.board.0.lock() {
             board.remove(&self.key);
         }
-    }
-}
-
-/// Whether `account` may upload for `jurisdiction`: a site admin for any,
-/// a bar admin for their own.
-pub fn may_upload(account: &Account, jurisdiction: Jurisdiction) -> bool {
-    match account.role {
-        Role::SiteAdmin => true,
-        Role::BarAdmin => account.admin_jurisdiction.as_deref() == Some(jurisdiction.code()),
-        Role::Attorney => false,
     }
 }
 
@@ -393,7 +388,7 @@ impl Columns {
         let admitted_on = match self.admitted_on {
             Some(index) => match cell!(index, "admitted_on") {
                 "" => None,
-                given if roster::is_iso_date(given) => Some(given.to_owned()),
+                given if rosters::is_iso_date(given) => Some(given.to_owned()),
                 given => return invalid("admitted_on", given, "not a date written YYYY-MM-DD"),
             },
             None => None,
@@ -506,7 +501,7 @@ pub async fn stage(
          VALUES ($1, $2, 'previewed', $3, $4, $5, '', 0, 0, 0, '', 0, 0, 0, 0, $6) RETURNING id",
     )
     .bind(jurisdiction.code())
-    .bind(request.mode.as_str())
+    .bind(request.mode)
     .bind(request.uploader.user_id)
     .bind(&request.uploader.label)
     .bind(request.file_name.chars().take(200).collect::<String>())
@@ -728,8 +723,8 @@ impl Counts {
 pub struct Upload {
     pub id: i64,
     pub jurisdiction: String,
-    pub mode: String,
-    pub state: String,
+    pub mode: Mode,
+    pub state: UploadState,
     pub uploader: String,
     pub file_name: String,
     pub sha256: String,
@@ -855,8 +850,8 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
         String,
         String,
         String,
-        String,
-        Option<String>,
+        Standing,
+        Option<StandingSource>,
         Option<String>,
         Option<String>,
         Option<String>,
@@ -874,7 +869,7 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
     .bind(&upload.jurisdiction)
     .fetch_all(pool)
     .await?;
-    let full = upload.mode == "full";
+    let full = upload.mode == Mode::Full;
     let mut result = Consequences::default();
     let (mut losing, mut gaining) = (Vec::new(), Vec::new());
     for (
@@ -901,9 +896,9 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
             full_name,
             status,
         });
-        let current = Standing::parse(&standing).unwrap_or(Standing::PendingReview);
+        let current = standing;
         let next = Verdict::of(entry.as_ref(), &name)
-            .next_standing(current, source.as_deref() == Some("admin"));
+            .next_standing(current, source == Some(StandingSource::Admin));
         if next == current {
             continue;
         }
@@ -994,7 +989,7 @@ pub async fn commit(
 ) -> Result<CommitReport, UploadError> {
     let mut write = registry::begin_write(pool).await?;
     let head_before = registry::head(&mut *write.transaction).await?;
-    let found: Option<(String, String, i64)> = sqlx::query_as(
+    let found: Option<(String, Mode, i64)> = sqlx::query_as(
         "SELECT jurisdiction, mode, rows_invalid FROM roster_uploads \
          WHERE id = $1 AND state = 'previewed'",
     )
@@ -1032,7 +1027,7 @@ pub async fn commit(
     .bind(upload_id)
     .execute(&mut *write.transaction)
     .await?;
-    if mode == "full" {
+    if mode == Mode::Full {
         sqlx::query(
             "UPDATE roster SET status = 'not_listed', updated_at = $1 \
              WHERE jurisdiction = $2 AND status <> 'not_listed' AND NOT EXISTS \
@@ -1045,7 +1040,7 @@ pub async fn commit(
         .execute(&mut *write.transaction)
         .await?;
     }
-    let standings_changed = roster::rematch(&mut write, Attorneys::Of(&jurisdiction)).await?;
+    let standings_changed = rosters::rematch(&mut write, Attorneys::Of(&jurisdiction)).await?;
     let flips: Vec<(String, i64)> =
         sqlx::query_as("SELECT op, COUNT(*) FROM registry_changes WHERE seq > $1 GROUP BY op")
             .bind(head_before)
@@ -1140,6 +1135,22 @@ pub async fn errors_csv(pool: &AnyPool, upload_id: i64) -> Result<Vec<u8>, Uploa
     writer
         .into_inner()
         .map_err(|error| UploadError::Read(io::Error::other(error.to_string())))
+}
+
+impl From<UploadError> for AppError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::NotFound => AppError::NotFound,
+            UploadError::AlreadyDecided => {
+                AppError::Conflict("This upload was already committed or discarded.".into())
+            }
+            UploadError::HasErrors(rows) => AppError::Validation(format!(
+                "{rows} rows have errors. Fix the file and upload it again, or tick \
+                 \"Skip the rows with errors\" to commit without them."
+            )),
+            other => AppError::unexpected(other),
+        }
+    }
 }
 
 #[cfg(test)]

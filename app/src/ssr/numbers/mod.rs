@@ -4,18 +4,26 @@
 //! verified (else `suspended`) and for 365 days from the proof. Every
 //! change to or from `active` goes through a registry write, so the change
 //! log follows.
+//!
+//! Owns the tables `registrations` and `number_codes`, and the job that
+//! retries a code delivery ([`SendCodeJob`]). May use: `registry` (every
+//! flip of a number goes through a registry write), `accounts`' types,
+//! infrastructure (delivery, jobs, mail queue, messages).
 
 use rand::Rng;
 use rand::rngs::OsRng;
 use sqlx::AnyPool;
 
 use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
-use crate::ssr::clock::now_millis;
-use crate::ssr::code_sender::{Channel, CodeSender, SendError};
-use crate::ssr::jobs::{self, JobKind};
+use crate::domain::{EmailAddress, RegistrationStatus};
+use crate::error::AppError;
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::delivery::{Channel, CodeSender, SendError};
+use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
+use crate::ssr::infra::mail_queue;
+use crate::ssr::infra::messages;
+use crate::ssr::infra::secrets::{self, SecretError};
 use crate::ssr::registry::{self, Change, RegistryWrite};
-use crate::ssr::secrets::{self, SecretError};
-use crate::ssr::worker::{self, EmailJob, SendCodeJob};
 
 pub const CODE_VALIDITY_MS: i64 = 10 * 60 * 1000;
 pub const MAX_WRONG_TRIES: i64 = 5;
@@ -56,13 +64,10 @@ pub enum NumberError {
     Database(#[from] sqlx::Error),
 }
 
-fn label_text(label: NumberLabel) -> &'static str {
-    match label {
-        NumberLabel::Office => "office",
-        NumberLabel::Mobile => "mobile",
-        NumberLabel::Switchboard => "switchboard",
-        NumberLabel::Other => "other",
-    }
+/// An address read back from `users.email`, written there only after
+/// parsing: a failure means the row was edited by hand.
+fn parse_email(raw: &str) -> Result<EmailAddress, sqlx::Error> {
+    EmailAddress::parse(raw).map_err(|error| sqlx::Error::Decode(Box::new(error)))
 }
 
 /// Registers `phone` for the attorney, pending proof. Returns its id.
@@ -94,7 +99,7 @@ pub async fn add_number(
     )
     .bind(user_id)
     .bind(phone.as_str())
-    .bind(label.map(label_text))
+    .bind(label.map(NumberLabel::as_str))
     .bind(extension.map(Extension::as_str))
     .bind(now_millis())
     .fetch_optional(pool)
@@ -160,17 +165,48 @@ pub async fn send_code(
                 user_id,
                 channel,
             };
-            jobs::enqueue(
-                pool,
-                JobKind::SendCode,
-                &job,
-                Some(&key),
-                now + jobs::backoff_ms(1),
-            )
-            .await?;
+            jobs::enqueue(pool, &job, now + jobs::backoff_ms(1)).await?;
             Err(NumberError::SendQueued(error))
         }
         Err(other) => Err(other),
+    }
+}
+
+/// A code delivery to try again, queued when a send failed in a way
+/// that may pass (network, Twilio 5xx or 429).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SendCodeJob {
+    pub registration_id: i64,
+    pub user_id: i64,
+    pub channel: Channel,
+}
+
+impl SendCodeJob {
+    /// One queued delivery per registration.
+    pub fn key(registration_id: i64) -> String {
+        format!("send_code:{registration_id}")
+    }
+}
+
+impl Job for SendCodeJob {
+    const KIND: &'static str = "send_code";
+    // 30 s, 1, 2 and 4 min apart: a code that cannot go out in about
+    // eight minutes is better asked for again.
+    const MAX_ATTEMPTS: i64 = 5;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(Self::key(self.registration_id))
+    }
+
+    async fn run(self, context: &JobContext) -> Result<(), JobFailure> {
+        match deliver_queued_code(context.database.pool(), &context.code_sender, &self).await {
+            // Removed or revoked meanwhile: nothing left to deliver.
+            Ok(()) | Err(NumberError::NotFound) => Ok(()),
+            Err(NumberError::Send(error)) if error.is_transient() => {
+                Err(JobFailure::Transient(error.to_string()))
+            }
+            Err(other) => Err(JobFailure::Permanent(other.to_string())),
+        }
     }
 }
 
@@ -309,7 +345,7 @@ pub async fn verify_code(
     if used.rows_affected() != 1 {
         return Err(NumberError::NoValidCode);
     }
-    let (e164, status): (String, String) = sqlx::query_as(
+    let (e164, status): (String, RegistrationStatus) = sqlx::query_as(
         "UPDATE registrations SET proven_at = $1, expires_at = $2, \
          reminded_30_at = NULL, reminded_7_at = NULL, \
          status = CASE WHEN (SELECT standing FROM users WHERE id = $3) = 'verified' \
@@ -326,7 +362,7 @@ pub async fn verify_code(
     .ok_or(NumberError::NotFound)?;
     registry::refresh(&mut write, &e164).await?;
     write.commit().await?;
-    Ok(if status == "active" {
+    Ok(if status == RegistrationStatus::Active {
         Proven::Active
     } else {
         Proven::AwaitingVerification
@@ -384,19 +420,9 @@ pub async fn revoke(
             .fetch_one(&mut *write.transaction)
             .await?;
     let display = PhoneNumber::national_display(&e164);
-    let notice = EmailJob {
-        to: email,
-        subject: "A number was revoked in the Counsel Registry".into(),
-        body: format!(
-            "Hello {name},\n\n\
-             The registry's administrators revoked your registration of\n\
-             {display}. It no longer counts as an attorney's number for you.\n\n\
-             Their reason:\n\n{reason}\n\n\
-             If you think this is wrong, reply to this email.\n\n\
-             {base_url}/numbers\n"
-        ),
-    };
-    worker::queue_email(&mut *write.transaction, &notice).await?;
+    let message = messages::revocation_notice(&name, &display, reason, base_url);
+    let _queued =
+        mail_queue::queue(&mut *write.transaction, &parse_email(&email)?, message).await?;
     write.commit().await?;
     Ok(())
 }
@@ -409,7 +435,7 @@ pub struct Holder {
     pub email: String,
     pub jurisdiction: String,
     pub bar_number: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub status_reason: Option<String>,
     pub expires_at: Option<i64>,
 }
@@ -514,19 +540,10 @@ pub async fn queue_reminders(pool: &AnyPool, base_url: &str) -> Result<usize, Nu
             }
             let display = PhoneNumber::national_display(&e164);
             let days_left = (expires_at - now).div_euclid(DAY_MS).max(0);
-            let body = format!(
-                "Hello {name},\n\n\
-                 Your number {display} leaves the Counsel Registry in\n\
-                 {days_left} days unless you renew it: sign in, open your\n\
-                 numbers and ask for a new code.\n\n\
-                 {base_url}/numbers\n"
-            );
-            let email = EmailJob {
-                to: email,
-                subject: "Renew your number in the Counsel Registry".into(),
-                body,
-            };
-            worker::queue_email(&mut *transaction, &email).await?;
+            let message = messages::renewal_reminder(&name, &display, days_left, base_url);
+            // Left to the worker: reminders are not urgent.
+            let _queued =
+                mail_queue::queue(&mut *transaction, &parse_email(&email)?, message).await?;
             transaction.commit().await?;
             queued += 1;
         }
@@ -561,7 +578,7 @@ pub struct Registration {
     pub e164: String,
     pub label: Option<String>,
     pub extension: Option<String>,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub status_reason: Option<String>,
     pub expires_at: Option<i64>,
     /// Unix milliseconds until which the latest code can still be entered.
@@ -588,4 +605,55 @@ pub async fn list(pool: &AnyPool, user_id: i64) -> Result<Vec<Registration>, sql
     .bind(MAX_WRONG_TRIES)
     .fetch_all(pool)
     .await
+}
+
+/// What the attorney reads for each refusal: written once, here.
+impl From<NumberError> for AppError {
+    fn from(error: NumberError) -> Self {
+        match error {
+            NumberError::AlreadyRegistered => {
+                AppError::Conflict("You have already registered this number.".into())
+            }
+            NumberError::NotFound => AppError::NotFound,
+            NumberError::TooManySendsForNumber => AppError::Validation(
+                "Five codes were sent to this number in the last hour. Try again later.".into(),
+            ),
+            NumberError::TooManySendsForAttorney => AppError::Validation(
+                "You have asked for 20 codes today. Try again tomorrow.".into(),
+            ),
+            NumberError::NoValidCode => AppError::Validation(
+                "That code has expired or was already used. Ask for a new one.".into(),
+            ),
+            NumberError::WrongCode { tries_left } => AppError::Validation(format!(
+                "That code is not right. {tries_left} of {MAX_WRONG_TRIES} tries left."
+            )),
+            NumberError::TooManyTries => AppError::Validation(
+                "Too many wrong tries for that code. Ask for a new one.".into(),
+            ),
+            NumberError::TooSoon { waited_ms } => {
+                let wait = ((RESEND_AFTER_MS - waited_ms + 999) / 1000).max(1);
+                AppError::Validation(format!(
+                    "A code went out moments ago. Wait {wait} seconds before asking for another."
+                ))
+            }
+            NumberError::Revoked { reason } => AppError::Conflict(format!(
+                "The registry's administrators revoked this number for you: {reason} \
+                 Reply to their email if you think this is wrong."
+            )),
+            NumberError::Send(cause) => {
+                tracing::error!(error = %cause, "code not sent");
+                let why = match &cause {
+                    SendError::Refused { status, .. } if *status == 400 || *status == 404 => {
+                        "the phone service refused this number. Check it; for a landline choose a \
+                         voice call."
+                    }
+                    _ => "of a problem on our side, and we have been alerted. Try again later.",
+                };
+                AppError::Validation(format!(
+                    "We could not send the code because {why} Nothing was used up."
+                ))
+            }
+            other => AppError::unexpected(other),
+        }
+    }
 }

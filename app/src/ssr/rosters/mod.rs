@@ -3,14 +3,30 @@
 //! the roster, with status active and a matching name; otherwise they wait
 //! for a site admin. The match runs at sign-up and again for a whole
 //! jurisdiction whenever its roster changes.
+//!
+//! Owns the tables `roster`, `roster_uploads`, `roster_staging`,
+//! `roster_upload_errors`, and the standing columns of `users`. May use:
+//! `numbers` (an attorney's numbers follow their standing), `registry`
+//! (the write that moves them), `accounts` (who the attorney is),
+//! infrastructure. Submodules: `upload` (CSV staging, preview, commit),
+//! `review` (attorneys the roster could not settle).
+
+pub mod review;
+pub mod upload;
 
 use std::collections::BTreeSet;
 use std::io::Read;
 
 use sqlx::{Any, AnyPool};
 
-use crate::domain::{BarNumber, Jurisdiction, NameKey, PersonName, RosterStatus, Standing};
-use crate::ssr::clock::now_millis;
+use crate::domain::{
+    BarNumber, Jurisdiction, NameKey, PersonName, RosterStatus, Standing, StandingSource,
+};
+use crate::ssr::accounts::{self, AccountError, SignUp};
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db::Database;
+use crate::ssr::infra::mail::Mailer;
+use crate::ssr::infra::mail_queue;
 use crate::ssr::numbers;
 use crate::ssr::registry::{self, RegistryWrite};
 
@@ -148,6 +164,27 @@ pub enum Attorneys<'a> {
     Only(i64),
 }
 
+/// Sign-up: creates the account and matches it against the roster in one
+/// registry write (the match may verify the attorney, and a verified
+/// attorney's numbers count at once). The confirmation email is queued in
+/// that write and sent after the commit, never under the lock.
+pub async fn sign_up(
+    database: &Database,
+    mailer: &Mailer,
+    base_url: &str,
+    form: SignUp,
+) -> Result<(), AccountError> {
+    let account = form.hashed().await?;
+    let mut write = registry::begin_write(database.pool()).await?;
+    let created = accounts::create(&mut write.transaction, base_url, &account).await?;
+    if let Some(user_id) = created.user_id {
+        rematch(&mut write, Attorneys::Only(user_id)).await?;
+    }
+    write.commit().await?;
+    mail_queue::send_queued(mailer, database, created.email).await;
+    Ok(())
+}
+
 /// Re-decides the standing of attorneys against their roster, inside the
 /// caller's registry write: an attorney who stops being verified has their
 /// numbers suspended, one who becomes verified has them back. Returns how
@@ -160,8 +197,8 @@ pub async fn rematch(
     type Row = (
         i64,
         String,
-        String,
-        Option<String>,
+        Standing,
+        Option<StandingSource>,
         Option<String>,
         Option<String>,
     );
@@ -195,10 +232,17 @@ pub async fn rematch(
                 status,
             });
         let verdict = Verdict::of(entry.as_ref(), &claimed_name);
-        let current = Standing::parse(&standing).unwrap_or(Standing::PendingReview);
-        let next = verdict.next_standing(current, source.as_deref() == Some("admin"));
+        let current = standing;
+        let next = verdict.next_standing(current, source == Some(StandingSource::Admin));
         if next != current {
-            set_standing(write, user_id, next, "roster", &verdict.describe()).await?;
+            set_standing(
+                write,
+                user_id,
+                next,
+                StandingSource::Roster,
+                &verdict.describe(),
+            )
+            .await?;
             changed += 1;
         }
     }
@@ -211,14 +255,14 @@ pub async fn set_standing(
     write: &mut RegistryWrite<'_>,
     user_id: i64,
     standing: Standing,
-    source: &str,
+    source: StandingSource,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET standing = $1, standing_source = $2, standing_reason = $3, \
          standing_changed_at = $4 WHERE id = $5",
     )
-    .bind(standing.as_str())
+    .bind(standing)
     .bind(source)
     .bind(reason)
     .bind(now_millis())

@@ -4,35 +4,11 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::phone::PhoneNumber;
-use crate::ssr::clock::now_millis;
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::messages;
 
-/// How a code reaches the phone: office landlines cannot receive SMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Sms,
-    Voice,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Voice => "voice",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "sms" => Some(Channel::Sms),
-            "voice" => Some(Channel::Voice),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::Channel;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -90,16 +66,6 @@ pub enum CodeSender {
     Twilio(Twilio),
 }
 
-/// What a voice call says: the digits one by one, slowly, twice.
-pub fn twiml_for(code: &str) -> String {
-    let digits: Vec<String> = code.chars().map(String::from).collect();
-    let spoken = digits.join(", ");
-    format!(
-        "<Response><Say>Your Counsel Registry code is: {spoken}.</Say><Pause length=\"1\"/>\
-         <Say>Again: {spoken}.</Say></Response>"
-    )
-}
-
 impl CodeSender {
     pub async fn send(
         &self,
@@ -110,15 +76,9 @@ impl CodeSender {
         match self {
             CodeSender::Outbox(directory) => {
                 tokio::fs::create_dir_all(directory).await?;
-                let spoken: Vec<String> = code.chars().map(String::from).collect();
                 let text = match channel {
-                    Channel::Sms => format!(
-                        "Counsel Registry code: {code}. It proves this number is yours; it works for 10 minutes."
-                    ),
-                    Channel::Voice => format!(
-                        "Your Counsel Registry code is {spoken}. Again: {spoken}.",
-                        spoken = spoken.join(", ")
-                    ),
+                    Channel::Sms => messages::code_sms(code),
+                    Channel::Voice => messages::code_voice_text(code),
                 };
                 let file = directory.join(format!(
                     "code-{}-{}-{}.txt",
@@ -144,12 +104,8 @@ impl Twilio {
     /// auth token as Twilio documents.
     async fn send(&self, to: &PhoneNumber, channel: Channel, code: &str) -> Result<(), SendError> {
         let (resource, field, content) = match channel {
-            Channel::Sms => (
-                "Messages",
-                "Body",
-                format!("Counsel Registry code: {code}. It works for 10 minutes."),
-            ),
-            Channel::Voice => ("Calls", "Twiml", twiml_for(code)),
+            Channel::Sms => ("Messages", "Body", messages::code_sms(code)),
+            Channel::Voice => ("Calls", "Twiml", messages::code_twiml(code)),
         };
         let url = format!(
             "{}/2010-04-01/Accounts/{}/{resource}.json",

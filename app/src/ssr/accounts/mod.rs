@@ -1,19 +1,32 @@
 //! Accounts: sign-up, email verification, login and password reset.
 //! Answers never reveal whether an email address has an account.
+//!
+//! Owns the tables `users` (identity, password, role, two-factor secret;
+//! `standing` is written by `rosters`), `email_tokens`, `recovery_codes`.
+//! May use: infrastructure and the domain only — no other capability.
+//! Submodules: `admins` (admin creation), `two_factor` (TOTP, recovery
+//! codes), `permission` (what each role may do).
+
+pub mod admins;
+pub mod permission;
+pub mod two_factor;
 
 use sqlx::AnyPool;
 
 use sqlx::{Any, Transaction};
 
+use crate::domain::closed_set::closed_set;
 use crate::domain::{
     BarNumber, EmailAddress, Jurisdiction, NewPassword, PasswordProblem, PersonName, Role, Standing,
 };
-use crate::ssr::clock::now_millis;
-use crate::ssr::mail::{MailError, Mailer};
-use crate::ssr::rate_limit::{self, Decision, Limit};
-use crate::ssr::registry;
-use crate::ssr::roster::{self, Attorneys};
-use crate::ssr::secrets::{self, SecretError};
+use crate::error::AppError;
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db::Database;
+use crate::ssr::infra::mail::{MailError, Mailer};
+use crate::ssr::infra::mail_queue::{self, QueuedEmail};
+use crate::ssr::infra::messages;
+use crate::ssr::infra::rate_limit::{self, Decision, Limit};
+use crate::ssr::infra::secrets::{self, SecretError};
 
 /// How long an email verification link stays valid.
 pub const VERIFY_EMAIL_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -33,21 +46,13 @@ const MAX_FAILURE_DELAY_SECS: i64 = 10;
 /// How long the link that lets a new admin choose a password stays valid.
 pub const ADMIN_INVITATION_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// What an emailed single-use link is for (`email_tokens.purpose`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum TokenPurpose {
-    VerifyEmail,
-    ResetPassword,
-}
-
-impl TokenPurpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            TokenPurpose::VerifyEmail => "verify_email",
-            TokenPurpose::ResetPassword => "reset_password",
-        }
+closed_set!(
+    /// What an emailed single-use link is for (`email_tokens.purpose`).
+    pub TokenPurpose {
+        VerifyEmail = "verify_email",
+        ResetPassword = "reset_password",
     }
-}
+);
 
 pub struct SignUp {
     pub full_name: PersonName,
@@ -94,72 +99,75 @@ pub struct Account {
     pub session_generation: i64,
 }
 
-/// Creates the account and emails a verification link. When the address
-/// already has an account, its owner is told by email instead; the caller
-/// sees the same answer, after the same work, either way.
-pub async fn sign_up(
-    pool: &AnyPool,
-    mailer: &Mailer,
-    base_url: &str,
-    form: SignUp,
-) -> Result<(), AccountError> {
-    let password_hash = secrets::hash_password(form.password).await?;
-    let now = now_millis();
-    let email_key = form.email.as_str().to_lowercase();
+/// A sign-up with its password already hashed (argon2 runs before any
+/// transaction opens, never under a write lock).
+pub struct NewAccount {
+    pub full_name: PersonName,
+    pub email: EmailAddress,
+    pub jurisdiction: Jurisdiction,
+    pub bar_number: BarNumber,
+    pub password_hash: String,
+}
 
-    // A registry write: the roster match below may verify the attorney.
-    let mut write = registry::begin_write(pool).await?;
-    let transaction = &mut write.transaction;
-    let created: Option<i64> = sqlx::query_scalar(
+impl SignUp {
+    /// Hashes the password (argon2id, on a blocking thread).
+    pub async fn hashed(self) -> Result<NewAccount, AccountError> {
+        Ok(NewAccount {
+            password_hash: secrets::hash_password(self.password).await?,
+            full_name: self.full_name,
+            email: self.email,
+            jurisdiction: self.jurisdiction,
+            bar_number: self.bar_number,
+        })
+    }
+}
+
+/// What [`create`] did: the new account's id, if the address had none,
+/// and the email queued either way (to send after the commit).
+pub struct Created {
+    pub user_id: Option<i64>,
+    pub email: QueuedEmail,
+}
+
+/// Creates the account in the caller's transaction and queues a
+/// verification link. When the address already has an account, its owner
+/// is told by email instead; the caller sees the same answer, after the
+/// same work, either way. The caller matches a new account against the
+/// roster in the same transaction (`rosters::sign_up`).
+pub async fn create(
+    transaction: &mut Transaction<'_, Any>,
+    base_url: &str,
+    account: &NewAccount,
+) -> Result<Created, AccountError> {
+    let now = now_millis();
+    let email_key = account.email.as_str().to_lowercase();
+    let user_id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (email_key) DO NOTHING RETURNING id",
     )
-    .bind(form.email.as_str())
+    .bind(account.email.as_str())
     .bind(&email_key)
-    .bind(form.full_name.as_str())
-    .bind(form.jurisdiction.code())
-    .bind(form.bar_number.as_str())
-    .bind(&password_hash)
+    .bind(account.full_name.as_str())
+    .bind(account.jurisdiction.code())
+    .bind(account.bar_number.as_str())
+    .bind(&account.password_hash)
     .bind(now)
     .fetch_optional(&mut **transaction)
     .await?;
 
-    let (subject, body) = match created {
+    let message = match user_id {
         Some(user_id) => {
-            roster::rematch(&mut write, Attorneys::Only(user_id)).await?;
-            let token =
-                issue_token(&mut write.transaction, user_id, TokenPurpose::VerifyEmail).await?;
-            (
-                "Confirm your email address",
-                format!(
-                    "Hello {name},\n\n\
-                     Confirm the email address of your Counsel Registry account\n\
-                     by opening this link within 24 hours:\n\n\
-                     {base_url}/verify-email?token={token}\n\n\
-                     If you did not create an account, ignore this message.\n",
-                    name = form.full_name
-                ),
+            let token = issue_token(transaction, user_id, TokenPurpose::VerifyEmail).await?;
+            messages::confirm_email(
+                account.full_name.as_str(),
+                &format!("{base_url}/verify-email?token={token}"),
             )
         }
-        None => (
-            "Someone tried to create an account with your address",
-            format!(
-                "Hello,\n\n\
-                 Someone, perhaps you, tried to create a Counsel Registry\n\
-                 account with this email address, which already has one.\n\
-                 If it was you, sign in at {base_url}/login\n\n\
-                 If it was not you, you need not do anything.\n"
-            ),
-        ),
+        None => messages::account_exists(base_url),
     };
-    // Lines stay under 76 characters so the message goes as plain 7-bit
-    // text: links are not wrapped or escaped.
-    // The message goes out before the commit: if it cannot be sent, the
-    // account is not created and the person can simply try again.
-    mailer.send(&form.email, subject, body).await?;
-    write.commit().await?;
-    Ok(())
+    let email = mail_queue::queue(&mut **transaction, &account.email, message).await?;
+    Ok(Created { user_id, email })
 }
 
 /// Marks the email of the link's account verified; the link is used up.
@@ -264,8 +272,8 @@ pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, Ac
         String,
         String,
         String,
-        String,
-        String,
+        Role,
+        Standing,
         Option<String>,
         Option<String>,
         i64,
@@ -296,9 +304,9 @@ pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, Ac
                 full_name,
                 jurisdiction,
                 bar_number,
-                // The columns' CHECK constraints hold these to known values.
-                role: Role::parse(&role).unwrap_or(Role::Attorney),
-                standing: Standing::parse(&standing).unwrap_or(Standing::PendingReview),
+                // Decoded strictly: an unknown value fails the read.
+                role,
+                standing,
                 admin_jurisdiction: scope,
                 two_factor_enabled: totp.is_some(),
                 session_generation: generation,
@@ -343,39 +351,26 @@ pub async fn change_password(
 /// note saying there is none otherwise: the same work and the same answer
 /// either way.
 pub async fn request_password_reset(
-    pool: &AnyPool,
+    database: &Database,
     mailer: &Mailer,
     base_url: &str,
     email: &EmailAddress,
 ) -> Result<(), AccountError> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = database.pool().begin().await?;
     let user_id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_key = $1")
         .bind(email.as_str().to_lowercase())
         .fetch_optional(&mut *transaction)
         .await?;
-    let body = match user_id {
+    let message = match user_id {
         Some(user_id) => {
             let token = issue_token(&mut transaction, user_id, TokenPurpose::ResetPassword).await?;
-            format!(
-                "Hello,\n\n\
-                 To choose a new password for your Counsel Registry account,\n\
-                 open this link within 30 minutes:\n\n\
-                 {base_url}/reset-password?token={token}\n\n\
-                 If you did not ask for this, ignore this message: your\n\
-                 password stays as it is.\n"
-            )
+            messages::reset_password(&format!("{base_url}/reset-password?token={token}"))
         }
-        None => format!(
-            "Hello,\n\n\
-             Someone asked to reset the Counsel Registry password for this\n\
-             address, but it has no account. To create one: {base_url}/signup\n\n\
-             If you did not ask for this, you need not do anything.\n"
-        ),
+        None => messages::reset_without_account(base_url),
     };
-    mailer
-        .send(email, "Reset your Counsel Registry password", body)
-        .await?;
+    let queued = mail_queue::queue(&mut *transaction, email, message).await?;
     transaction.commit().await?;
+    mail_queue::send_queued(mailer, database, queued).await;
     Ok(())
 }
 
@@ -477,4 +472,29 @@ async fn consume_token(
     .bind(purpose.as_str())
     .fetch_optional(&mut **transaction)
     .await?)
+}
+
+/// What a person reads for each refusal; a link that no longer works is
+/// worded by the page that opened it (it knows what to suggest).
+impl From<AccountError> for AppError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::InvalidToken => AppError::Validation(
+                "This link is invalid, has expired or was already used.".into(),
+            ),
+            AccountError::InvalidCredentials => {
+                AppError::Validation("Wrong email or password.".into())
+            }
+            AccountError::EmailNotVerified => AppError::Validation(
+                "Confirm your email address first: open the link we sent you.".into(),
+            ),
+            AccountError::TooManyFailures => AppError::Validation(
+                "Too many failed sign-ins for this address in the last hour. Reset your \
+                 password, or try again later."
+                    .into(),
+            ),
+            AccountError::WeakPassword(problem) => AppError::Validation(problem.to_string()),
+            other => AppError::unexpected(other),
+        }
+    }
 }

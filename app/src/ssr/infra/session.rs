@@ -14,7 +14,7 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use crate::error::AppError;
-use crate::ssr::db::{Database, DbError, Engine, SQLITE_BUSY_TIMEOUT};
+use crate::ssr::infra::db::{Database, DbError, Engine, SQLITE_BUSY_TIMEOUT};
 
 const SESSION_POOL_SIZE: u32 = 4;
 
@@ -96,4 +96,11 @@ pub async fn current() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>()
         .await
         .map_err(AppError::unexpected)
+}
+
+/// A session store failure is the opaque "something went wrong".
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(error: tower_sessions::session::Error) -> Self {
+        AppError::unexpected(error)
+    }
 }

@@ -2,6 +2,13 @@
 //! acknowledgements ("applied through seq N", kept forever) and the log of
 //! their reads. Keys are shown once; only their SHA-256 is stored, with a
 //! visible prefix so an admin can tell them apart.
+//!
+//! Owns the tables `providers`, `provider_keys`, `provider_acks`,
+//! `provider_reads`, `webhook_endpoints` and `webhook_deliveries`, and the
+//! webhook delivery job. May use: `registry` (head, feed, privileged set)
+//! and infrastructure.
+
+pub mod webhooks;
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -9,34 +16,20 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 
-use crate::ssr::clock::now_millis;
+use crate::domain::closed_set::closed_set;
+use crate::error::AppError;
+use crate::ssr::infra::clock::now_millis;
 use crate::ssr::registry;
 
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// Snapshot, changes, acknowledgements, lookups.
-    RegistryRead,
-    /// Call-record audits.
-    AuditWrite,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::RegistryRead, Scope::AuditWrite];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::RegistryRead => "registry:read",
-            Scope::AuditWrite => "audit:write",
-        }
+closed_set!(
+    /// What a key may do (`provider_keys.scopes`, space-separated).
+    pub Scope {
+        /// Snapshot, changes, acknowledgements, lookups.
+        RegistryRead = "registry:read",
+        /// Call-record audits.
+        AuditWrite = "audit:write",
     }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == raw.trim())
-    }
-}
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -234,7 +227,7 @@ pub async fn record_reads(pool: &AnyPool, reads: &[Read]) -> Result<(), sqlx::Er
     for chunk in reads.chunks(500) {
         let sql = format!(
             "INSERT INTO provider_reads (key_id, what, at) VALUES {}",
-            crate::ssr::db::values_placeholders(&transaction, chunk.len(), 3)
+            crate::ssr::infra::db::values_placeholders(&transaction, chunk.len(), 3)
         );
         let mut query = sqlx::query(&sql);
         for read in chunk {
@@ -373,6 +366,24 @@ pub async fn overview(pool: &AnyPool) -> Result<Vec<ProviderStatus>, sqlx::Error
     Ok(statuses)
 }
 
+impl From<ProviderError> for AppError {
+    fn from(error: ProviderError) -> Self {
+        match error {
+            ProviderError::Database(cause) => AppError::unexpected(cause),
+            other => AppError::Validation(capitalised(&other.to_string())),
+        }
+    }
+}
+
+/// "a name is needed" → "A name is needed."
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,7 +391,7 @@ mod tests {
     #[test]
     fn scopes_round_trip() {
         for scope in Scope::ALL {
-            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+            assert_eq!(Scope::parse(scope.as_str()), Some(*scope));
         }
         assert_eq!(Scope::parse("registry:write"), None);
     }

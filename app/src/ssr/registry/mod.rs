@@ -10,26 +10,24 @@
 //! PostgreSQL the row lock, on SQLite the database write lock (taken by a
 //! transaction's first statement being a write), is held until commit, so
 //! writers append one after another and each takes the next `seq`.
+//!
+//! Owns the tables `registry_head`, `registry_changes` and
+//! `privileged_intervals`. May use: infrastructure and `accounts`' types;
+//! it knows nothing of rosters or registrations beyond the `registrations`
+//! rows it reads to decide whether a number is privileged.
 
 use sqlx::{Any, AnyPool, Transaction};
 
-use crate::ssr::clock::now_millis;
+use crate::domain::closed_set::closed_set;
+use crate::ssr::infra::clock::now_millis;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Op {
-    Add,
-    Remove,
-}
-
-impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Add => "add",
-            Op::Remove => "remove",
-        }
+closed_set!(
+    /// Which way a number's privileged state flipped (`registry_changes.op`).
+    pub Op {
+        Add = "add",
+        Remove = "remove",
     }
-}
+);
 
 /// One row of the change log.
 #[derive(Debug, Clone, PartialEq, Eq)]

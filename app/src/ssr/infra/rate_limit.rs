@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 
-use crate::ssr::clock::now_millis;
+use crate::ssr::infra::clock::now_millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {

@@ -12,8 +12,8 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 
-use crate::ssr::clock::now_millis;
-use crate::ssr::jobs::{self, JobKind};
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::registry;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,41 @@ pub struct WebhookJob {
     pub endpoint_id: i64,
 }
 
+impl Job for WebhookJob {
+    const KIND: &'static str = "webhook";
+    // About three days: two hours to reach the hourly pace, then 70 tries
+    // an hour or so apart.
+    const MAX_ATTEMPTS: i64 = 80;
+
+    /// One queued job per endpoint: it sends the latest seq when it runs.
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("webhook:{}", self.endpoint_id))
+    }
+
+    async fn run(self, context: &JobContext) -> Result<(), JobFailure> {
+        match deliver(context.database.pool(), &context.http, &self).await {
+            Ok(Delivery::Done | Delivery::Gone) => Ok(()),
+            Ok(Delivery::Failed(error)) => Err(JobFailure::Transient(error)),
+            Err(error) => Err(JobFailure::Transient(error.to_string())),
+        }
+    }
+}
+
+/// The client webhooks go out with: a short timeout, no redirects (an
+/// endpoint that moved must be registered again).
+pub fn client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
 /// Queues a notification for every enabled endpoint behind the head: the
 /// endpoint's `notified_seq` moves and its job is queued in one
 /// transaction (one queued job per endpoint; it sends the latest seq when
@@ -113,14 +148,7 @@ pub async fn dispatch(pool: &AnyPool) -> Result<usize, sqlx::Error> {
         .execute(&mut *transaction)
         .await?;
         if moved.rows_affected() == 1 {
-            jobs::enqueue(
-                &mut *transaction,
-                JobKind::Webhook,
-                &WebhookJob { endpoint_id },
-                Some(&format!("webhook:{endpoint_id}")),
-                now_millis(),
-            )
-            .await?;
+            jobs::enqueue(&mut *transaction, &WebhookJob { endpoint_id }, now_millis()).await?;
             queued += 1;
         }
         transaction.commit().await?;

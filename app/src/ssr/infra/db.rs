@@ -202,6 +202,14 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbError> {
     Ok(format!("{url}{separator}mode=rwc"))
 }
 
+/// A database failure reaches a person as the opaque "something went
+/// wrong"; the cause is logged once, here.
+impl From<sqlx::Error> for crate::error::AppError {
+    fn from(error: sqlx::Error) -> Self {
+        crate::error::AppError::unexpected(error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

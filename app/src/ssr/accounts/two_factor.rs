@@ -11,8 +11,8 @@ use sqlx::AnyPool;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::ssr::clock::now_millis;
-use crate::ssr::secrets;
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::secrets;
 
 const ISSUER: &str = "Counsel Registry";
 const STEP_SECS: u64 = 30;
@@ -203,6 +203,17 @@ fn normalise_recovery_code(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect()
+}
+
+impl From<TwoFactorError> for crate::error::AppError {
+    fn from(error: TwoFactorError) -> Self {
+        match error {
+            TwoFactorError::AlreadyEnrolled => crate::error::AppError::Conflict(
+                "Two-step sign-in is already set up for this account.".into(),
+            ),
+            other => crate::error::AppError::unexpected(other),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,97 @@
+//! Admin accounts: created or promoted from the command line (`server
+//! admin create`), each with an emailed link to choose a password and
+//! two-step sign-in demanded at the first sign-in.
+
+use crate::domain::{EmailAddress, Jurisdiction, NewPassword, PersonName, Role};
+use crate::ssr::accounts::{
+    ADMIN_INVITATION_VALIDITY_MS, AccountError, TokenPurpose, issue_token_valid_for,
+};
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db::Database;
+use crate::ssr::infra::mail::Mailer;
+use crate::ssr::infra::mail_queue;
+use crate::ssr::infra::messages;
+use crate::ssr::infra::secrets;
+
+/// An admin role, with the jurisdiction a bar admin acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRole {
+    Site,
+    Bar(Jurisdiction),
+}
+
+/// Whether `create_admin` made a new account or promoted one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminCreated {
+    New,
+    Promoted,
+}
+
+/// Makes `email` an admin. A new account gets its email verified (the
+/// operator vouches for it) and an emailed link, valid 24 hours, to choose
+/// its password; an existing one keeps its password. Either way the admin
+/// must set up two-step sign-in at their next sign-in.
+pub async fn create_admin(
+    database: &Database,
+    mailer: &Mailer,
+    base_url: &str,
+    email: &EmailAddress,
+    full_name: &PersonName,
+    role: AdminRole,
+) -> Result<AdminCreated, AccountError> {
+    let (role_text, scope) = match role {
+        AdminRole::Site => (Role::SiteAdmin.as_str(), None),
+        AdminRole::Bar(jurisdiction) => (Role::BarAdmin.as_str(), Some(jurisdiction.code())),
+    };
+    let email_key = email.as_str().to_lowercase();
+    let mut transaction = database.pool().begin().await?;
+    let promoted = sqlx::query(
+        "UPDATE users SET role = $1, admin_jurisdiction = $2, session_generation = session_generation + 1 \
+         WHERE email_key = $3",
+    )
+    .bind(role_text)
+    .bind(scope)
+    .bind(&email_key)
+    .execute(&mut *transaction)
+    .await?;
+    if promoted.rows_affected() == 1 {
+        transaction.commit().await?;
+        return Ok(AdminCreated::Promoted);
+    }
+
+    // Nobody knows this password: the admin sets their own by the link.
+    let (unusable, _) = secrets::new_token();
+    let placeholder = NewPassword::parse(&format!("{unusable}{unusable}"), None, None)
+        .map_err(AccountError::WeakPassword)?;
+    let password_hash = secrets::hash_password(placeholder).await?;
+    let now = now_millis();
+    let user_id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, password_hash, \
+         role, admin_jurisdiction, standing, email_verified_at, created_at) \
+         VALUES ($1, $2, $3, '', '', $4, $5, $6, 'verified', $7, $7) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(&email_key)
+    .bind(full_name.as_str())
+    .bind(&password_hash)
+    .bind(role_text)
+    .bind(scope)
+    .bind(now)
+    .fetch_one(&mut *transaction)
+    .await?;
+    let token = issue_token_valid_for(
+        &mut transaction,
+        user_id,
+        TokenPurpose::ResetPassword,
+        ADMIN_INVITATION_VALIDITY_MS,
+    )
+    .await?;
+    let message = messages::admin_invitation(
+        full_name.as_str(),
+        &format!("{base_url}/reset-password?token={token}"),
+    );
+    let queued = mail_queue::queue(&mut *transaction, email, message).await?;
+    transaction.commit().await?;
+    mail_queue::send_queued(mailer, database, queued).await;
+    Ok(AdminCreated::New)
+}

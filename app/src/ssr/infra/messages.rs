@@ -1,0 +1,346 @@
+//! Every text the portal sends to a person: emails, the SMS and the
+//! voice script of a one-time code. One function per message, each pinned
+//! by a test, so a wording change is one edit and shows in review.
+//!
+//! Emails are plain text with lines under 76 characters, so they travel
+//! as 7-bit text and links are never wrapped or escaped (RFC 5322 §2.1.1
+//! recommends at most 78).
+
+/// An email's subject and plain-text body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub subject: String,
+    pub body: String,
+}
+
+fn email(subject: &str, body: String) -> Email {
+    Email {
+        subject: subject.into(),
+        body,
+    }
+}
+
+/// Sign-up: the link that confirms the address (valid 24 hours).
+pub fn confirm_email(name: &str, link: &str) -> Email {
+    email(
+        "Confirm your email address",
+        format!(
+            "Hello {name},\n\n\
+             Confirm the email address of your Counsel Registry account\n\
+             by opening this link within 24 hours:\n\n\
+             {link}\n\n\
+             If you did not create an account, ignore this message.\n"
+        ),
+    )
+}
+
+/// Sign-up with an address that already has an account: its owner is
+/// told instead, and the person signing up sees the same answer.
+pub fn account_exists(base_url: &str) -> Email {
+    email(
+        "Someone tried to create an account with your address",
+        format!(
+            "Hello,\n\n\
+             Someone, perhaps you, tried to create a Counsel Registry\n\
+             account with this email address, which already has one.\n\
+             If it was you, sign in at {base_url}/login\n\n\
+             If it was not you, you need not do anything.\n"
+        ),
+    )
+}
+
+/// A password reset link (valid 30 minutes).
+pub fn reset_password(link: &str) -> Email {
+    email(
+        "Reset your Counsel Registry password",
+        format!(
+            "Hello,\n\n\
+             To choose a new password for your Counsel Registry account,\n\
+             open this link within 30 minutes:\n\n\
+             {link}\n\n\
+             If you did not ask for this, ignore this message: your\n\
+             password stays as it is.\n"
+        ),
+    )
+}
+
+/// A reset asked for an address without an account.
+pub fn reset_without_account(base_url: &str) -> Email {
+    email(
+        "Reset your Counsel Registry password",
+        format!(
+            "Hello,\n\n\
+             Someone asked to reset the Counsel Registry password for this\n\
+             address, but it has no account. To create one:\n\n\
+             {base_url}/signup\n\n\
+             If you did not ask for this, you need not do anything.\n"
+        ),
+    )
+}
+
+/// A new administrator's invitation: the link chooses their password
+/// (valid 24 hours).
+pub fn admin_invitation(name: &str, link: &str) -> Email {
+    email(
+        "Your Counsel Registry administrator account",
+        format!(
+            "Hello {name},\n\n\
+             You are now an administrator of Counsel Registry. Choose your\n\
+             password within 24 hours by opening this link:\n\n\
+             {link}\n\n\
+             At your first sign-in you will set up two-step sign-in with an\n\
+             authenticator app.\n"
+        ),
+    )
+}
+
+/// A reviewer's decision on an attorney the roster could not match.
+pub fn review_decision(name: &str, approved: bool, reason: &str) -> Email {
+    let outcome = if approved {
+        "We have confirmed that you are an attorney in good standing.\n\
+         The numbers you register will count once you prove them."
+    } else {
+        "We could not confirm that you are an attorney in good standing,\n\
+         so the numbers you register will not count."
+    };
+    email(
+        "The review of your Counsel Registry account",
+        format!(
+            "Hello {name},\n\n\
+             {outcome}\n\n\
+             The reviewer's reason:\n\n\
+             {reason}\n\n\
+             If you have questions, reply to this message.\n"
+        ),
+    )
+}
+
+/// An admin revoked one of the attorney's registrations.
+pub fn revocation_notice(name: &str, number: &str, reason: &str, base_url: &str) -> Email {
+    email(
+        "A number was revoked in the Counsel Registry",
+        format!(
+            "Hello {name},\n\n\
+             The registry's administrators revoked your registration of\n\
+             {number}. It no longer counts as an attorney's number for you.\n\n\
+             Their reason:\n\n{reason}\n\n\
+             If you think this is wrong, reply to this email.\n\n\
+             {base_url}/numbers\n"
+        ),
+    )
+}
+
+/// A registration expires in `days_left` days unless renewed.
+pub fn renewal_reminder(name: &str, number: &str, days_left: i64, base_url: &str) -> Email {
+    email(
+        "Renew your number in the Counsel Registry",
+        format!(
+            "Hello {name},\n\n\
+             Your number {number} leaves the Counsel Registry in\n\
+             {days_left} days unless you renew it: sign in, open your\n\
+             numbers and ask for a new code.\n\n\
+             {base_url}/numbers\n"
+        ),
+    )
+}
+
+/// The text message carrying a one-time code.
+pub fn code_sms(code: &str) -> String {
+    format!(
+        "Counsel Registry code: {code}. It proves this number is yours; it works for 10 minutes."
+    )
+}
+
+/// The code spoken digit by digit ("1, 2, 3"), so a voice reads it
+/// slowly and never as one large number.
+fn spoken(code: &str) -> String {
+    code.chars()
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a voice call says, as plain text (the development outbox).
+pub fn code_voice_text(code: &str) -> String {
+    let spoken = spoken(code);
+    format!("Your Counsel Registry code is {spoken}. Again: {spoken}.")
+}
+
+/// The voice call's script as TwiML (Twilio's XML for calls,
+/// <https://www.twilio.com/docs/voice/twiml>): the code read twice with a
+/// pause. The code is digits only, so nothing needs XML escaping.
+pub fn code_twiml(code: &str) -> String {
+    let spoken = spoken(code);
+    format!(
+        "<Response><Say>Your Counsel Registry code is: {spoken}.</Say><Pause length=\"1\"/>\
+         <Say>Again: {spoken}.</Say></Response>"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmation_carries_the_link_and_the_name() {
+        let message = confirm_email("Ada Lovelace", "https://x.test/verify-email?token=t");
+        assert_eq!(message.subject, "Confirm your email address");
+        assert_eq!(
+            message.body,
+            "Hello Ada Lovelace,\n\n\
+             Confirm the email address of your Counsel Registry account\n\
+             by opening this link within 24 hours:\n\n\
+             https://x.test/verify-email?token=t\n\n\
+             If you did not create an account, ignore this message.\n"
+        );
+    }
+
+    #[test]
+    fn existing_account_points_to_sign_in() {
+        let message = account_exists("https://x.test");
+        assert_eq!(
+            message.subject,
+            "Someone tried to create an account with your address"
+        );
+        assert!(message.body.contains("sign in at https://x.test/login\n"));
+        assert!(message.body.contains("which already has one."));
+    }
+
+    #[test]
+    fn reset_messages_say_how_long_and_what_if_not_you() {
+        let with = reset_password("https://x.test/reset-password?token=t");
+        assert_eq!(with.subject, "Reset your Counsel Registry password");
+        assert!(
+            with.body
+                .contains("within 30 minutes:\n\nhttps://x.test/reset-password?token=t\n")
+        );
+        assert!(with.body.contains("your\npassword stays as it is.\n"));
+        let without = reset_without_account("https://x.test");
+        assert_eq!(without.subject, with.subject);
+        assert!(
+            without
+                .body
+                .contains("but it has no account. To create one:\n\nhttps://x.test/signup\n")
+        );
+    }
+
+    #[test]
+    fn invitation_asks_for_a_password_and_two_step_sign_in() {
+        let message = admin_invitation("Grace", "https://x.test/reset-password?token=t");
+        assert_eq!(
+            message.subject,
+            "Your Counsel Registry administrator account"
+        );
+        assert!(
+            message
+                .body
+                .starts_with("Hello Grace,\n\nYou are now an administrator")
+        );
+        assert!(message.body.contains("within 24 hours"));
+        assert!(message.body.contains("authenticator app.\n"));
+    }
+
+    #[test]
+    fn review_decisions_differ_by_outcome_and_quote_the_reason() {
+        let approved = review_decision("Ada", true, "Card checked.");
+        let rejected = review_decision("Ada", false, "No such member.");
+        assert_eq!(
+            approved.subject,
+            "The review of your Counsel Registry account"
+        );
+        assert!(
+            approved
+                .body
+                .contains("We have confirmed that you are an attorney in good standing.")
+        );
+        assert!(
+            approved
+                .body
+                .contains("The reviewer's reason:\n\nCard checked.\n")
+        );
+        assert!(rejected.body.contains("We could not confirm"));
+        assert!(rejected.body.contains("No such member."));
+    }
+
+    #[test]
+    fn revocation_and_reminder_name_the_number_and_the_page() {
+        let revoked = revocation_notice(
+            "Ada",
+            "(202) 456-1111",
+            "Not an office line.",
+            "https://x.test",
+        );
+        assert_eq!(
+            revoked.subject,
+            "A number was revoked in the Counsel Registry"
+        );
+        assert!(
+            revoked
+                .body
+                .contains("revoked your registration of\n(202) 456-1111.")
+        );
+        assert!(
+            revoked
+                .body
+                .contains("Their reason:\n\nNot an office line.\n")
+        );
+        assert!(revoked.body.ends_with("https://x.test/numbers\n"));
+        let reminder = renewal_reminder("Ada", "(202) 456-1111", 7, "https://x.test");
+        assert_eq!(
+            reminder.subject,
+            "Renew your number in the Counsel Registry"
+        );
+        assert!(
+            reminder
+                .body
+                .contains("Your number (202) 456-1111 leaves the Counsel Registry in\n7 days")
+        );
+    }
+
+    #[test]
+    fn email_lines_stay_under_76_characters() {
+        let long_link = "https://counsel-registry.example/verify-email?token=AAAAAAAAAAAA";
+        for message in [
+            confirm_email("Ada", long_link),
+            account_exists("https://counsel-registry.example"),
+            reset_password(long_link),
+            reset_without_account("https://counsel-registry.example"),
+            admin_invitation("Ada", long_link),
+            review_decision("Ada", true, "ok"),
+            revocation_notice(
+                "Ada",
+                "(202) 456-1111",
+                "r",
+                "https://counsel-registry.example",
+            ),
+            renewal_reminder(
+                "Ada",
+                "(202) 456-1111",
+                30,
+                "https://counsel-registry.example",
+            ),
+        ] {
+            // A link stands alone on its line and may be longer.
+            for line in message.body.lines().filter(|l| !l.starts_with("https://")) {
+                assert!(line.chars().count() < 76, "{line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn codes_are_texted_whole_and_spoken_digit_by_digit_twice() {
+        assert_eq!(
+            code_sms("123456"),
+            "Counsel Registry code: 123456. It proves this number is yours; it works for 10 minutes."
+        );
+        assert_eq!(
+            code_voice_text("123"),
+            "Your Counsel Registry code is 1, 2, 3. Again: 1, 2, 3."
+        );
+        assert_eq!(
+            code_twiml("12"),
+            "<Response><Say>Your Counsel Registry code is: 1, 2.</Say><Pause length=\"1\"/>\
+             <Say>Again: 1, 2.</Say></Response>"
+        );
+    }
+}
