@@ -102,7 +102,7 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
 
 #[server(endpoint = "log_in")]
 pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
-    use crate::ssr::accounts::{self, AccountError};
+    use crate::ssr::accounts;
     use crate::ssr::{auth, infra::session};
 
     if email.len() > 254 || password.chars().count() > 128 {
