@@ -50,6 +50,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     database: Database,
+    state: AppState,
     housekeeping: JoinHandle<()>,
     worker: JoinHandle<()>,
     /// Writes providers' reads; ends once the router (its sender) is gone.
@@ -108,7 +109,7 @@ impl Application {
         let allowed_origin = AllowedOrigin(public_origin);
         let (read_log, read_log_writer) = ReadLog::start(state.database.pool().clone());
         let router = router(
-            state,
+            state.clone(),
             sessions,
             allowed_origin,
             hashed_bundle,
@@ -120,6 +121,7 @@ impl Application {
             listener,
             router,
             database,
+            state,
             housekeeping,
             worker,
             read_log_writer,
@@ -136,6 +138,12 @@ impl Application {
 
     pub fn database(&self) -> &Database {
         &self.database
+    }
+
+    /// What handlers and jobs run with: for tests that run due jobs on
+    /// demand instead of waiting for the worker.
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Serves until `shutdown` resolves, then stops accepting connections

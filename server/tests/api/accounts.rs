@@ -1,59 +1,11 @@
+use crate::helpers::journeys::*;
 use crate::helpers::{Engine, TestApp, form_error, spawn_app};
-
-pub const PASSWORD: &str = "violet tugboat orbit";
-
-pub fn sign_up_form<'a>(email: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("full_name", "Jane Q. Doe"),
-        ("email", email),
-        ("jurisdiction", "CA"),
-        ("bar_number", "123456"),
-        ("password", password),
-    ]
-}
-
-pub async fn sign_up(app: &TestApp, email: &str) -> reqwest::Response {
-    app.post_form_from("/signup", "/api/sign_up", &sign_up_form(email, PASSWORD))
-        .await
-}
 
 async fn user_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(app.database.pool())
         .await
         .expect("count users")
-}
-
-pub fn token_of(link: &str) -> String {
-    link.split("token=")
-        .nth(1)
-        .expect("token in link")
-        .to_owned()
-}
-
-pub async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
-    let page = format!("/verify-email?token={token}");
-    app.post_form_from(&page, "/api/verify_email", &[("token", token)])
-        .await
-}
-
-pub async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.post_form_from(
-        "/login",
-        "/api/log_in",
-        &[("email", email), ("password", password)],
-    )
-    .await
-}
-
-/// Signs up and confirms the email: an account ready to sign in.
-pub async fn verified_account(app: &TestApp, email: &str) {
-    assert_eq!(sign_up(app, email).await.status(), 302);
-    let token = token_of(&app.link_in_last_email(&app.url("/verify-email")));
-    assert_eq!(
-        verify(app, &token).await.headers()["location"],
-        "/login?verified=1"
-    );
 }
 
 db_test!(
@@ -113,11 +65,11 @@ db_test!(
         let app = spawn_app(engine).await;
         verified_account(&app, "jane@example.org").await;
         let before = app.post_form("/api/dismiss_notice", &[]).await;
-        let old_cookie = crate::sessions::session_cookie(&before);
+        let old_cookie = crate::helpers::journeys::session_cookie(&before);
         let old_id = old_cookie.split(';').next().expect("pair").to_owned();
 
         let logged_in = log_in(&app, "jane@example.org", PASSWORD).await;
-        let new_cookie = crate::sessions::session_cookie(&logged_in);
+        let new_cookie = crate::helpers::journeys::session_cookie(&logged_in);
         assert_ne!(new_cookie.split(';').next(), Some(old_id.as_str()));
 
         // A fresh client presenting the pre-login id is not signed in.

@@ -1,118 +1,12 @@
 //! Registering numbers: proof by code, the limits on codes, and the
 //! registry following the attorney's standing.
 
-use app::domain::phone::PhoneNumber;
-use app::ssr::infra::delivery::{Channel, CodeSender};
+use app::ssr::infra::delivery::Channel;
 use app::ssr::numbers::{self, NumberError, Proven};
-use app::ssr::registry::{self, Op};
-use app::ssr::rosters;
+use app::ssr::registry::Op;
 
-use crate::accounts::verified_account;
-use crate::helpers::{Engine, TestApp, eventually, spawn_app};
-
-pub const WHITE_HOUSE: &str = "+12024561111";
-
-pub struct Phones {
-    dir: tempfile::TempDir,
-    pub sender: CodeSender,
-}
-
-impl Phones {
-    pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("dir");
-        let sender = CodeSender::Outbox(dir.path().to_owned());
-        Self { dir, sender }
-    }
-
-    /// The code in the latest message sent.
-    pub fn last_code(&self) -> String {
-        latest_code(self.dir.path())
-    }
-
-    /// The attorney adds (202) 456-1111 and proves it by text: its id.
-    pub async fn proven_white_house(&self, pool: &sqlx::AnyPool, user_id: i64) -> i64 {
-        let id = numbers::add_number(pool, user_id, &phone(WHITE_HOUSE), None, None)
-            .await
-            .expect("added");
-        numbers::send_code(pool, &self.sender, user_id, id, Channel::Sms)
-            .await
-            .expect("sent");
-        numbers::verify_code(pool, user_id, id, &self.last_code())
-            .await
-            .expect("proven");
-        id
-    }
-}
-
-/// The code in the latest code message (`code-<millis>-….txt`) in `dir`.
-fn latest_code(dir: &std::path::Path) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("outbox")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
-        .collect();
-    files.sort();
-    let text = std::fs::read_to_string(files.last().expect("a code was sent")).expect("read");
-    // "code: 123456" by SMS, "code is 1, 2, 3, 4, 5, 6" read out by voice.
-    let after = text.split(" code").nth(1).expect("code in message");
-    let digits: String = after.chars().filter(char::is_ascii_digit).take(6).collect();
-    assert_eq!(digits.len(), 6, "{text}");
-    digits
-}
-
-pub async fn user_id(app: &TestApp, email: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM users WHERE email_key = $1")
-        .bind(email)
-        .fetch_one(app.database.pool())
-        .await
-        .expect("user")
-}
-
-pub async fn seed_status(app: &TestApp, status: &str) {
-    let csv = format!("jurisdiction,bar_number,full_name,status\nCA,123456,Jane Doe,{status}\n");
-    rosters::seed_csv(app.database.pool(), csv.as_bytes(), None)
-        .await
-        .expect("seed");
-}
-
-pub async fn log(app: &TestApp) -> Vec<(String, Op)> {
-    registry::changes_after(app.database.pool(), 0, 100)
-        .await
-        .expect("log")
-        .into_iter()
-        .map(|change| (change.e164, change.op))
-        .collect()
-}
-
-/// Proves registration `id` with `code` through the dashboard's form, as
-/// a browser without JavaScript does, and checks it was accepted.
-pub async fn prove_through_the_form(app: &TestApp, id: &str, code: &str) {
-    let proven = app
-        .post_form_from(
-            "/numbers",
-            "/api/prove_number",
-            &[("registration", id), ("code", code)],
-        )
-        .await;
-    assert_eq!(
-        proven.headers()["location"],
-        format!("/numbers?proven={id}")
-    );
-}
-
-/// Moves every code sent back past the wait between two codes, as if the
-/// attorney had waited.
-async fn let_resend(app: &TestApp) {
-    sqlx::query("UPDATE number_codes SET created_at = created_at - $1")
-        .bind(numbers::RESEND_AFTER_MS)
-        .execute(app.database.pool())
-        .await
-        .expect("backdate codes");
-}
-
-pub fn phone(raw: &str) -> PhoneNumber {
-    PhoneNumber::parse(raw).expect("valid number")
-}
+use crate::helpers::journeys::*;
+use crate::helpers::{Engine, spawn_app, spawn_app_without_worker};
 
 db_test!(
     async fn a_proven_number_counts_while_its_attorney_is_verified(engine: Engine) {
@@ -310,8 +204,8 @@ db_test!(
 
 db_test!(
     async fn the_dashboard_adds_proves_and_removes_numbers_without_javascript(engine: Engine) {
-        use crate::accounts::{PASSWORD, log_in};
         use crate::helpers::form_error;
+        use crate::helpers::journeys::{PASSWORD, log_in};
 
         let app = spawn_app(engine).await;
         assert_eq!(app.get("/numbers").await.headers()["location"], "/login");
@@ -487,7 +381,7 @@ db_test!(
     async fn renewal_reminders_go_out_once_at_30_and_7_days(engine: Engine) {
         const DAY: i64 = 24 * 60 * 60 * 1000;
 
-        let app = spawn_app(engine).await;
+        let app = spawn_app_without_worker(engine).await;
         let pool = app.database.pool();
         let phones = Phones::new();
         seed_status(&app, "active").await;
@@ -506,13 +400,18 @@ db_test!(
         expire_in(20).await.expect("age");
         assert_eq!(remind().await.expect("reminders"), 1);
         assert_eq!(remind().await.expect("reminders"), 0, "once");
-        // Queued with its claim; the app's worker sends it.
-        let mail = eventually("the reminder is sent", || async {
-            app.emails()
-                .into_iter()
-                .find(|mail| mail.contains("Renew your number"))
-        })
-        .await;
+        // Queued with its claim, not sent until the worker runs.
+        assert!(
+            !app.emails()
+                .iter()
+                .any(|mail| mail.contains("Renew your number"))
+        );
+        assert_eq!(app.run_due_jobs().await, 1);
+        let mail = app
+            .emails()
+            .into_iter()
+            .find(|mail| mail.contains("Renew your number"))
+            .expect("the reminder is sent");
         assert!(mail.contains("To: jane@example.org") && mail.contains("(202) 456-1111"));
         assert!(
             mail.contains("in\n20 days") || mail.contains("20 days"),

@@ -8,21 +8,11 @@ use std::time::Duration;
 use app::ssr::providers::{self, Scope};
 use serde_json::{Value, json};
 
+use crate::helpers::journeys::{NUMBERS, WRITERS, flip, key, writer, writer_accounts};
 use crate::helpers::{Engine, TestApp, eventually, spawn_app, spawn_app_with};
-use crate::registry::{NUMBERS, WRITERS, flip, writer, writer_accounts};
 
 const A: &str = "+12025550101";
 const B: &str = "+12025550102";
-
-/// A provider with a key of `scopes`; the key.
-async fn key(app: &TestApp, name: &str, scopes: &[Scope]) -> String {
-    let pool = app.database.pool();
-    let _ = providers::create_provider(pool, name).await;
-    providers::create_key(pool, name, scopes)
-        .await
-        .expect("key")
-        .key
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -551,8 +541,8 @@ db_test!(
 
 db_test!(
     async fn site_admins_manage_providers_and_keys_in_the_portal(engine: Engine) {
-        use crate::admins::{body, enrolled_site_admin, location};
         use crate::helpers::form_error;
+        use crate::helpers::journeys::{body, enrolled_site_admin, location};
 
         let app = spawn_app(engine).await;
         let attorney = writer_accounts(app.database.pool(), 1).await[0];

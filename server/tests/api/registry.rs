@@ -6,79 +6,9 @@ use std::time::Duration;
 
 use app::ssr::infra::db::Database;
 use app::ssr::registry::{self, Op};
-use rand::Rng;
 
+use crate::helpers::journeys::*;
 use crate::helpers::{Engine, TestDatabase};
-
-pub const WRITERS: i64 = 8;
-const STEPS_PER_WRITER: usize = 40;
-pub const NUMBERS: [&str; 5] = [
-    "+12025550101",
-    "+12025550102",
-    "+12025550103",
-    "+13125550104",
-    "+14155550105",
-];
-
-/// Makes the attorney's registration of `e164` active, or removes it, in
-/// its own registry transaction.
-pub async fn flip(pool: &sqlx::AnyPool, user_id: i64, e164: &str, activate: bool) {
-    let mut write = registry::begin_write(pool).await.expect("begin");
-    if activate {
-        sqlx::query(
-            "INSERT INTO registrations (user_id, e164, status, created_at) \
-             VALUES ($1, $2, 'active', 0) ON CONFLICT DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(e164)
-        .execute(&mut *write.transaction)
-        .await
-        .expect("activate");
-    } else {
-        sqlx::query(
-            "UPDATE registrations SET status = 'removed' \
-             WHERE user_id = $1 AND e164 = $2 AND status = 'active'",
-        )
-        .bind(user_id)
-        .bind(e164)
-        .execute(&mut *write.transaction)
-        .await
-        .expect("remove");
-    }
-    registry::refresh(&mut write, e164).await.expect("refresh");
-    write.commit().await.expect("commit");
-}
-
-/// One writer: attorney `user_id` adds and removes active registrations at
-/// random.
-pub async fn writer(pool: sqlx::AnyPool, user_id: i64) {
-    for _ in 0..STEPS_PER_WRITER {
-        let (e164, activate) = {
-            let mut rng = rand::thread_rng();
-            (NUMBERS[rng.gen_range(0..NUMBERS.len())], rng.gen_bool(0.5))
-        };
-        flip(&pool, user_id, e164, activate).await;
-    }
-}
-
-/// `count` attorney accounts for the writers; their ids.
-pub async fn writer_accounts(pool: &sqlx::AnyPool, count: i64) -> Vec<i64> {
-    for user in 1..=count {
-        sqlx::query(
-            "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
-             password_hash, created_at) VALUES ($1, $1, 'A B', 'CA', $2, 'x', 0)",
-        )
-        .bind(format!("writer{user}@example.org"))
-        .bind(user.to_string())
-        .execute(pool)
-        .await
-        .expect("user");
-    }
-    sqlx::query_scalar("SELECT id FROM users ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .expect("ids")
-}
 
 db_test!(
     async fn a_reader_following_seq_sees_every_flip_once_in_order(engine: Engine) {

@@ -4,7 +4,7 @@
 use app::domain::Jurisdiction;
 use app::ssr::rosters::{self, RosterError};
 
-use crate::accounts::{sign_up, verified_account};
+use crate::helpers::journeys::{sign_up, verified_account};
 use crate::helpers::{Engine, TestApp, spawn_app};
 
 async fn standing_of(app: &TestApp, email: &str) -> String {
@@ -88,7 +88,7 @@ db_test!(
             ("email", "mallory@example.org"),
             ("jurisdiction", "CA"),
             ("bar_number", "123456"),
-            ("password", crate::accounts::PASSWORD),
+            ("password", crate::helpers::journeys::PASSWORD),
         ];
         let response = app.post_form_from("/signup", "/api/sign_up", &claim).await;
         assert_eq!(response.status(), 302);

@@ -4,7 +4,7 @@
 
 use app::ssr::accounts::admins::AdminRole;
 
-use crate::admins::{body, enrolled_admin, enrolled_site_admin, location};
+use crate::helpers::journeys::{body, enrolled_admin, enrolled_site_admin, location};
 use crate::helpers::{Engine, TestApp, form_error, spawn_app};
 
 const BOUNDARY: &str = "----counsel-registry-test-boundary";
@@ -284,7 +284,7 @@ db_test!(
 
 db_test!(
     async fn attorneys_cannot_upload(engine: Engine) {
-        use crate::accounts::{PASSWORD, log_in, verified_account};
+        use crate::helpers::journeys::{PASSWORD, log_in, verified_account};
         let app = spawn_app(engine).await;
         verified_account(&app, "jane@example.org").await;
         log_in(&app, "jane@example.org", PASSWORD).await;

@@ -11,9 +11,9 @@ use app::ssr::rosters::upload::{
     self as uploads, Mode, Progress, UploadError, UploadRequest, Uploader,
 };
 
-use crate::accounts::{PASSWORD, verified_account, verify};
+use crate::helpers::journeys::{PASSWORD, verified_account, verify};
+use crate::helpers::journeys::{Phones, WHITE_HOUSE, log, seed_status, user_id};
 use crate::helpers::{Engine, TestApp, spawn_app};
-use crate::numbers::{Phones, WHITE_HOUSE, log, seed_status, user_id};
 
 fn request(mode: Mode) -> UploadRequest {
     UploadRequest {

@@ -1,19 +1,9 @@
 use std::time::Duration;
 
+use crate::helpers::journeys::*;
 use crate::helpers::{Engine, spawn_app, spawn_app_with};
 
 const NOTICE: &str = "is being built and is not yet in service";
-
-pub fn session_cookie(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("session=") || value.starts_with("__Host-session="))
-        .expect("a session cookie")
-        .to_owned()
-}
 
 async fn session_rows(app: &crate::helpers::TestApp) -> i64 {
     let table = match app.test_database.engine() {

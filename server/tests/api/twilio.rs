@@ -13,9 +13,9 @@ use axum::{Form, Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::accounts::{PASSWORD, log_in, verified_account};
+use crate::helpers::journeys::prove_through_the_form;
+use crate::helpers::journeys::{PASSWORD, log_in, verified_account};
 use crate::helpers::{Engine, TestApp, eventually, form_error, spawn_app_with};
-use crate::numbers::prove_through_the_form;
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "test-auth-token";

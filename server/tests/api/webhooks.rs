@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::ssr::providers::{self, Scope};
+use app::ssr::providers::Scope;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+use crate::helpers::journeys::{flip, writer_accounts};
 use crate::helpers::{Engine, TestApp, eventually, spawn_app};
-use crate::registry::{flip, writer_accounts};
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -87,13 +87,7 @@ db_test!(
     async fn changes_reach_the_endpoint_signed_retried_and_logged(engine: Engine) {
         let app = spawn_app(engine).await;
         let pool = app.database.pool();
-        providers::create_provider(pool, "Acme Phones")
-            .await
-            .expect("provider");
-        let key = providers::create_key(pool, "Acme Phones", &[Scope::RegistryRead])
-            .await
-            .expect("key")
-            .key;
+        let key = crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
         let (receiver, url) = start_receiver().await;
 
         for bad in [

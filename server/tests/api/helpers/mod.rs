@@ -1,4 +1,11 @@
+//! What every integration test starts from: a fresh database per test
+//! on each engine (`db_test!`), the application in-process on a free port,
+//! a browser-like client, the outbox, and jobs run on demand.
+//! `journeys` holds the steps tests share.
+
 #![allow(dead_code)]
+
+pub mod journeys;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -161,6 +168,8 @@ pub struct TestApp {
     /// Keeps cookies, never follows redirects.
     pub client: reqwest::Client,
     pub database: Database,
+    /// The running application's state (to run due jobs on demand).
+    pub state: app::ssr::state::AppState,
     pub test_database: TestDatabase,
     /// Where the application's email goes (one `.eml` file per message).
     pub outbox: tempfile::TempDir,
@@ -240,6 +249,7 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
         .expect("application builds");
     let port = application.port();
     let database = application.database().clone();
+    let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -250,6 +260,7 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
         port,
         client,
         database,
+        state,
         test_database,
         outbox,
         stop: Some(stop),
@@ -257,7 +268,29 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
     }
 }
 
+/// Starts the application with its background worker idle (it polls
+/// once an hour): the test runs due jobs itself with
+/// [`TestApp::run_due_jobs`], so nothing happens behind its back.
+pub async fn spawn_app_without_worker(engine: Engine) -> TestApp {
+    spawn_app_with(engine, &[("JOB_POLL_INTERVAL_SECS", "3600")]).await
+}
+
 impl TestApp {
+    /// Runs every job due now, as the worker's rounds would, until none is
+    /// left; returns how many ran. Jobs waiting out a backoff stay queued.
+    pub async fn run_due_jobs(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let claimed = app::ssr::worker::run_due(&self.state, "test")
+                .await
+                .expect("run due jobs");
+            if claimed == 0 {
+                return ran;
+            }
+            ran += claimed;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
