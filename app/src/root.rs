@@ -7,10 +7,11 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, ChangePasswordPage, CheckEmailPage, ForgotPasswordPage, HomePage, HowItWorksPage,
-    LoginPage, NotFoundPage, NumberLookupPage, NumbersPage, ProvidersPage, RecoveryCodesPage,
-    ResetPasswordPage, ResetSentPage, ReviewQueuePage, RosterPreviewPage, RosterUploadPage,
-    SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
+    AccountPage, ChangePasswordPage, CheckEmailPage, ClaimAnsweredPage, ClaimPage,
+    ForgotPasswordPage, HomePage, HowItWorksPage, LoginPage, NotFoundPage, NumberLookupPage,
+    NumbersPage, ProvidersPage, RecoveryCodesPage, ResetPasswordPage, ResetSentPage,
+    ReviewQueuePage, RosterPreviewPage, RosterUploadPage, SecondFactorPage, SignUpPage,
+    TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -65,21 +66,24 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFoundPage>
-                    // Pages that load data render it before sending (Async):
-                    // out-of-order streaming would need JavaScript to show it.
+                    // Every page renders its data before sending (Async):
+                    // out-of-order streaming would need JavaScript to show
+                    // it, and the header shows who is signed in.
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("how-it-works") view=HowItWorksPage />
-                    <Route path=StaticSegment("signup") view=SignUpPage />
-                    <Route path=(StaticSegment("signup"), StaticSegment("check-email")) view=CheckEmailPage />
-                    <Route path=StaticSegment("verify-email") view=VerifyEmailPage />
-                    <Route path=StaticSegment("login") view=LoginPage />
-                    <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage />
-                    <Route path=(StaticSegment("forgot-password"), StaticSegment("sent")) view=ResetSentPage />
-                    <Route path=StaticSegment("reset-password") view=ResetPasswordPage />
+                    <Route path=StaticSegment("how-it-works") view=HowItWorksPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("signup") view=SignUpPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("signup"), StaticSegment("check-email")) view=CheckEmailPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("claim") view=ClaimPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("claim"), StaticSegment("answered")) view=ClaimAnsweredPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("forgot-password"), StaticSegment("sent")) view=ResetSentPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                     // The page waits for the account, so a signed-out visitor
                     // gets a real redirect status before any HTML is sent.
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("login"), StaticSegment("two-factor")) view=SecondFactorPage />
+                    <Route path=(StaticSegment("login"), StaticSegment("two-factor")) view=SecondFactorPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("account"), StaticSegment("password"))
                         view=ChangePasswordPage

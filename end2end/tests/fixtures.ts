@@ -172,6 +172,7 @@ export async function signedInSiteAdmin(page: Page, testInfo: TestInfo, email: s
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   const secret = (await page.getByTestId("totp-secret").textContent())?.trim() ?? "";
+  await page.getByLabel("Current password").fill(password);
   await page.getByLabel("Code from the app").fill(totp(secret));
   await page.getByRole("button", { name: "Turn on two-step sign-in" }).click();
   await page.getByRole("link", { name: "I have saved them" }).click();

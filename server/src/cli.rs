@@ -325,7 +325,13 @@ pub async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
         AdminCreated::New => {
             println!("created {email}; a link to choose the password (valid 24 hours) was emailed")
         }
-        AdminCreated::Promoted => println!("{email} is now an administrator"),
+        AdminCreated::Promoted { user_id } => {
+            // An admin account holds no numbers.
+            app::ssr::numbers::follow_account(database.pool(), user_id)
+                .await
+                .context("suspending the promoted account's numbers")?;
+            println!("{email} is now an administrator (they were emailed)");
+        }
     }
     database.close().await;
     Ok(())

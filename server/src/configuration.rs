@@ -54,6 +54,9 @@ pub struct Settings {
     /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_FROM_NUMBER`
     /// are set, else files in `CODE_OUTBOX_DIR`.
     pub code_delivery: CodeDelivery,
+    /// Where documents attorneys upload for review are kept, outside the
+    /// site root (`REVIEW_DOCUMENTS_DIR`).
+    pub review_documents_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +171,10 @@ impl Settings {
             ),
         };
 
+        let review_documents_dir = read("REVIEW_DOCUMENTS_DIR")
+            .unwrap_or_else(|| "data/review-documents".to_owned())
+            .into();
+
         let auth_attempts_per_minute: u32 = parse(
             "AUTH_ATTEMPTS_PER_MINUTE",
             read("AUTH_ATTEMPTS_PER_MINUTE"),
@@ -270,6 +277,7 @@ impl Settings {
             api_requests_per_second,
             trusted_proxy_hops,
             code_delivery,
+            review_documents_dir,
         })
     }
 

@@ -40,7 +40,7 @@ use crate::configuration::{CodeDelivery, Settings};
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
 use crate::middleware::throttle::{AuthThrottle, throttle_auth};
-use crate::routes::{health, roster};
+use crate::routes::{evidence, health, roster};
 use app::ssr::infra::rate_limit::Limit;
 
 /// Sessions end after this long without a request.
@@ -98,6 +98,7 @@ impl Application {
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
             roster_progress: Default::default(),
+            review_documents_dir: settings.review_documents_dir.clone(),
         };
 
         let housekeeping = spawn_housekeeping(
@@ -220,6 +221,13 @@ fn router(
             get(roster::errors_csv),
         )
         .route("/roster-template.csv", get(roster::template))
+        .route(
+            "/account/review-documents",
+            post(evidence::upload).layer(DefaultBodyLimit::max(
+                app::ssr::rosters::evidence::MAX_BYTES + 64 * 1024,
+            )),
+        )
+        .route("/admin/reviews/documents/{id}", get(evidence::download))
         .nest(
             "/api/v1",
             api_v1::router()

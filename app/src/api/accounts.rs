@@ -13,6 +13,8 @@ pub struct AccountSummary {
     pub bar_number: String,
     pub role: Role,
     pub standing: Standing,
+    /// Why, in words, when not verified.
+    pub standing_reason: Option<String>,
     pub admin_jurisdiction: Option<String>,
     pub two_factor_enabled: bool,
 }
@@ -30,6 +32,7 @@ pub async fn current_account() -> Result<Option<AccountSummary>, AppError> {
             bar_number: account.bar_number,
             role: account.role,
             standing: account.standing,
+            standing_reason: account.standing_reason,
             admin_jurisdiction: account.admin_jurisdiction,
             two_factor_enabled: account.two_factor_enabled,
         }))
@@ -85,9 +88,9 @@ pub async fn sign_up(
 
 #[server(endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
-    use crate::ssr::accounts::{self, AccountError};
+    use crate::ssr::accounts::AccountError;
     let state = crate::ssr::auth::state()?;
-    match accounts::verify_email(state.database.pool(), token.trim()).await {
+    match crate::ssr::rosters::confirm_email(&state.database, token.trim()).await {
         Ok(()) => {
             leptos_axum::redirect("/login?verified=1");
             Ok(())
@@ -161,19 +164,15 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
             "Too many failed sign-ins for this account in the last hour. Try again later.".into(),
         )
     };
-    if !accounts::second_factor_allowed(pool, user_id).await? {
+    if !accounts::second_factor_attempt(pool, user_id).await? {
         return Err(too_many());
     }
     if !two_factor::check(pool, user_id, &code).await? {
-        return match accounts::count_second_factor_failure(pool, user_id).await {
-            Ok(()) => Err(AppError::Validation(
-                "That code is not valid, or was already used. Codes change every 30 seconds."
-                    .into(),
-            )),
-            Err(accounts::AccountError::TooManyFailures) => Err(too_many()),
-            Err(other) => Err(other.into()),
-        };
+        return Err(AppError::Validation(
+            "That code is not valid, or was already used. Codes change every 30 seconds.".into(),
+        ));
     }
+    accounts::second_factor_succeeded(pool, user_id).await?;
     let account = accounts::find_account(pool, user_id)
         .await?
         .ok_or(AppError::Unexpected)?;

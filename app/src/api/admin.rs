@@ -63,14 +63,29 @@ pub struct ReviewItem {
     pub closest: Option<RosterEntryView>,
     /// What the roster says about the claim, in words.
     pub finding: String,
+    /// Why the attorney waits (the claim's proof, a second claim, a
+    /// dispute), when the match recorded it.
+    pub claim: Option<String>,
+    /// Other accounts claiming the same bar number, described.
+    pub other_claims: Vec<String>,
+    /// Uploaded evidence: id (for the download link), name, type and size.
+    pub documents: Vec<(i64, String, String)>,
 }
 
 #[server(endpoint = "review_queue")]
 pub async fn review_queue() -> Result<Vec<ReviewItem>, AppError> {
+    use crate::domain::Role;
     use crate::ssr::accounts::permission::Permission;
-    admin(Permission::ReviewAttorneys).await?;
+    let reviewer = admin(Permission::ReviewAttorneys).await?;
     let state = crate::ssr::auth::state()?;
-    let pending = crate::ssr::rosters::review::pending_reviews(state.database.pool(), 200).await?;
+    // A bar admin reviews their own jurisdiction's attorneys only.
+    let scope = match reviewer.role {
+        Role::SiteAdmin => None,
+        _ => Some(reviewer.admin_jurisdiction.clone().unwrap_or_default()),
+    };
+    let pending =
+        crate::ssr::rosters::review::pending_reviews(state.database.pool(), scope.as_deref(), 200)
+            .await?;
     Ok(pending
         .into_iter()
         .map(|attorney| ReviewItem {
@@ -85,6 +100,27 @@ pub async fn review_queue() -> Result<Vec<ReviewItem>, AppError> {
                 status: entry.status,
             }),
             finding: attorney.verdict.describe(),
+            claim: attorney.standing_reason,
+            other_claims: attorney
+                .other_claims
+                .into_iter()
+                .map(|(name, email, standing)| format!("{name} <{email}>: {standing}"))
+                .collect(),
+            documents: attorney
+                .documents
+                .into_iter()
+                .map(|document| {
+                    (
+                        document.id,
+                        document.original_name,
+                        format!(
+                            "{}, {} KiB",
+                            document.content_type,
+                            (document.bytes + 1023) / 1024
+                        ),
+                    )
+                })
+                .collect(),
         })
         .collect())
 }
@@ -98,19 +134,37 @@ pub async fn decide_review(
 ) -> Result<(), AppError> {
     use crate::ssr::rosters::review::{self, Decision};
 
-    admin(crate::ssr::accounts::permission::Permission::ReviewAttorneys).await?;
+    use crate::ssr::accounts::permission::Permission;
+    let reviewer = admin(Permission::ReviewAttorneys).await?;
     let user_id: i64 = user_id
         .trim()
         .parse()
         .map_err(|_| AppError::Validation("That attorney is not in the queue.".into()))?;
+    let state = crate::ssr::auth::state()?;
+    let jurisdiction = review::jurisdiction_of_pending(state.database.pool(), user_id)
+        .await?
+        .and_then(|code| crate::domain::Jurisdiction::parse(&code).ok());
+    if !jurisdiction.is_some_and(|j| reviewer.may(Permission::ReviewAttorney(j))) {
+        return Err(AppError::Conflict(
+            "This attorney is no longer waiting for review: someone decided already.".into(),
+        ));
+    }
     let decision = match decision.as_deref() {
         Some("approve") => Decision::Approve,
         Some("reject") => Decision::Reject,
         _ => return Err(AppError::Validation("Choose approve or reject.".into())),
     };
     let reason = checked_reason(&reason)?;
-    let state = crate::ssr::auth::state()?;
-    match review::decide(&state.database, &state.mailer, user_id, decision, reason).await {
+    match review::decide(
+        &state.database,
+        &state.mailer,
+        &state.review_documents_dir,
+        user_id,
+        decision,
+        reason,
+    )
+    .await
+    {
         Ok(()) => {
             leptos_axum::redirect("/admin/reviews?decided=1");
             Ok(())
@@ -128,6 +182,9 @@ pub struct HolderView {
     pub bar: String,
     pub status: RegistrationStatus,
     pub status_reason: Option<String>,
+    /// Proven, but held because an admin revoked the number for someone
+    /// else: an admin may allow it after review.
+    pub held_for_review: bool,
 }
 
 impl HolderView {
@@ -175,10 +232,32 @@ pub async fn look_up_number(number: String) -> Result<Option<NumberLookup>, AppE
                 email: holder.email,
                 bar: format!("{} {}", holder.jurisdiction, holder.bar_number),
                 status: holder.status,
+                held_for_review: holder.status.is_live()
+                    && holder.status_reason.as_deref()
+                        == Some(crate::ssr::numbers::HELD_FOR_REVIEW),
                 status_reason: holder.status_reason,
             })
             .collect(),
     }))
+}
+
+/// A site admin allows, after review, a registration held because its
+/// number was revoked for someone else.
+#[server(endpoint = "allow_held_registration")]
+pub async fn allow_held_registration(registration: String, number: String) -> Result<(), AppError> {
+    let admin = admin(crate::ssr::accounts::permission::Permission::RevokeRegistrations).await?;
+    let registration: i64 = registration
+        .trim()
+        .parse()
+        .map_err(|_| AppError::NotFound)?;
+    let state = crate::ssr::auth::state()?;
+    crate::ssr::numbers::clear_revocation_hold(state.database.pool(), admin.id, registration)
+        .await?;
+    let back = crate::domain::phone::PhoneNumber::parse(&number)
+        .map(|phone| format!("?number=%2B{}", &phone.as_str()[1..]))
+        .unwrap_or_default();
+    leptos_axum::redirect(&format!("/admin/numbers{back}"));
+    Ok(())
 }
 
 /// A site admin revokes one attorney's registration of a number; the

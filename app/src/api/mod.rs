@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod claims;
 pub mod notice;
 pub mod numbers;
 pub mod providers;

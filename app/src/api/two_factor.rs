@@ -15,6 +15,8 @@ const FRESH_RECOVERY_CODES_KEY: &str = "fresh_recovery_codes";
 pub enum TwoFactorStatus {
     Enabled {
         recovery_codes_left: i64,
+        /// Attorneys may turn it off; admins must keep it.
+        may_turn_off: bool,
     },
     /// Not yet set up: what the authenticator app needs.
     Enrol {
@@ -36,6 +38,7 @@ pub async fn two_factor_setup() -> Result<TwoFactorStatus, AppError> {
         let left = two_factor::recovery_codes_left(state.database.pool(), account.id).await?;
         return Ok(TwoFactorStatus::Enabled {
             recovery_codes_left: left,
+            may_turn_off: !account.role.requires_second_factor(),
         });
     }
     // The secret waits in the session until a code confirms it, so a
@@ -57,24 +60,34 @@ pub async fn two_factor_setup() -> Result<TwoFactorStatus, AppError> {
     })
 }
 
-/// Turns two-step sign-in on once the first code from the app is right.
+/// Turns two-step sign-in on once the current password and the first
+/// code from the app are right. The session id changes and the owner is
+/// emailed.
 #[server(endpoint = "enable_two_factor")]
-pub async fn enable_two_factor(code: String) -> Result<(), AppError> {
-    use crate::ssr::{accounts::two_factor, auth, infra::session};
+pub async fn enable_two_factor(code: String, current_password: String) -> Result<(), AppError> {
+    use crate::ssr::{accounts, accounts::two_factor, auth, infra::session};
 
     let session = session::current().await?;
     let account = auth::require_account(&session).await?;
+    let state = auth::state()?;
+    if !accounts::password_matches(state.database.pool(), account.id, current_password).await? {
+        return Err(AppError::Validation(
+            "Your current password is not right.".into(),
+        ));
+    }
     let Some(secret) = session.get::<String>(PENDING_SECRET_KEY).await? else {
         return Err(AppError::Validation(
             "Reload this page to get a new QR code, then try again.".into(),
         ));
     };
-    let state = auth::state()?;
     match two_factor::enrol(state.database.pool(), account.id, &secret, &code).await {
         Ok(Some(codes)) => {
             let _ = session.remove::<String>(PENDING_SECRET_KEY).await?;
+            session.cycle_id().await?;
             session.insert(FRESH_RECOVERY_CODES_KEY, codes).await?;
             auth::mark_second_factor(&session).await?;
+            accounts::tell_two_factor_changed(&state.database, &state.mailer, account.id, true)
+                .await?;
             leptos_axum::redirect("/account/two-factor/recovery-codes");
             Ok(())
         }
@@ -83,11 +96,42 @@ pub async fn enable_two_factor(code: String) -> Result<(), AppError> {
              failing, check that your phone's clock is set automatically."
                 .into(),
         )),
-        Err(two_factor::TwoFactorError::AlreadyEnrolled) => Err(AppError::Conflict(
-            "Two-step sign-in is already set up for this account.".into(),
-        )),
         Err(other) => Err(other.into()),
     }
+}
+
+/// An attorney turns two-step sign-in off with their password and a
+/// current code (or a recovery code); admins cannot. The owner is emailed.
+#[server(endpoint = "disable_two_factor")]
+pub async fn disable_two_factor(current_password: String, code: String) -> Result<(), AppError> {
+    use crate::ssr::{accounts, accounts::two_factor, auth, infra::session};
+
+    let session = session::current().await?;
+    let account = auth::require_account(&session).await?;
+    if account.role.requires_second_factor() {
+        return Err(AppError::Forbidden);
+    }
+    let state = auth::state()?;
+    let pool = state.database.pool();
+    if !accounts::password_matches(pool, account.id, current_password).await? {
+        return Err(AppError::Validation(
+            "Your current password is not right.".into(),
+        ));
+    }
+    if code.len() > 64
+        || !accounts::second_factor_attempt(pool, account.id).await?
+        || !two_factor::check(pool, account.id, &code).await?
+    {
+        return Err(AppError::Validation(
+            "That code is not valid, or was already used. Codes change every 30 seconds.".into(),
+        ));
+    }
+    accounts::second_factor_succeeded(pool, account.id).await?;
+    two_factor::disable(pool, account.id).await?;
+    session.cycle_id().await?;
+    accounts::tell_two_factor_changed(&state.database, &state.mailer, account.id, false).await?;
+    leptos_axum::redirect("/account/two-factor?off=1");
+    Ok(())
 }
 
 /// The recovery codes made by the enrolment that just happened, handed

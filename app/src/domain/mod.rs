@@ -45,4 +45,6 @@ pub use name::PersonName;
 pub use name_match::NameKey;
 pub use password::{NewPassword, PasswordProblem};
 pub use phone::{Channel, NumberLabel};
-pub use standing::{RegistrationStatus, Role, RosterStatus, Standing, StandingSource};
+pub use standing::{
+    ClaimState, DocumentType, RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
+};

@@ -38,6 +38,30 @@ closed_set!(
 );
 
 closed_set!(
+    /// The outcome of a claim link sent to the roster's email of record
+    /// (`users.claim_state`). Signing up with that address and confirming
+    /// it proves a claim without changing this.
+    pub ClaimState {
+        /// No link followed yet.
+        Unproven = "unproven",
+        /// The link was followed: "yes, this is me".
+        Proven = "proven",
+        /// "This was not me": never verified by the roster again.
+        Disputed = "disputed",
+    }
+);
+
+closed_set!(
+    /// What a review document is, by its content (`review_documents.content_type`):
+    /// the media types of RFC 8118 (PDF), RFC 2046 (JPEG) and RFC 2083 (PNG).
+    pub DocumentType {
+        Pdf = "application/pdf",
+        Jpeg = "image/jpeg",
+        Png = "image/png",
+    }
+);
+
+closed_set!(
     /// Where one attorney's registration of a number stands
     /// (`registrations.status`). Only `Active` puts the number in the
     /// registry; `Removed` and `Revoked` are final.

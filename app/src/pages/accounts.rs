@@ -4,9 +4,10 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::accounts::{
-    AccountSummary, ChangePassword, LogIn, LogOut, RequestPasswordReset, ResetPassword, SignUp,
+    AccountSummary, ChangePassword, LogIn, RequestPasswordReset, ResetPassword, SignUp,
     VerifyEmail, VerifySecondFactor, current_account,
 };
+use crate::api::claims::RequestClaimLink;
 use crate::components::form::{EmailField, FormError, NewPasswordField};
 use crate::components::page_error::PageError;
 use crate::domain::bar::JURISDICTIONS;
@@ -135,9 +136,12 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let account = Resource::new(|| (), |_| current_account());
-    let log_out = ServerAction::<LogOut>::new();
     let query = use_query_map();
     let password_changed = move || query.read().get("password_changed").is_some();
+    let claim_link_sent = move || query.read().get("claim_link").is_some();
+    let document_added = move || query.read().get("document").is_some();
+    let document_error = move || query.read().get("document_error");
+    let ask_claim_link = ServerAction::<RequestClaimLink>::new();
 
     view! {
         <Title text="Your account" />
@@ -147,15 +151,60 @@ pub fn AccountPage() -> impl IntoView {
                     .get()
                     .map(|answer| match answer {
                         Ok(Some(account)) => {
-                            let is_site_admin = account.role == Role::SiteAdmin;
                             let role = role_label(&account);
+                            let reason = (account.standing != Standing::Verified)
+                                .then(|| account.standing_reason.clone())
+                                .flatten()
+                                .map(|reason| format!(" ({reason})"));
                             let bar_facts = (account.role == Role::Attorney)
                                 .then(|| {
                                     view! {
                                         <dt>"Bar"</dt>
                                         <dd>{format!("{} {}", account.jurisdiction, account.bar_number)}</dd>
                                         <dt>"Standing"</dt>
-                                        <dd>{standing_label(account.standing)}</dd>
+                                        <dd>{standing_label(account.standing)} {reason}</dd>
+                                    }
+                                });
+                            let claim_form = (account.role == Role::Attorney
+                                && account.standing == Standing::PendingReview)
+                                .then(|| {
+                                    view! {
+                                        <FormError result=ask_claim_link.value() />
+                                        <ActionForm action=ask_claim_link attr:class="form">
+                                            <p>
+                                                "We verify you through the email address your bar has on record for your bar number. "
+                                                "If it differs from this account's, we send it a link to confirm."
+                                            </p>
+                                            <button type="submit" class="button-secondary">
+                                                "Send the link to my bar's email of record"
+                                            </button>
+                                        </ActionForm>
+                                        <form
+                                            class="form"
+                                            method="post"
+                                            action="/account/review-documents"
+                                            enctype="multipart/form-data"
+                                        >
+                                            <p>
+                                                "If your bar has no email for you on record, or it is out of date, our reviewers "
+                                                "decide. Help them with your bar card or a letter from your bar: a PDF, JPEG or PNG "
+                                                "of at most 5 MiB, seen only by the reviewers of your jurisdiction and deleted after "
+                                                "their decision."
+                                            </p>
+                                            <div class="field">
+                                                <label for="document">"Bar card or letter"</label>
+                                                <input
+                                                    id="document"
+                                                    name="document"
+                                                    type="file"
+                                                    accept="application/pdf,image/jpeg,image/png"
+                                                    required
+                                                />
+                                            </div>
+                                            <button type="submit" class="button-secondary">
+                                                "Upload for review"
+                                            </button>
+                                        </form>
                                     }
                                 });
                             view! {
@@ -163,6 +212,26 @@ pub fn AccountPage() -> impl IntoView {
                                 <Show when=password_changed>
                                     <p class="form-success" role="status">
                                         "Your password is changed. Every other session of this account is signed out."
+                                    </p>
+                                </Show>
+                                <Show when=document_added>
+                                    <p class="form-success" role="status">
+                                        "Your document is with the reviewers."
+                                    </p>
+                                </Show>
+                                {move || {
+                                    document_error()
+                                        .map(|message| {
+                                            view! {
+                                                <p class="form-error" role="alert">
+                                                    {message}
+                                                </p>
+                                            }
+                                        })
+                                }}
+                                <Show when=claim_link_sent>
+                                    <p class="form-success" role="status">
+                                        "If your bar has an email address on record for you, a link is on its way there."
                                     </p>
                                 </Show>
                                 <dl class="facts">
@@ -176,37 +245,8 @@ pub fn AccountPage() -> impl IntoView {
                                     <dt>"Two-step sign-in"</dt>
                                     <dd>{if account.two_factor_enabled { "On" } else { "Off" }}</dd>
                                 </dl>
+                                {claim_form}
                                 <ul class="actions">
-                                    {(account.role == Role::Attorney)
-                                        .then(|| {
-                                            view! {
-                                                <li>
-                                                    <a href="/numbers">"Your numbers"</a>
-                                                </li>
-                                            }
-                                        })}
-                                    {matches!(account.role, Role::SiteAdmin | Role::BarAdmin)
-                                        .then(|| {
-                                            view! {
-                                                <li>
-                                                    <a href="/admin/roster">"Roster uploads"</a>
-                                                </li>
-                                            }
-                                        })}
-                                    {is_site_admin
-                                        .then(|| {
-                                            view! {
-                                                <li>
-                                                    <a href="/admin/reviews">"Review queue"</a>
-                                                </li>
-                                                <li>
-                                                    <a href="/admin/numbers">"Look up a number"</a>
-                                                </li>
-                                                <li>
-                                                    <a href="/admin/providers">"Phone providers"</a>
-                                                </li>
-                                            }
-                                        })}
                                     <li>
                                         <a href="/account/password">"Change your password"</a>
                                     </li>
@@ -214,11 +254,6 @@ pub fn AccountPage() -> impl IntoView {
                                         <a href="/account/two-factor">"Two-step sign-in"</a>
                                     </li>
                                 </ul>
-                                <ActionForm action=log_out>
-                                    <button type="submit" class="button-secondary">
-                                        "Sign out"
-                                    </button>
-                                </ActionForm>
                             }
                                 .into_any()
                         }

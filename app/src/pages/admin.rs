@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::admin::{
-    DecideReview, HolderView, MAX_REASON_CHARS, NumberLookup, ReviewItem, RevokeRegistration,
-    look_up_number, review_queue,
+    AllowHeldRegistration, DecideReview, HolderView, MAX_REASON_CHARS, NumberLookup, ReviewItem,
+    RevokeRegistration, look_up_number, review_queue,
 };
 use crate::components::form::FormError;
 use crate::components::page_error::guarded;
@@ -82,6 +82,42 @@ fn ReviewCard(item: ReviewItem, decide: ServerAction<DecideReview>) -> impl Into
                 <dd>{closest}</dd>
                 <dt>"Finding"</dt>
                 <dd>{item.finding}</dd>
+                <dt>"Claim"</dt>
+                <dd>{item.claim.unwrap_or_else(|| "no proof recorded".into())}</dd>
+                <dt>"Other claims on this bar number"</dt>
+                <dd>
+                    {if item.other_claims.is_empty() {
+                        "none".to_string()
+                    } else {
+                        item.other_claims.join("; ")
+                    }}
+                </dd>
+                <dt>"Documents"</dt>
+                <dd>
+                    {if item.documents.is_empty() {
+                        view! { "none uploaded" }.into_any()
+                    } else {
+                        view! {
+                            <ul>
+                                {item
+                                    .documents
+                                    .into_iter()
+                                    .map(|(id, name, kind)| {
+                                        view! {
+                                            <li>
+                                                <a href=format!("/admin/reviews/documents/{id}") rel="noopener">
+                                                    {name}
+                                                </a>
+                                                {format!(" ({kind})")}
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }}
+                </dd>
             </dl>
             <ActionForm action=decide attr:class="form">
                 <input type="hidden" name="user_id" value=id.to_string() />
@@ -188,16 +224,27 @@ fn HolderCard(
 ) -> impl IntoView {
     let id = holder.registration_id;
     let reason_id = format!("revoke-reason-{id}");
+    let revoke_number = e164.clone();
     let revoke_form = holder.revocable().then(|| {
         view! {
             <ActionForm action=revoke attr:class="form">
                 <input type="hidden" name="registration" value=id.to_string() />
-                <input type="hidden" name="number" value=e164 />
+                <input type="hidden" name="number" value=revoke_number />
                 <div class="field">
                     <label for=reason_id.clone()>"Reason for revoking (emailed to the attorney)"</label>
                     <textarea id=reason_id name="reason" required rows="3" maxlength=MAX_REASON_CHARS.to_string()></textarea>
                 </div>
                 <button type="submit" class="button-danger">"Revoke this registration"</button>
+            </ActionForm>
+        }
+    });
+    let allow = ServerAction::<AllowHeldRegistration>::new();
+    let allow_form = holder.held_for_review.then(|| {
+        view! {
+            <ActionForm action=allow attr:class="form">
+                <input type="hidden" name="registration" value=id.to_string() />
+                <input type="hidden" name="number" value=e164 />
+                <button type="submit" class="button">"Allow after review"</button>
             </ActionForm>
         }
     });
@@ -216,6 +263,7 @@ fn HolderCard(
                 <dt>"Status"</dt>
                 <dd>{status}</dd>
             </dl>
+            {allow_form}
             {revoke_form}
         </li>
     }

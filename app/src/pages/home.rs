@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::layout::SignedIn;
 use crate::components::notice::PreReleaseNotice;
+use crate::domain::Role;
 
 /// The people the registry serves, and what each does with it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,6 +52,31 @@ impl Audience {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let chosen = RwSignal::new(Audience::Attorney);
+    // A signed-in attorney's first action is their numbers; anyone else
+    // starts with how the registry works.
+    let signed_in = use_context::<SignedIn>();
+    let first_action = move || {
+        let attorney = signed_in
+            .and_then(|SignedIn(account)| account.get())
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|account| account.role == Role::Attorney);
+        if attorney {
+            view! {
+                <a class="button" href="/numbers">
+                    "Register your numbers"
+                </a>
+            }
+            .into_any()
+        } else {
+            view! {
+                <a class="button" href="/how-it-works">
+                    "How the registry works"
+                </a>
+            }
+            .into_any()
+        }
+    };
 
     view! {
         <Title text="" />
@@ -63,9 +90,7 @@ pub fn HomePage() -> impl IntoView {
                 "numbers it must never record."
             </p>
             <p>
-                <a class="button" href="/how-it-works">
-                    "How the registry works"
-                </a>
+                <Suspense fallback=|| ()>{first_action}</Suspense>
             </p>
         </section>
 

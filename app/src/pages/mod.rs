@@ -1,5 +1,6 @@
 mod accounts;
 mod admin;
+mod claims;
 mod home;
 mod how_it_works;
 mod not_found;
@@ -13,6 +14,7 @@ pub use accounts::{
     ResetPasswordPage, ResetSentPage, SecondFactorPage, SignUpPage, VerifyEmailPage,
 };
 pub use admin::{NumberLookupPage, ReviewQueuePage};
+pub use claims::{ClaimAnsweredPage, ClaimPage};
 pub use home::HomePage;
 pub use how_it_works::HowItWorksPage;
 pub use not_found::NotFoundPage;

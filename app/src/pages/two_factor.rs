@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 use crate::api::two_factor::{
-    EnableTwoFactor, TwoFactorStatus, take_recovery_codes, two_factor_setup,
+    DisableTwoFactor, EnableTwoFactor, TwoFactorStatus, take_recovery_codes, two_factor_setup,
 };
 use crate::components::form::FormError;
 use crate::components::page_error::PageError;
@@ -13,6 +13,7 @@ use crate::error::AppError;
 pub fn TwoFactorPage() -> impl IntoView {
     let setup = Resource::new(|| (), |_| two_factor_setup());
     let action = ServerAction::<EnableTwoFactor>::new();
+    let turn_off = ServerAction::<DisableTwoFactor>::new();
 
     view! {
         <Title text="Two-step sign-in" />
@@ -22,12 +23,33 @@ pub fn TwoFactorPage() -> impl IntoView {
                 setup
                     .get()
                     .map(|answer| match answer {
-                        Ok(TwoFactorStatus::Enabled { recovery_codes_left }) => {
+                        Ok(TwoFactorStatus::Enabled { recovery_codes_left, may_turn_off }) => {
+                            let off_form = may_turn_off
+                                .then(|| {
+                                    view! {
+                                        <h2>"Turn it off"</h2>
+                                        <FormError result=turn_off.value() />
+                                        <ActionForm action=turn_off attr:class="form">
+                                            <div class="field">
+                                                <label for="off_password">"Current password"</label>
+                                                <input id="off_password" name="current_password" type="password" autocomplete="current-password" required />
+                                            </div>
+                                            <div class="field">
+                                                <label for="off_code">"Code from the app, or a recovery code"</label>
+                                                <input id="off_code" name="code" type="text" autocomplete="one-time-code" required maxlength="64" />
+                                            </div>
+                                            <button type="submit" class="button-secondary">
+                                                "Turn off two-step sign-in"
+                                            </button>
+                                        </ActionForm>
+                                    }
+                                });
                             view! {
                                 <p class="form-success" role="status">
                                     "Two-step sign-in is on: every sign-in asks for a code from your authenticator app."
                                 </p>
                                 <p>{format!("Recovery codes left: {recovery_codes_left} of 10.")}</p>
+                                {off_form}
                                 <p>
                                     <a href="/account">"Back to your account"</a>
                                 </p>
@@ -67,6 +89,16 @@ pub fn TwoFactorPage() -> impl IntoView {
                                 </ol>
                                 <FormError result=action.value() />
                                 <ActionForm action=action attr:class="form">
+                                    <div class="field">
+                                        <label for="current_password">"Current password"</label>
+                                        <input
+                                            id="current_password"
+                                            name="current_password"
+                                            type="password"
+                                            autocomplete="current-password"
+                                            required
+                                        />
+                                    </div>
                                     <div class="field">
                                         <label for="code">"Code from the app"</label>
                                         <input

@@ -40,17 +40,18 @@ pub fn state() -> Result<AppState, AppError> {
         .ok_or_else(|| AppError::unexpected("AppState missing from context"))
 }
 
-/// Starts a signed-in session. The session id changes, so an id planted
-/// before login is worthless after it.
+/// Starts a signed-in session from an empty one. The session id changes,
+/// so an id planted before login is worthless after it.
 pub async fn sign_in(
     session: &Session,
     account: &Account,
     second_factor: bool,
 ) -> Result<(), AppError> {
+    // A sign-in starts from an empty session: nothing another person left
+    // in it (a pending TOTP secret, recovery codes or an API key waiting
+    // to be shown) carries over to this account.
+    session.clear().await;
     session.cycle_id().await?;
-    let _ = session
-        .remove::<AwaitingSecondFactor>(AWAITING_SECOND_FACTOR_KEY)
-        .await?;
     let signed_in = SignedIn {
         user_id: account.id,
         since: now_millis(),
@@ -92,8 +93,8 @@ pub async fn mark_second_factor(session: &Session) -> Result<(), AppError> {
 /// Remembers that the password was right and a code is awaited. Whoever
 /// was signed in on this session before is signed out.
 pub async fn await_second_factor(session: &Session, user_id: i64) -> Result<(), AppError> {
+    session.clear().await;
     session.cycle_id().await?;
-    let _ = session.remove::<SignedIn>(SIGNED_IN_KEY).await?;
     session
         .insert(
             AWAITING_SECOND_FACTOR_KEY,

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::domain::{
-    Channel, NumberLabel, RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
+    Channel, ClaimState, DocumentType, NumberLabel, RegistrationStatus, Role, RosterStatus,
+    Standing, StandingSource,
 };
 use crate::ssr::accounts::TokenPurpose;
 use crate::ssr::infra::jobs::JobState;
@@ -106,6 +107,14 @@ fn every_check_list_equals_its_enum_on_both_engines() {
         ),
         (("jobs", "state"), texts(JobState::ALL, JobState::as_str)),
         (("roster_uploads", "mode"), texts(Mode::ALL, Mode::as_str)),
+        (
+            ("users", "claim_state"),
+            texts(ClaimState::ALL, ClaimState::as_str),
+        ),
+        (
+            ("review_documents", "content_type"),
+            texts(DocumentType::ALL, DocumentType::as_str),
+        ),
         (
             ("roster_uploads", "state"),
             texts(UploadState::ALL, UploadState::as_str),

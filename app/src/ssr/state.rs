@@ -20,6 +20,8 @@ pub struct AppState {
     pub session_absolute_limit: std::time::Duration,
     /// Roster uploads being checked on this instance.
     pub roster_progress: crate::ssr::rosters::upload::ProgressBoard,
+    /// Where review documents are stored, outside the site root.
+    pub review_documents_dir: std::path::PathBuf,
 }
 
 impl FromRef<AppState> for LeptosOptions {

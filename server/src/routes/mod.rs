@@ -1,2 +1,3 @@
+pub mod evidence;
 pub mod health;
 pub mod roster;

@@ -156,8 +156,10 @@ db_test!(
         let phones = Phones::new();
         seed_status(&app, "active").await;
         let mut holders = Vec::new();
+        verified_account(&app, "jane@example.org").await;
+        // A colleague at the same firm, with a bar number of her own.
+        verified_member(&app, "jane.too@example.org", "Jane Too", "654321").await;
         for email in ["jane@example.org", "jane.too@example.org"] {
-            verified_account(&app, email).await;
             let user = user_id(&app, email).await;
             let id = numbers::add_number(pool, user, &phone("+1 202 456 1111"), None, None)
                 .await

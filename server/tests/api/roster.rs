@@ -4,7 +4,7 @@
 use app::domain::Jurisdiction;
 use app::ssr::rosters::{self, RosterError};
 
-use crate::helpers::journeys::{sign_up, verified_account};
+use crate::helpers::journeys::{sign_up, token_of, verified_account, verify};
 use crate::helpers::{Engine, TestApp, spawn_app};
 
 async fn standing_of(app: &TestApp, email: &str) -> String {
@@ -38,9 +38,9 @@ db_test!(
 
         let report = seed(
             &app,
-            "Jurisdiction,Bar_Number,Full_Name,Status,Extra\n\
-             CA,0123456,\"DOE, JANE\",Active,ignored\n\
-             CA,777,Someone Else,active,\n",
+            "Jurisdiction,Bar_Number,Full_Name,Status,Extra,Email\n\
+             CA,0123456,\"DOE, JANE\",Active,ignored,Jane@Example.org\n\
+             CA,777,Someone Else,active,,\n",
         )
         .await
         .expect("seeded");
@@ -51,7 +51,7 @@ db_test!(
 
         seed(
             &app,
-            "jurisdiction,bar_number,full_name,status\nCA,123456,Jane Doe,suspended\n",
+            "jurisdiction,bar_number,full_name,status,email\nCA,123456,Jane Doe,suspended,jane@example.org\n",
         )
         .await
         .expect("seeded");
@@ -70,16 +70,28 @@ db_test!(
 );
 
 db_test!(
-    async fn sign_up_matches_the_roster_at_once_and_names_must_agree(engine: Engine) {
+    async fn the_roster_address_proves_a_claim_and_a_second_claim_waits(engine: Engine) {
         let app = spawn_app(engine).await;
         rosters::seed_csv(
             app.database.pool(),
-            "bar_number,full_name,status\n123456,DOE JANE QUINN,active\n".as_bytes(),
+            "bar_number,full_name,status,email\n123456,DOE JANE QUINN,active,jane@example.org\n"
+                .as_bytes(),
             Some(Jurisdiction::parse("CA").expect("CA")),
         )
         .await
         .expect("seeded");
         assert_eq!(sign_up(&app, "jane@example.org").await.status(), 302);
+        // Knowing the name and bar number is not enough: the address
+        // must be confirmed first.
+        assert_eq!(
+            standing_of(&app, "jane@example.org").await,
+            "pending_review"
+        );
+        let token = token_of(&app.link_in_last_email(&app.url("/verify-email")));
+        assert_eq!(
+            verify(&app, &token).await.headers()["location"],
+            "/login?verified=1"
+        );
         assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
 
         // Someone else claiming Jane's bar number stays pending.
@@ -95,6 +107,14 @@ db_test!(
         assert_eq!(
             standing_of(&app, "mallory@example.org").await,
             "pending_review"
+        );
+        // Jane, who holds the bar number, is told.
+        assert!(
+            app.emails()
+                .iter()
+                .any(|mail| mail.contains("To: jane@example.org")
+                    && mail.contains("Another account claims your bar number")),
+            "the holder is told"
         );
     }
 );

@@ -24,13 +24,20 @@ pub enum AdminRole {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminCreated {
     New,
-    Promoted,
+    /// An existing account: its numbers must stop counting
+    /// (`numbers::follow_account`), since an admin account holds none.
+    Promoted {
+        user_id: i64,
+    },
 }
 
 /// Makes `email` an admin. A new account gets its email verified (the
 /// operator vouches for it) and an emailed link, valid 24 hours, to choose
-/// its password; an existing one keeps its password. Either way the admin
-/// must set up two-step sign-in at their next sign-in.
+/// its password. An existing account is promoted only once its address
+/// is confirmed (else whoever chose its password would become an admin:
+/// `EmailNotVerified`), keeps its password, and its owner is emailed.
+/// Either way the admin must set up two-step sign-in at their next
+/// sign-in.
 pub async fn create_admin(
     database: &Database,
     mailer: &Mailer,
@@ -45,18 +52,29 @@ pub async fn create_admin(
     };
     let email_key = email.as_str().to_lowercase();
     let mut transaction = database.pool().begin().await?;
-    let promoted = sqlx::query(
-        "UPDATE users SET role = $1, admin_jurisdiction = $2, session_generation = session_generation + 1 \
-         WHERE email_key = $3",
-    )
-    .bind(role_text)
-    .bind(scope)
-    .bind(&email_key)
-    .execute(&mut *transaction)
-    .await?;
-    if promoted.rows_affected() == 1 {
+    let existing: Option<(i64, String, Option<i64>)> =
+        sqlx::query_as("SELECT id, full_name, email_verified_at FROM users WHERE email_key = $1")
+            .bind(&email_key)
+            .fetch_optional(&mut *transaction)
+            .await?;
+    if let Some((user_id, name, confirmed)) = existing {
+        if confirmed.is_none() {
+            return Err(AccountError::EmailNotVerified);
+        }
+        sqlx::query(
+            "UPDATE users SET role = $1, admin_jurisdiction = $2, \
+             session_generation = session_generation + 1 WHERE id = $3",
+        )
+        .bind(role_text)
+        .bind(scope)
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?;
+        let message = messages::promoted_to_admin(&name, base_url);
+        let queued = mail_queue::queue(&mut *transaction, email, message).await?;
         transaction.commit().await?;
-        return Ok(AdminCreated::Promoted);
+        mail_queue::send_queued(mailer, database, queued).await;
+        return Ok(AdminCreated::Promoted { user_id });
     }
 
     // Nobody knows this password: the admin sets their own by the link.

@@ -92,6 +92,9 @@ pub struct Account {
     pub bar_number: String,
     pub role: Role,
     pub standing: Standing,
+    /// Why the standing is what it is, in words (the roster match, the
+    /// claim, or a reviewer's reason).
+    pub standing_reason: Option<String>,
     /// The jurisdiction a bar admin acts for.
     pub admin_jurisdiction: Option<String>,
     pub two_factor_enabled: bool,
@@ -123,10 +126,11 @@ impl SignUp {
 }
 
 /// What [`create`] did: the new account's id, if the address had none,
-/// and the email queued either way (to send after the commit).
+/// and the email queued (to send after the commit) unless the address had
+/// its hourly share of mail already.
 pub struct Created {
     pub user_id: Option<i64>,
-    pub email: QueuedEmail,
+    pub email: Option<QueuedEmail>,
 }
 
 /// Creates the account in the caller's transaction and queues a
@@ -166,15 +170,23 @@ pub async fn create(
         }
         None => messages::account_exists(base_url),
     };
-    let email = mail_queue::queue(&mut **transaction, &account.email, message).await?;
+    let email = if mail_queue::may_send_to(transaction, account.email.as_str()).await? {
+        Some(mail_queue::queue(&mut **transaction, &account.email, message).await?)
+    } else {
+        None
+    };
     Ok(Created { user_id, email })
 }
 
-/// Marks the email of the link's account verified; the link is used up.
-pub async fn verify_email(pool: &AnyPool, token: &str) -> Result<(), AccountError> {
+/// Marks the email of the link's account verified, in the caller's
+/// transaction (the roster match follows in it: `rosters::confirm_email`);
+/// the link is used up. Returns whose address it was.
+pub async fn confirm_email(
+    transaction: &mut Transaction<'_, Any>,
+    token: &str,
+) -> Result<i64, AccountError> {
     let now = now_millis();
-    let mut transaction = pool.begin().await?;
-    let user_id = consume_token(&mut transaction, token, TokenPurpose::VerifyEmail)
+    let user_id = consume_token(transaction, token, TokenPurpose::VerifyEmail)
         .await?
         .ok_or(AccountError::InvalidToken)?;
     sqlx::query(
@@ -182,65 +194,101 @@ pub async fn verify_email(pool: &AnyPool, token: &str) -> Result<(), AccountErro
     )
     .bind(now)
     .bind(user_id)
-    .execute(&mut *transaction)
+    .execute(&mut **transaction)
     .await?;
-    transaction.commit().await?;
-    Ok(())
+    Ok(user_id)
 }
 
 /// The account these credentials open. Unknown addresses cost the same
-/// argon2 work as wrong passwords and get the same error. Failures are
-/// counted per address, whether or not it has an account: past
-/// [`FREE_FAILURES`] in an hour each failure is answered more slowly, and
-/// at [`LOGIN_FAILURES_PER_HOUR`] sign-in stops for the rest of the hour.
+/// argon2 work as wrong passwords and get the same error.
+///
+/// Every try is counted per address before the password is checked, in
+/// one statement, so parallel tries cannot slip past the limit together;
+/// a right password takes its count back. Past [`FREE_FAILURES`] in an
+/// hour each failure is answered more slowly. At
+/// [`LOGIN_FAILURES_PER_HOUR`] wrong passwords are refused unchecked in
+/// effect, and the right one opens the account only if it has two-step
+/// sign-in (the code is asked next, under its own limit): an attacker is
+/// slowed and stopped, the owner who proves password and code is not. An
+/// owner without two-step sign-in resets the password by email, which
+/// lifts the limit ([`reset_password`]).
 pub async fn log_in(pool: &AnyPool, email: &str, password: String) -> Result<i64, AccountError> {
     let email_key = email.trim().to_lowercase();
-    // The same bucket as `failures_bucket_of`.
-    let failures_bucket = format!("login-failures:{email_key}");
-    if let Decision::Refused { .. } =
-        rate_limit::peek(pool, &failures_bucket, LOGIN_FAILURES_PER_HOUR).await?
-    {
-        return Err(AccountError::TooManyFailures);
-    }
+    let bucket = failures_bucket(&email_key);
+    let decision = rate_limit::hit(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?;
     let outcome = check_credentials(pool, &email_key, password).await;
-    if matches!(outcome, Err(AccountError::InvalidCredentials))
-        && let Decision::Allowed { hits } =
-            rate_limit::hit(pool, &failures_bucket, LOGIN_FAILURES_PER_HOUR).await?
-    {
-        let delay = (hits - FREE_FAILURES).clamp(0, MAX_FAILURE_DELAY_SECS);
-        tokio::time::sleep(std::time::Duration::from_secs(delay.unsigned_abs())).await;
+    match (&outcome, decision) {
+        (Err(AccountError::InvalidCredentials), Decision::Allowed { hits }) => {
+            let delay = (hits - FREE_FAILURES).clamp(0, MAX_FAILURE_DELAY_SECS);
+            tokio::time::sleep(std::time::Duration::from_secs(delay.unsigned_abs())).await;
+            outcome
+        }
+        (Err(AccountError::InvalidCredentials), Decision::Refused { .. }) => {
+            Err(AccountError::TooManyFailures)
+        }
+        (Ok(user_id), decision) => {
+            rate_limit::refund(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?;
+            if matches!(decision, Decision::Refused { .. })
+                && !has_two_factor(pool, *user_id).await?
+            {
+                return Err(AccountError::TooManyFailures);
+            }
+            outcome
+        }
+        _ => outcome,
     }
-    outcome
 }
 
-/// A wrong second-factor code counts as a failed sign-in of the account's
-/// address: guessing codes is throttled like guessing passwords.
-/// Returns `TooManyFailures` once the address is over its hourly limit.
-pub async fn count_second_factor_failure(pool: &AnyPool, user_id: i64) -> Result<(), AccountError> {
-    let bucket = failures_bucket_of(pool, user_id).await?;
-    if let Decision::Refused { .. } =
-        rate_limit::hit(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?
-    {
-        return Err(AccountError::TooManyFailures);
-    }
-    Ok(())
-}
+/// Wrong second-factor codes allowed per account and hour.
+pub const SECOND_FACTOR_FAILURES_PER_HOUR: Limit = Limit {
+    max_hits: 10,
+    window: std::time::Duration::from_secs(60 * 60),
+};
 
-/// Whether the account's address may still try a second-factor code.
-pub async fn second_factor_allowed(pool: &AnyPool, user_id: i64) -> Result<bool, AccountError> {
-    let bucket = failures_bucket_of(pool, user_id).await?;
+/// Counts one second-factor try for the account before its code is
+/// checked (count and check in one step, as for passwords); false when the
+/// account is over its hourly limit. A right code takes its count back
+/// with [`second_factor_succeeded`]. The limit is per account, apart from
+/// the password's, so a flood of wrong passwords at the address does not
+/// stop the owner's code.
+pub async fn second_factor_attempt(pool: &AnyPool, user_id: i64) -> Result<bool, AccountError> {
     Ok(matches!(
-        rate_limit::peek(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?,
+        rate_limit::hit(
+            pool,
+            &second_factor_bucket(user_id),
+            SECOND_FACTOR_FAILURES_PER_HOUR
+        )
+        .await?,
         Decision::Allowed { .. }
     ))
 }
 
-async fn failures_bucket_of(pool: &AnyPool, user_id: i64) -> Result<String, AccountError> {
-    let email_key: String = sqlx::query_scalar("SELECT email_key FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(pool)
-        .await?;
-    Ok(format!("login-failures:{email_key}"))
+/// A right code: its try no longer counts.
+pub async fn second_factor_succeeded(pool: &AnyPool, user_id: i64) -> Result<(), AccountError> {
+    rate_limit::refund(
+        pool,
+        &second_factor_bucket(user_id),
+        SECOND_FACTOR_FAILURES_PER_HOUR,
+    )
+    .await?;
+    Ok(())
+}
+
+fn failures_bucket(email_key: &str) -> String {
+    format!("login-failures:{email_key}")
+}
+
+fn second_factor_bucket(user_id: i64) -> String {
+    format!("second-factor-failures:{user_id}")
+}
+
+async fn has_two_factor(pool: &AnyPool, user_id: i64) -> Result<bool, AccountError> {
+    let secret: Option<Option<String>> =
+        sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(secret.flatten().is_some())
 }
 
 async fn check_credentials(
@@ -277,10 +325,12 @@ pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, Ac
         Option<String>,
         Option<String>,
         i64,
+        Option<String>,
     );
     let row: Option<Row> = sqlx::query_as(
         "SELECT id, email, full_name, jurisdiction, bar_number, role, standing, \
-         admin_jurisdiction, totp_secret, session_generation FROM users WHERE id = $1",
+         admin_jurisdiction, totp_secret, session_generation, standing_reason \
+         FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -297,6 +347,7 @@ pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, Ac
             scope,
             totp,
             generation,
+            standing_reason,
         )| {
             Account {
                 id,
@@ -307,12 +358,54 @@ pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, Ac
                 // Decoded strictly: an unknown value fails the read.
                 role,
                 standing,
+                standing_reason,
                 admin_jurisdiction: scope,
                 two_factor_enabled: totp.is_some(),
                 session_generation: generation,
             }
         },
     ))
+}
+
+/// Whether `password` is the account's current one (argon2 on a blocking
+/// thread), for changes that must be confirmed by it.
+pub async fn password_matches(
+    pool: &AnyPool,
+    user_id: i64,
+    password: String,
+) -> Result<bool, AccountError> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(secrets::verify_password(password, stored).await?)
+}
+
+/// Tells the owner that two-step sign-in was turned on or off (queued,
+/// then sent at once).
+pub async fn tell_two_factor_changed(
+    database: &Database,
+    mailer: &Mailer,
+    user_id: i64,
+    enabled: bool,
+) -> Result<(), AccountError> {
+    let (email, name): (String, String) =
+        sqlx::query_as("SELECT email, full_name FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(database.pool())
+            .await?;
+    let Ok(to) = EmailAddress::parse(&email) else {
+        return Ok(());
+    };
+    let queued = mail_queue::queue(
+        database.pool(),
+        &to,
+        messages::two_factor_changed(&name, enabled),
+    )
+    .await?;
+    mail_queue::send_queued(mailer, database, queued).await;
+    Ok(())
 }
 
 /// Replaces the password of a signed-in person who knows the current one.
@@ -368,9 +461,17 @@ pub async fn request_password_reset(
         }
         None => messages::reset_without_account(base_url),
     };
-    let queued = mail_queue::queue(&mut *transaction, email, message).await?;
+    // Past its hourly share the mailbox gets nothing: the answer on the
+    // page is the same, so a stranger's mailbox cannot be flooded.
+    let queued = if mail_queue::may_send_to(&mut transaction, email.as_str()).await? {
+        Some(mail_queue::queue(&mut *transaction, email, message).await?)
+    } else {
+        None
+    };
     transaction.commit().await?;
-    mail_queue::send_queued(mailer, database, queued).await;
+    if let Some(queued) = queued {
+        mail_queue::send_queued(mailer, database, queued).await;
+    }
     Ok(())
 }
 
@@ -416,6 +517,11 @@ pub async fn reset_password(
     .execute(&mut *transaction)
     .await?;
     transaction.commit().await?;
+    // The mailbox's owner proved themselves: the limit the wrong guesses
+    // built up no longer stands in their way.
+    if let Some(email) = &email {
+        rate_limit::clear(pool, &failures_bucket(&email.as_str().to_lowercase())).await?;
+    }
     Ok(())
 }
 

@@ -14,8 +14,12 @@ pub enum Permission {
     /// Upload, preview, commit or discard the roster of one jurisdiction:
     /// its bar admins, and site admins for any.
     ManageRoster(Jurisdiction),
-    /// Decide on attorneys the roster could not match.
+    /// Open the review queue: site admins see every jurisdiction's
+    /// attorneys, bar admins their own jurisdiction's.
     ReviewAttorneys,
+    /// Decide on, and see the documents of, an attorney of this
+    /// jurisdiction.
+    ReviewAttorney(Jurisdiction),
     /// Look numbers up and end a registration with a reason.
     RevokeRegistrations,
     /// Create providers and their keys, revoke keys.
@@ -31,10 +35,11 @@ impl Account {
         match (self.role, permission) {
             (Role::SiteAdmin, Permission::ManageOwnNumbers) => false,
             (Role::SiteAdmin, _) => true,
-            (Role::BarAdmin, Permission::UseRosterPages) => true,
-            (Role::BarAdmin, Permission::ManageRoster(jurisdiction)) => {
-                self.admin_jurisdiction.as_deref() == Some(jurisdiction.code())
-            }
+            (Role::BarAdmin, Permission::UseRosterPages | Permission::ReviewAttorneys) => true,
+            (
+                Role::BarAdmin,
+                Permission::ManageRoster(jurisdiction) | Permission::ReviewAttorney(jurisdiction),
+            ) => self.admin_jurisdiction.as_deref() == Some(jurisdiction.code()),
             (Role::BarAdmin, _) => false,
             (Role::Attorney, Permission::ManageOwnNumbers) => true,
             (Role::Attorney, _) => false,
@@ -56,6 +61,7 @@ mod tests {
             bar_number: "1".into(),
             role,
             standing: Standing::Verified,
+            standing_reason: None,
             admin_jurisdiction: scope.map(str::to_owned),
             two_factor_enabled: true,
             session_generation: 0,
@@ -75,6 +81,7 @@ mod tests {
             Permission::UseRosterPages,
             Permission::ManageRoster(jurisdiction("CA")),
             Permission::ReviewAttorneys,
+            Permission::ReviewAttorney(jurisdiction("CA")),
             Permission::RevokeRegistrations,
             Permission::ManageProviders,
         ] {
@@ -86,7 +93,9 @@ mod tests {
         assert!(bar.may(Permission::UseRosterPages));
         assert!(bar.may(Permission::ManageRoster(jurisdiction("TX"))));
         assert!(!bar.may(Permission::ManageRoster(jurisdiction("CA"))));
-        assert!(!bar.may(Permission::ReviewAttorneys));
+        assert!(bar.may(Permission::ReviewAttorneys));
+        assert!(bar.may(Permission::ReviewAttorney(jurisdiction("TX"))));
+        assert!(!bar.may(Permission::ReviewAttorney(jurisdiction("CA"))));
         assert!(!bar.may(Permission::ManageProviders));
         assert!(!bar.may(Permission::ManageOwnNumbers));
     }

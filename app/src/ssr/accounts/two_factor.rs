@@ -136,6 +136,22 @@ pub async fn enrol(
     Ok(Some(codes))
 }
 
+/// Turns two-step sign-in off: the secret and the recovery codes go.
+/// The caller has checked the password and a current code.
+pub async fn disable(pool: &AnyPool, user_id: i64) -> Result<(), TwoFactorError> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query("UPDATE users SET totp_secret = NULL, totp_last_step = 0 WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
 /// Whether `code` is a valid second factor for the account now: a TOTP
 /// code of a step later than the last one accepted, or an unused recovery
 /// code. Either is used up by this call. The conditional updates let only

@@ -5,7 +5,7 @@
 //! commit the caller sends it at once ([`send_queued`]); when that fails
 //! the worker retries it with backoff.
 
-use sqlx::Executor;
+use sqlx::{Any, Executor, Transaction};
 
 use crate::domain::EmailAddress;
 use crate::ssr::infra::clock::now_millis;
@@ -13,6 +13,7 @@ use crate::ssr::infra::db::Database;
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::infra::mail::Mailer;
 use crate::ssr::infra::messages::Email;
+use crate::ssr::infra::rate_limit::{self, Decision, Limit};
 
 /// One plain-text email as a queued job. Emails are queued in the
 /// transaction of the change that calls for them, so none is sent for a
@@ -59,6 +60,27 @@ where
     jobs::enqueue_returning_id(executor, &job, now_millis())
         .await
         .map(QueuedEmail)
+}
+
+/// Emails to one recipient per hour from sign-up, confirmation, reset and
+/// claim links together: enough for a person retrying, too few to flood
+/// a stranger's mailbox.
+pub const MAIL_PER_RECIPIENT_PER_HOUR: Limit = Limit {
+    max_hits: 5,
+    window: std::time::Duration::from_secs(60 * 60),
+};
+
+/// Whether one more email may go to `address` this hour; counts it.
+/// Runs in the caller's transaction.
+pub async fn may_send_to(
+    transaction: &mut Transaction<'_, Any>,
+    address: &str,
+) -> Result<bool, sqlx::Error> {
+    let bucket = format!("mail-to:{}", address.trim().to_lowercase());
+    Ok(matches!(
+        rate_limit::hit(&mut **transaction, &bucket, MAIL_PER_RECIPIENT_PER_HOUR).await?,
+        Decision::Allowed { .. }
+    ))
 }
 
 /// An email queued by [`queue`]: the job's id.

@@ -144,6 +144,98 @@ pub fn renewal_reminder(name: &str, number: &str, days_left: i64, base_url: &str
     )
 }
 
+/// To the roster's email of record for a bar number someone claims: a
+/// link to confirm and a link to say it was not them (valid 7 days).
+pub fn claim_link(
+    claimed_name: &str,
+    bar: &str,
+    account_email: &str,
+    yes_link: &str,
+    no_link: &str,
+) -> Email {
+    email(
+        "Confirm that you are registering numbers with Counsel Registry",
+        format!(
+            "Hello,\n\n\
+             Someone asked to register phone numbers under your bar number\n\
+             {bar}, as {claimed_name}, with the account {account_email}.\n\
+             Numbers in Counsel Registry are exempt from call recording in\n\
+             prisons and jails, so we ask the address your bar has on\n\
+             record.\n\n\
+             If this was you, confirm within 7 days:\n\n\
+             {yes_link}\n\n\
+             If this was not you, tell us, and the claim is blocked:\n\n\
+             {no_link}\n"
+        ),
+    )
+}
+
+/// To an attorney whose bar number another account now claims.
+pub fn second_claim_notice(name: &str, bar: &str, base_url: &str) -> Email {
+    email(
+        "Another account claims your bar number",
+        format!(
+            "Hello {name},\n\n\
+             Another Counsel Registry account has just claimed your bar\n\
+             number {bar}. Your numbers stay with your account; the other\n\
+             claim goes to our reviewers, who may contact you.\n\n\
+             If you know nothing of it, reply to this message.\n\n\
+             {base_url}/account\n"
+        ),
+    )
+}
+
+/// To reviewers: a bar's email of record said a claim was not theirs.
+pub fn claim_disputed_alert(
+    claimed_name: &str,
+    bar: &str,
+    account_email: &str,
+    base_url: &str,
+) -> Email {
+    email(
+        "A bar number claim was disputed",
+        format!(
+            "Hello,\n\n\
+             The email of record for bar number {bar} answered \"this was\n\
+             not me\" to a claim by {claimed_name} ({account_email}).\n\
+             The claim is blocked until a reviewer decides.\n\n\
+             {base_url}/admin/reviews\n"
+        ),
+    )
+}
+
+/// An account became an administrator (whoever ran the command).
+pub fn promoted_to_admin(name: &str, base_url: &str) -> Email {
+    email(
+        "Your Counsel Registry account is now an administrator",
+        format!(
+            "Hello {name},\n\n\
+             Your Counsel Registry account is now an administrator. At your\n\
+             next sign-in you will set up two-step sign-in if you have not.\n\n\
+             If you did not expect this, reply to this message at once.\n\n\
+             {base_url}/login\n"
+        ),
+    )
+}
+
+/// Two-step sign-in was turned on or off for the account.
+pub fn two_factor_changed(name: &str, enabled: bool) -> Email {
+    let (subject, what) = if enabled {
+        ("Two-step sign-in is on", "turned on")
+    } else {
+        ("Two-step sign-in is off", "turned off")
+    };
+    email(
+        subject,
+        format!(
+            "Hello {name},\n\n\
+             Two-step sign-in was just {what} for your Counsel Registry\n\
+             account. If this was not you, reset your password at once and\n\
+             reply to this message.\n"
+        ),
+    )
+}
+
 /// The text message carrying a one-time code.
 pub fn code_sms(code: &str) -> String {
     format!(
@@ -294,6 +386,60 @@ mod tests {
             reminder
                 .body
                 .contains("Your number (202) 456-1111 leaves the Counsel Registry in\n7 days")
+        );
+    }
+
+    #[test]
+    fn claim_messages_name_the_claim_and_both_answers() {
+        let link = claim_link(
+            "Jane Doe",
+            "CA 123456",
+            "jane@example.org",
+            "https://x.test/claim?token=t&answer=mine",
+            "https://x.test/claim?token=t&answer=not-mine",
+        );
+        assert_eq!(
+            link.subject,
+            "Confirm that you are registering numbers with Counsel Registry"
+        );
+        assert!(link.body.starts_with(
+            "Hello,\n\nSomeone asked to register phone numbers under your bar number\nCA 123456, as Jane Doe, with the account jane@example.org.\n"
+        ));
+        assert!(link.body.contains(
+            "If this was you, confirm within 7 days:\n\nhttps://x.test/claim?token=t&answer=mine\n"
+        ));
+        assert!(link.body.contains("If this was not you, tell us, and the claim is blocked:\n\nhttps://x.test/claim?token=t&answer=not-mine\n"));
+        let notice = second_claim_notice("Jane", "CA 123456", "https://x.test");
+        assert_eq!(notice.subject, "Another account claims your bar number");
+        assert!(
+            notice
+                .body
+                .contains("number CA 123456. Your numbers stay with your account")
+        );
+        let alert =
+            claim_disputed_alert("Jane Doe", "CA 123456", "imp@example.org", "https://x.test");
+        assert_eq!(alert.subject, "A bar number claim was disputed");
+        assert!(alert.body.contains("by Jane Doe (imp@example.org)"));
+        assert!(alert.body.ends_with("https://x.test/admin/reviews\n"));
+    }
+
+    #[test]
+    fn account_changes_are_told_to_the_owner() {
+        let promoted = promoted_to_admin("Ada", "https://x.test");
+        assert_eq!(
+            promoted.subject,
+            "Your Counsel Registry account is now an administrator"
+        );
+        assert!(promoted.body.contains("reply to this message at once"));
+        assert_eq!(
+            two_factor_changed("Ada", true).subject,
+            "Two-step sign-in is on"
+        );
+        let off = two_factor_changed("Ada", false);
+        assert_eq!(off.subject, "Two-step sign-in is off");
+        assert!(
+            off.body
+                .contains("was just turned off for your Counsel Registry")
         );
     }
 

@@ -32,8 +32,16 @@ fn window_of(limit: Limit, now: i64) -> (i64, i64) {
     (start, start + length)
 }
 
-/// Counts one hit on `bucket` and says whether it is within `limit`.
-pub async fn hit(pool: &AnyPool, bucket: &str, limit: Limit) -> Result<Decision, sqlx::Error> {
+/// Counts one hit on `bucket` and says whether it is within `limit`, in
+/// one statement: concurrent hits each see their own count, so the limit
+/// holds however many arrive at once. Takes a pool or the caller's
+/// transaction (under SQLite's single writer a second connection would
+/// wait for the transaction's lock).
+pub async fn hit<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    bucket: &str,
+    limit: Limit,
+) -> Result<Decision, sqlx::Error> {
     let now = now_millis();
     let (start, end) = window_of(limit, now);
     let hits: i64 = sqlx::query_scalar(
@@ -43,9 +51,33 @@ pub async fn hit(pool: &AnyPool, bucket: &str, limit: Limit) -> Result<Decision,
     )
     .bind(bucket)
     .bind(start)
-    .fetch_one(pool)
+    .fetch_one(executor)
     .await?;
     Ok(decide(hits, limit, now, end))
+}
+
+/// Takes back one hit of the current window (a try that turned out
+/// right); never below zero.
+pub async fn refund(pool: &AnyPool, bucket: &str, limit: Limit) -> Result<(), sqlx::Error> {
+    let (start, _) = window_of(limit, now_millis());
+    sqlx::query(
+        "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND window_start = $2 AND hits > 0",
+    )
+    .bind(bucket)
+    .bind(start)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets every window of `bucket` (a limit lifted by a stronger proof,
+/// such as a password reset by email).
+pub async fn clear(pool: &AnyPool, bucket: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM rate_limits WHERE bucket = $1")
+        .bind(bucket)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// The hits counted so far in the current window, without adding one.

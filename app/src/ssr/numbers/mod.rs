@@ -15,7 +15,7 @@ use rand::rngs::OsRng;
 use sqlx::AnyPool;
 
 use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
-use crate::domain::{EmailAddress, RegistrationStatus};
+use crate::domain::{EmailAddress, RegistrationStatus, Role, Standing};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::delivery::{Channel, CodeSender, SendError};
@@ -63,6 +63,18 @@ pub enum NumberError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
+
+/// True in an `UPDATE registrations` for a row that may become active:
+/// no admin revoked another account's registration of the same number, or
+/// an admin cleared this one after review (issue 12: a revocation binds
+/// the number, not only the account).
+const NOT_BOUND_BY_REVOCATION: &str = "(registrations.revocation_cleared_at IS NOT NULL \
+    OR NOT EXISTS (SELECT 1 FROM registrations x WHERE x.e164 = registrations.e164 \
+    AND x.status = 'revoked' AND x.user_id <> registrations.user_id))";
+
+/// The reason a proven registration shows while its number is bound.
+pub const HELD_FOR_REVIEW: &str =
+    "held for review: the registry's administrators revoked this number before";
 
 /// An address read back from `users.email`, written there only after
 /// parsing: a failure means the row was edited by hand.
@@ -345,18 +357,20 @@ pub async fn verify_code(
     if used.rows_affected() != 1 {
         return Err(NumberError::NoValidCode);
     }
-    let (e164, status): (String, RegistrationStatus) = sqlx::query_as(
+    let (e164, status): (String, RegistrationStatus) = sqlx::query_as(&format!(
         "UPDATE registrations SET proven_at = $1, expires_at = $2, \
          reminded_30_at = NULL, reminded_7_at = NULL, \
          status = CASE WHEN (SELECT standing FROM users WHERE id = $3) = 'verified' \
-                  THEN 'active' ELSE 'pending' END \
+                  AND {NOT_BOUND_BY_REVOCATION} THEN 'active' ELSE 'pending' END, \
+         status_reason = CASE WHEN {NOT_BOUND_BY_REVOCATION} THEN NULL ELSE $5 END \
          WHERE id = $4 AND user_id = $3 AND status NOT IN ('removed', 'revoked') \
-         RETURNING e164, status",
-    )
+         RETURNING e164, status"
+    ))
     .bind(now)
     .bind(now + REGISTRATION_VALIDITY_MS)
     .bind(user_id)
     .bind(registration_id)
+    .bind(HELD_FOR_REVIEW)
     .fetch_optional(&mut *write.transaction)
     .await?
     .ok_or(NumberError::NotFound)?;
@@ -455,6 +469,39 @@ pub async fn holders(pool: &AnyPool, phone: &PhoneNumber) -> Result<Vec<Holder>,
     .await
 }
 
+/// Brings one account's numbers in line with its standing and role in a
+/// registry write of its own (after a promotion to admin, for instance).
+pub async fn follow_account(pool: &AnyPool, user_id: i64) -> Result<(), sqlx::Error> {
+    let mut write = registry::begin_write(pool).await?;
+    follow_standing(&mut write, user_id).await?;
+    write.commit().await
+}
+
+/// A site admin clears a registration held because its number was
+/// revoked for another account, after review: it counts from now on if
+/// its attorney is verified and its proof current. `NotFound` unless it is
+/// pending or suspended.
+pub async fn clear_revocation_hold(
+    pool: &AnyPool,
+    admin_id: i64,
+    registration_id: i64,
+) -> Result<(), NumberError> {
+    let mut write = registry::begin_write(pool).await?;
+    let user_id: i64 = sqlx::query_scalar(
+        "UPDATE registrations SET revocation_cleared_by = $1, revocation_cleared_at = $2 \
+         WHERE id = $3 AND status IN ('pending', 'suspended') RETURNING user_id",
+    )
+    .bind(admin_id)
+    .bind(now_millis())
+    .bind(registration_id)
+    .fetch_optional(&mut *write.transaction)
+    .await?
+    .ok_or(NumberError::NotFound)?;
+    follow_standing(&mut write, user_id).await?;
+    write.commit().await?;
+    Ok(())
+}
+
 /// Brings the attorney's registrations in line with their standing, in
 /// the caller's registry write: verified, their proven and unexpired
 /// numbers are active; otherwise active ones are suspended.
@@ -462,18 +509,32 @@ pub async fn follow_standing(
     write: &mut RegistryWrite<'_>,
     user_id: i64,
 ) -> Result<Vec<Change>, sqlx::Error> {
-    let verified: bool =
-        sqlx::query_scalar::<_, String>("SELECT standing FROM users WHERE id = $1")
+    // Only an attorney's numbers count: an account promoted to admin
+    // holds none (it could no longer be suspended by its roster).
+    let verified =
+        sqlx::query_as::<_, (Standing, Role)>("SELECT standing, role FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&mut *write.transaction)
             .await?
-            .is_some_and(|standing| standing == "verified");
+            .is_some_and(|(standing, role)| {
+                standing == Standing::Verified && role == Role::Attorney
+            });
     let affected: Vec<String> = if verified {
-        sqlx::query_scalar(
+        sqlx::query(&format!(
+            "UPDATE registrations SET status_reason = $1 \
+             WHERE user_id = $2 AND status IN ('pending', 'suspended') \
+               AND proven_at IS NOT NULL AND NOT {NOT_BOUND_BY_REVOCATION}"
+        ))
+        .bind(HELD_FOR_REVIEW)
+        .bind(user_id)
+        .execute(&mut *write.transaction)
+        .await?;
+        sqlx::query_scalar(&format!(
             "UPDATE registrations SET status = 'active', status_reason = NULL \
              WHERE user_id = $1 AND status IN ('pending', 'suspended') \
-               AND proven_at IS NOT NULL AND expires_at > $2 RETURNING e164",
-        )
+               AND proven_at IS NOT NULL AND expires_at > $2 \
+               AND {NOT_BOUND_BY_REVOCATION} RETURNING e164"
+        ))
         .bind(user_id)
         .bind(now_millis())
         .fetch_all(&mut *write.transaction)

@@ -11,22 +11,26 @@
 //! infrastructure. Submodules: `upload` (CSV staging, preview, commit),
 //! `review` (attorneys the roster could not settle).
 
+pub mod claims;
+pub mod evidence;
 pub mod review;
 pub mod upload;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 
 use sqlx::{Any, AnyPool};
 
 use crate::domain::{
-    BarNumber, Jurisdiction, NameKey, PersonName, RosterStatus, Standing, StandingSource,
+    BarNumber, ClaimState, EmailAddress, Jurisdiction, NameKey, PersonName, RosterStatus, Standing,
+    StandingSource,
 };
 use crate::ssr::accounts::{self, AccountError, SignUp};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db::Database;
 use crate::ssr::infra::mail::Mailer;
 use crate::ssr::infra::mail_queue;
+use crate::ssr::infra::messages;
 use crate::ssr::numbers;
 use crate::ssr::registry::{self, RegistryWrite};
 
@@ -177,18 +181,133 @@ pub async fn sign_up(
     let account = form.hashed().await?;
     let mut write = registry::begin_write(database.pool()).await?;
     let created = accounts::create(&mut write.transaction, base_url, &account).await?;
+    let mut queued: Vec<_> = created.email.into_iter().collect();
     if let Some(user_id) = created.user_id {
+        // Someone else holds this bar number: they are told at once.
+        let holders: Vec<(String, String)> = sqlx::query_as(
+            "SELECT email, full_name FROM users WHERE jurisdiction = $1 AND bar_number = $2 \
+             AND id <> $3 AND role = 'attorney' AND standing = 'verified'",
+        )
+        .bind(account.jurisdiction.code())
+        .bind(account.bar_number.as_str())
+        .bind(user_id)
+        .fetch_all(&mut *write.transaction)
+        .await?;
+        for (email, name) in holders {
+            let Ok(to) = EmailAddress::parse(&email) else {
+                continue;
+            };
+            let bar = format!("{} {}", account.jurisdiction.code(), account.bar_number);
+            let message = messages::second_claim_notice(&name, &bar, base_url);
+            queued.push(mail_queue::queue(&mut *write.transaction, &to, message).await?);
+        }
+        // The roster's address for this bar number is asked, unless it is
+        // the one signing up (confirming it is the proof then).
+        match claims::queue_link(&mut write.transaction, base_url, user_id).await {
+            Ok(link) => queued.extend(link),
+            Err(claims::ClaimError::NoEmailOfRecord) => {}
+            Err(claims::ClaimError::Database(error)) => return Err(error.into()),
+            Err(claims::ClaimError::InvalidLink) => {}
+        }
         rematch(&mut write, Attorneys::Only(user_id)).await?;
     }
     write.commit().await?;
-    mail_queue::send_queued(mailer, database, created.email).await;
+    for email in queued {
+        mail_queue::send_queued(mailer, database, email).await;
+    }
     Ok(())
 }
 
-/// Re-decides the standing of attorneys against their roster, inside the
-/// caller's registry write: an attorney who stops being verified has their
-/// numbers suspended, one who becomes verified has them back. Returns how
-/// many attorneys changed standing.
+/// The sign-up confirmation link: the address is confirmed and, in the
+/// same registry write, the attorney's claim re-decided (an address equal
+/// to the roster's email of record proves it).
+pub async fn confirm_email(database: &Database, token: &str) -> Result<(), AccountError> {
+    let mut write = registry::begin_write(database.pool()).await?;
+    let user_id = accounts::confirm_email(&mut write.transaction, token).await?;
+    rematch(&mut write, Attorneys::Only(user_id)).await?;
+    write.commit().await?;
+    Ok(())
+}
+
+/// What backs an attorney's claim to their bar number beyond the name and
+/// bar number a bar directory publishes (issue 12, DESIGN.md "Trust
+/// rules"): control of the roster's email of record for that bar number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimCheck {
+    /// Proved: signed up with the roster's address and confirmed it, or
+    /// followed the claim link sent to it.
+    Proven,
+    /// The roster has an email of record; no proof yet.
+    Unproven,
+    /// The roster lists no email for the member (or no such member): only
+    /// a reviewer can verify.
+    NoEmailOfRecord,
+    /// The email of record answered "this was not me".
+    Disputed,
+    /// Another account already holds this bar number, verified.
+    HeldByAnother,
+}
+
+impl ClaimCheck {
+    /// The check for one account: its claim state, its email key (lower
+    /// case) and whether it is confirmed, the roster's email for its bar
+    /// number, and whether another account holds that bar number.
+    pub fn of(
+        state: ClaimState,
+        email_key: &str,
+        email_confirmed: bool,
+        roster_email: Option<&str>,
+        held_by_another: bool,
+    ) -> Self {
+        let roster_email = roster_email.map(str::trim).filter(|e| !e.is_empty());
+        if state == ClaimState::Disputed {
+            ClaimCheck::Disputed
+        } else if held_by_another {
+            ClaimCheck::HeldByAnother
+        } else if state == ClaimState::Proven {
+            ClaimCheck::Proven
+        } else {
+            match roster_email {
+                None => ClaimCheck::NoEmailOfRecord,
+                Some(address) if email_confirmed && address.to_lowercase() == email_key => {
+                    ClaimCheck::Proven
+                }
+                Some(_) => ClaimCheck::Unproven,
+            }
+        }
+    }
+
+    /// The standing once the claim is weighed: a roster match verifies a
+    /// proven claim only; anything else waits for review. A reviewer's
+    /// verification stands until the roster says something definite
+    /// against it (which `Verdict::next_standing` already applied).
+    pub fn limit(self, by_roster: Standing, current: Standing, decided_by_admin: bool) -> Standing {
+        if by_roster != Standing::Verified || self == ClaimCheck::Proven {
+            by_roster
+        } else if current == Standing::Verified && decided_by_admin {
+            Standing::Verified
+        } else {
+            Standing::PendingReview
+        }
+    }
+
+    /// Why, in words for the attorney and the review queue; `None` when
+    /// the claim is proven.
+    pub fn describe(self) -> Option<&'static str> {
+        match self {
+            ClaimCheck::Proven => None,
+            ClaimCheck::Unproven => Some("waiting for proof through the bar's email of record"),
+            ClaimCheck::NoEmailOfRecord => Some("the roster has no email of record to prove it"),
+            ClaimCheck::Disputed => Some("the bar's email of record said this was not them"),
+            ClaimCheck::HeldByAnother => Some("another account already holds this bar number"),
+        }
+    }
+}
+
+/// Re-decides the standing of attorneys against their roster and their
+/// claim ([`ClaimCheck`]), inside the caller's registry write: an attorney
+/// who stops being verified has their numbers suspended, one who becomes
+/// verified has them back. Returns how many attorneys changed standing.
 pub async fn rematch(
     write: &mut RegistryWrite<'_>,
     attorneys: Attorneys<'_>,
@@ -201,14 +320,26 @@ pub async fn rematch(
         Option<StandingSource>,
         Option<String>,
         Option<String>,
+        String,
+        Option<i64>,
+        ClaimState,
+        Option<String>,
+        String,
+        i64,
     );
-    let select = "SELECT u.id, u.full_name, u.standing, u.standing_source, r.full_name, r.status \
+    // Ordered by id: of two accounts claiming one bar number, the older
+    // claim is weighed first, and holds it if it is proven.
+    let select = "SELECT u.id, u.full_name, u.standing, u.standing_source, r.full_name, r.status, \
+           u.email_key, u.email_verified_at, u.claim_state, r.email, u.bar_number, \
+           (SELECT COUNT(*) FROM users o WHERE o.jurisdiction = u.jurisdiction \
+              AND o.bar_number = u.bar_number AND o.id <> u.id AND o.role = 'attorney' \
+              AND o.standing = 'verified') \
          FROM users u LEFT JOIN roster r \
            ON r.jurisdiction = u.jurisdiction AND r.bar_number = u.bar_number \
          WHERE u.role = 'attorney'";
     let rows: Vec<Row> = match attorneys {
         Attorneys::Of(jurisdiction) => {
-            sqlx::query_as(&format!("{select} AND u.jurisdiction = $1"))
+            sqlx::query_as(&format!("{select} AND u.jurisdiction = $1 ORDER BY u.id"))
                 .bind(jurisdiction)
                 .fetch_all(&mut **transaction)
                 .await?
@@ -222,7 +353,28 @@ pub async fn rematch(
     };
 
     let mut changed = 0;
-    for (user_id, claimed_name, standing, source, roster_name, roster_status) in rows {
+    // Bar numbers this pass verified (or found verified): held from then on.
+    let mut held: HashMap<String, i64> = HashMap::new();
+    for row in &rows {
+        if row.2 == Standing::Verified {
+            held.entry(row.10.clone()).or_insert(row.0);
+        }
+    }
+    for (
+        user_id,
+        claimed_name,
+        standing,
+        source,
+        roster_name,
+        roster_status,
+        email_key,
+        email_verified_at,
+        claim_state,
+        roster_email,
+        bar_number,
+        verified_others,
+    ) in rows
+    {
         let entry = roster_name
             .zip(roster_status)
             .map(|(full_name, status)| RosterEntry {
@@ -232,17 +384,31 @@ pub async fn rematch(
                 status,
             });
         let verdict = Verdict::of(entry.as_ref(), &claimed_name);
+        let held_by_another = verified_others > 0
+            || held
+                .get(&bar_number)
+                .is_some_and(|holder| *holder != user_id);
+        let claim = ClaimCheck::of(
+            claim_state,
+            &email_key,
+            email_verified_at.is_some(),
+            roster_email.as_deref(),
+            held_by_another,
+        );
         let current = standing;
-        let next = verdict.next_standing(current, source == Some(StandingSource::Admin));
+        let admin = source == Some(StandingSource::Admin);
+        let next = claim.limit(verdict.next_standing(current, admin), current, admin);
+        if next == Standing::Verified {
+            held.entry(bar_number).or_insert(user_id);
+        }
         if next != current {
-            set_standing(
-                write,
-                user_id,
-                next,
-                StandingSource::Roster,
-                &verdict.describe(),
-            )
-            .await?;
+            let reason = match (next, claim.describe()) {
+                (Standing::PendingReview, Some(why)) if verdict == Verdict::Match => {
+                    format!("{}; {why}", verdict.describe())
+                }
+                _ => verdict.describe(),
+            };
+            set_standing(write, user_id, next, StandingSource::Roster, &reason).await?;
             changed += 1;
         }
     }

@@ -13,7 +13,7 @@ use crate::ssr::infra::mail_queue;
 use crate::ssr::infra::messages;
 use crate::ssr::numbers;
 use crate::ssr::registry;
-use crate::ssr::rosters::{self, RosterEntry, Verdict};
+use crate::ssr::rosters::{self, RosterEntry, Verdict, evidence};
 
 /// An attorney waiting for review, beside what the roster says.
 #[derive(Debug, Clone)]
@@ -26,24 +26,57 @@ pub struct PendingAttorney {
     pub signed_up_at: i64,
     pub closest: Option<RosterEntry>,
     pub verdict: Verdict,
+    /// Why the attorney waits, as the match recorded it (the claim's
+    /// proof, a second claim, a dispute).
+    pub standing_reason: Option<String>,
+    /// Other accounts claiming the same bar number: name, email, standing.
+    pub other_claims: Vec<(String, String, String)>,
+    /// Documents the attorney uploaded as evidence.
+    pub documents: Vec<evidence::Document>,
 }
 
 /// The review queue, oldest first: attorneys with a confirmed email whose
-/// claim the roster did not confirm.
+/// claim the roster did not confirm; only `jurisdiction`'s when given (a
+/// bar admin's queue).
 pub async fn pending_reviews(
     pool: &AnyPool,
+    jurisdiction: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PendingAttorney>, sqlx::Error> {
-    let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
-        "SELECT id, full_name, email, jurisdiction, bar_number, created_at FROM users \
-         WHERE role = 'attorney' AND standing = 'pending_review' AND email_verified_at IS NOT NULL \
-         ORDER BY created_at, id LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    type Row = (i64, String, String, String, String, i64, Option<String>);
+    let select = "SELECT id, full_name, email, jurisdiction, bar_number, created_at, \
+           standing_reason FROM users \
+         WHERE role = 'attorney' AND standing = 'pending_review' AND email_verified_at IS NOT NULL";
+    let rows: Vec<Row> = match jurisdiction {
+        Some(jurisdiction) => {
+            sqlx::query_as(&format!(
+                "{select} AND jurisdiction = $1 ORDER BY created_at, id LIMIT $2"
+            ))
+            .bind(jurisdiction)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+        None => {
+            sqlx::query_as(&format!("{select} ORDER BY created_at, id LIMIT $1"))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+    };
     let mut pending = Vec::with_capacity(rows.len());
-    for (user_id, full_name, email, jurisdiction, bar_number, signed_up_at) in rows {
+    for (user_id, full_name, email, jurisdiction, bar_number, signed_up_at, standing_reason) in rows
+    {
+        let other_claims: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT full_name, email, standing FROM users WHERE jurisdiction = $1 \
+             AND bar_number = $2 AND id <> $3 AND role = 'attorney' ORDER BY id",
+        )
+        .bind(&jurisdiction)
+        .bind(&bar_number)
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?;
+        let documents = evidence::documents_of(pool, user_id).await?;
         let closest = rosters::closest_entry(pool, &jurisdiction, &bar_number, &full_name).await?;
         let under_their_number = closest
             .as_ref()
@@ -58,6 +91,9 @@ pub async fn pending_reviews(
             signed_up_at,
             closest,
             verdict,
+            standing_reason,
+            other_claims,
+            documents,
         });
     }
     Ok(pending)
@@ -79,11 +115,28 @@ pub enum ReviewError {
     Database(#[from] sqlx::Error),
 }
 
+/// The jurisdiction of an attorney waiting for review (for the
+/// reviewer's permission), or `None` when nobody with that id waits.
+pub async fn jurisdiction_of_pending(
+    pool: &AnyPool,
+    user_id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT jurisdiction FROM users WHERE id = $1 AND role = 'attorney' \
+         AND standing = 'pending_review'",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Approves or rejects a pending attorney and emails them the reason. Only
-/// one decision is taken: a second reviewer's is refused.
+/// one decision is taken: a second reviewer's is refused. The attorney's
+/// documents are deleted once the decision is saved.
 pub async fn decide(
     database: &Database,
     mailer: &Mailer,
+    documents_dir: &std::path::Path,
     user_id: i64,
     decision: Decision,
     reason: &str,
@@ -112,6 +165,9 @@ pub async fn decide(
     let queued = mail_queue::queue(&mut *write.transaction, &email, message).await?;
     write.commit().await?;
     mail_queue::send_queued(mailer, database, queued).await;
+    if let Err(error) = evidence::delete_all(database.pool(), documents_dir, user_id).await {
+        tracing::error!(%error, user_id, "review documents not deleted after the decision");
+    }
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::domain::closed_set::closed_set;
 use crate::domain::{
-    BarNumber, EmailAddress, Jurisdiction, NameKey, PersonName, RosterStatus, Standing,
+    BarNumber, ClaimState, EmailAddress, Jurisdiction, NameKey, PersonName, RosterStatus, Standing,
     StandingSource,
 };
 use crate::error::AppError;
@@ -841,25 +841,41 @@ pub struct Consequences {
     pub numbers_entering: usize,
 }
 
+/// One attorney's row in [`consequences`]: the account, its staged and
+/// current roster entries, and what its claim rests on.
+#[derive(sqlx::FromRow)]
+struct RowFlat {
+    id: i64,
+    full_name: String,
+    email: String,
+    bar_number: String,
+    standing: Standing,
+    standing_source: Option<StandingSource>,
+    staged_name: Option<String>,
+    staged_status: Option<String>,
+    name_now: Option<String>,
+    status_now: Option<String>,
+    email_key: String,
+    email_verified_at: Option<i64>,
+    claim_state: ClaimState,
+    staged_email: Option<String>,
+    email_now: Option<String>,
+    verified_others: i64,
+}
+
 /// Works out [`Consequences`] as the match would after the commit: an
 /// attorney's entry is the staged row, else (full roster) their current
 /// entry as not listed, else their current entry.
 pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequences, sqlx::Error> {
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        Standing,
-        Option<StandingSource>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<RowFlat> = sqlx::query_as(
         "SELECT u.id, u.full_name, u.email, u.bar_number, u.standing, u.standing_source, \
-           s.full_name, s.status, r.full_name, r.status \
+           s.full_name AS staged_name, s.status AS staged_status, \
+           r.full_name AS name_now, r.status AS status_now, \
+           u.email_key, u.email_verified_at, u.claim_state, \
+           s.email AS staged_email, r.email AS email_now, \
+           (SELECT COUNT(*) FROM users o WHERE o.jurisdiction = u.jurisdiction \
+              AND o.bar_number = u.bar_number AND o.id <> u.id AND o.role = 'attorney' \
+              AND o.standing = 'verified') AS verified_others \
          FROM users u \
          LEFT JOIN roster_staging s ON s.upload_id = $1 AND s.bar_number = u.bar_number \
          LEFT JOIN roster r ON r.jurisdiction = u.jurisdiction AND r.bar_number = u.bar_number \
@@ -872,19 +888,26 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
     let full = upload.mode == Mode::Full;
     let mut result = Consequences::default();
     let (mut losing, mut gaining) = (Vec::new(), Vec::new());
-    for (
+    for RowFlat {
         id,
-        name,
+        full_name: name,
         email,
-        bar,
+        bar_number: bar,
         standing,
-        source,
+        standing_source: source,
         staged_name,
         staged_status,
         name_now,
         status_now,
-    ) in rows
+        email_key,
+        email_verified_at,
+        claim_state,
+        staged_email,
+        email_now,
+        verified_others,
+    } in rows
     {
+        let staged = staged_name.is_some();
         let entry = match (staged_name.zip(staged_status), name_now.zip(status_now)) {
             (Some((full_name, status)), _) => Some((full_name, status)),
             (None, Some((full_name, _))) if full => Some((full_name, "not_listed".to_owned())),
@@ -897,8 +920,21 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
             status,
         });
         let current = standing;
-        let next = Verdict::of(entry.as_ref(), &name)
-            .next_standing(current, source == Some(StandingSource::Admin));
+        let admin = source == Some(StandingSource::Admin);
+        // The email of record as it will be after the commit.
+        let email_of_record = if staged { staged_email } else { email_now };
+        let claim = rosters::ClaimCheck::of(
+            claim_state,
+            &email_key,
+            email_verified_at.is_some(),
+            email_of_record.as_deref(),
+            verified_others > 0,
+        );
+        let next = claim.limit(
+            Verdict::of(entry.as_ref(), &name).next_standing(current, admin),
+            current,
+            admin,
+        );
         if next == current {
             continue;
         }

@@ -61,7 +61,7 @@ pub async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Resp
 /// Signs up and confirms the email: an account ready to sign in.
 pub async fn verified_account(app: &TestApp, email: &str) {
     assert_eq!(sign_up(app, email).await.status(), 302);
-    let token = token_of(&app.link_in_last_email(&app.url("/verify-email")));
+    let token = token_of(&app.link_in_last_email_to(email, &app.url("/verify-email")));
     assert_eq!(
         verify(app, &token).await.headers()["location"],
         "/login?verified=1"
@@ -187,15 +187,34 @@ pub async fn enrolled_admin(app: &TestApp, email: &str, role: AdminRole) -> Admi
         .post_form_from(
             "/account/two-factor",
             "/api/enable_two_factor",
-            &[("code", "12345")],
+            &[("code", "12345"), ("current_password", ADMIN_PASSWORD)],
         )
         .await;
     assert!(form_error(&wrong).expect("error").contains("not right"));
+    // Turning it on asks for the current password.
+    let no_password = app
+        .post_form_from(
+            "/account/two-factor",
+            "/api/enable_two_factor",
+            &[
+                ("code", &admin.code_at(0)),
+                ("current_password", "not the password"),
+            ],
+        )
+        .await;
+    assert!(
+        form_error(&no_password)
+            .expect("error")
+            .contains("current password")
+    );
     let enabled = app
         .post_form_from(
             "/account/two-factor",
             "/api/enable_two_factor",
-            &[("code", &admin.code_at(0))],
+            &[
+                ("code", &admin.code_at(0)),
+                ("current_password", ADMIN_PASSWORD),
+            ],
         )
         .await;
     assert_eq!(location(&enabled), "/account/two-factor/recovery-codes");
@@ -274,8 +293,38 @@ pub async fn user_id(app: &TestApp, email: &str) -> i64 {
         .expect("user")
 }
 
+/// An attorney in good standing other than Jane: a roster entry (CA,
+/// active, email of record `email`) and an account that signs up with
+/// that address and confirms it, so their claim is proven.
+pub async fn verified_member(app: &TestApp, email: &str, full_name: &str, bar_number: &str) {
+    let csv = format!(
+        "jurisdiction,bar_number,full_name,status,email\nCA,{bar_number},{full_name},active,{email}\n"
+    );
+    rosters::seed_csv(app.database.pool(), csv.as_bytes(), None)
+        .await
+        .expect("seed");
+    let form = [
+        ("full_name", full_name),
+        ("email", email),
+        ("jurisdiction", "CA"),
+        ("bar_number", bar_number),
+        ("password", PASSWORD),
+    ];
+    let response = app.post_form_from("/signup", "/api/sign_up", &form).await;
+    assert_eq!(response.status(), 302);
+    let token = token_of(&app.link_in_last_email_to(email, &app.url("/verify-email")));
+    assert_eq!(
+        verify(app, &token).await.headers()["location"],
+        "/login?verified=1"
+    );
+}
+
 pub async fn seed_status(app: &TestApp, status: &str) {
-    let csv = format!("jurisdiction,bar_number,full_name,status\nCA,123456,Jane Doe,{status}\n");
+    // The roster's email of record is Jane's own address: confirming it at
+    // sign-up proves her claim.
+    let csv = format!(
+        "jurisdiction,bar_number,full_name,status,email\nCA,123456,Jane Doe,{status},jane@example.org\n"
+    );
     rosters::seed_csv(app.database.pool(), csv.as_bytes(), None)
         .await
         .expect("seed");

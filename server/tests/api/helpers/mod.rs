@@ -238,6 +238,10 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
         ("DATABASE_URL".to_owned(), test_database.url.clone()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
         ("JOB_POLL_INTERVAL_SECS".to_owned(), "1".to_owned()),
+        (
+            "REVIEW_DOCUMENTS_DIR".to_owned(),
+            outbox.path().join("review-documents").display().to_string(),
+        ),
     ]);
     for (name, value) in variables {
         environment.insert((*name).to_owned(), (*value).to_owned());
@@ -351,6 +355,25 @@ impl TestApp {
                 }
             })
             .collect()
+    }
+
+    /// The first link starting with `prefix` in the latest email to `to`
+    /// that has one (a sign-up may send several emails in one clock tick,
+    /// whose order in the outbox is not reliable).
+    pub fn link_in_last_email_to(&self, to: &str, prefix: &str) -> String {
+        let header = format!("To: {to}");
+        let emails = self.emails();
+        let mail = emails
+            .iter()
+            .rev()
+            .find(|mail| mail.contains(&header) && mail.contains(prefix))
+            .unwrap_or_else(|| panic!("no email to {to} with a {prefix} link"));
+        let start = mail.find(prefix).expect("prefix");
+        mail[start..]
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .expect("link")
+            .to_owned()
     }
 
     /// The first link in the last email that starts with `prefix`.
