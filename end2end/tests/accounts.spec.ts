@@ -30,8 +30,13 @@ test("sign up, confirm the email, sign in and sign out", async ({ page, consoleE
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
-  await expect(page.getByText("Jane Q. Doe")).toBeVisible();
-  await expect(page.getByText("CA 123456")).toBeVisible();
+  await expect(page.getByRole("main").getByText("Jane Q. Doe")).toBeVisible();
+  await expect(page.getByRole("main").getByText("CA 123456")).toBeVisible();
+  // The header says who is signed in and offers what they may open.
+  const header = page.getByRole("navigation", { name: "Primary" });
+  await expect(header).toContainText("Signed in as Jane Q. Doe");
+  await expect(header.getByRole("link", { name: "Your numbers" })).toBeVisible();
+  await expect(header.getByRole("link", { name: "Create account" })).toHaveCount(0);
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/$/);

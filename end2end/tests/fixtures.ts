@@ -178,3 +178,16 @@ export async function signedInSiteAdmin(page: Page, testInfo: TestInfo, email: s
   await page.getByRole("link", { name: "I have saved them" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
 }
+
+/** Seeds roster rows (a CSV with a header) through the release binary's `roster seed`. */
+export function seedRoster(testInfo: TestInfo, csv: string) {
+  const engine = testInfo.project.name.split("-")[0];
+  const databaseUrl = engine === "postgres" ? process.env.E2E_POSTGRES_URL : process.env.E2E_SQLITE_URL;
+  const file = path.join(outboxOf(testInfo), `roster-${testInfo.workerIndex}-${Date.now()}.csv`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, csv);
+  execFileSync(path.resolve(__dirname, "../../target/release/server"), ["roster", "seed", file], {
+    env: { PATH: process.env.PATH ?? "", DATABASE_URL: databaseUrl ?? "", RUST_LOG: "warn" },
+    stdio: "pipe",
+  });
+}

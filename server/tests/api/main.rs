@@ -7,6 +7,7 @@ mod helpers;
 
 mod accounts;
 mod admins;
+mod claims;
 mod health;
 mod jobs;
 mod numbers;
@@ -23,6 +24,7 @@ mod sessions;
 mod shutdown;
 mod smtp;
 mod sqlite;
+mod takeover;
 mod throttle;
 mod twilio;
 mod webhooks;

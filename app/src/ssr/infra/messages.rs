@@ -158,7 +158,9 @@ pub fn claim_link(
         format!(
             "Hello,\n\n\
              Someone asked to register phone numbers under your bar number\n\
-             {bar}, as {claimed_name}, with the account {account_email}.\n\
+             {bar}, as:\n\n\
+             {claimed_name}\n\
+             {account_email}\n\n\
              Numbers in Counsel Registry are exempt from call recording in\n\
              prisons and jails, so we ask the address your bar has on\n\
              record.\n\n\
@@ -197,7 +199,9 @@ pub fn claim_disputed_alert(
         format!(
             "Hello,\n\n\
              The email of record for bar number {bar} answered \"this was\n\
-             not me\" to a claim by {claimed_name} ({account_email}).\n\
+             not me\" to a claim by:\n\n\
+             {claimed_name}\n\
+             {account_email}\n\n\
              The claim is blocked until a reviewer decides.\n\n\
              {base_url}/admin/reviews\n"
         ),
@@ -403,7 +407,7 @@ mod tests {
             "Confirm that you are registering numbers with Counsel Registry"
         );
         assert!(link.body.starts_with(
-            "Hello,\n\nSomeone asked to register phone numbers under your bar number\nCA 123456, as Jane Doe, with the account jane@example.org.\n"
+            "Hello,\n\nSomeone asked to register phone numbers under your bar number\nCA 123456, as:\n\nJane Doe\njane@example.org\n\n"
         ));
         assert!(link.body.contains(
             "If this was you, confirm within 7 days:\n\nhttps://x.test/claim?token=t&answer=mine\n"
@@ -419,7 +423,11 @@ mod tests {
         let alert =
             claim_disputed_alert("Jane Doe", "CA 123456", "imp@example.org", "https://x.test");
         assert_eq!(alert.subject, "A bar number claim was disputed");
-        assert!(alert.body.contains("by Jane Doe (imp@example.org)"));
+        assert!(
+            alert
+                .body
+                .contains("to a claim by:\n\nJane Doe\nimp@example.org\n")
+        );
         assert!(alert.body.ends_with("https://x.test/admin/reviews\n"));
     }
 

@@ -326,6 +326,7 @@ pub async fn rematch(
         Option<String>,
         String,
         i64,
+        Option<String>,
     );
     // Ordered by id: of two accounts claiming one bar number, the older
     // claim is weighed first, and holds it if it is proven.
@@ -333,7 +334,7 @@ pub async fn rematch(
            u.email_key, u.email_verified_at, u.claim_state, r.email, u.bar_number, \
            (SELECT COUNT(*) FROM users o WHERE o.jurisdiction = u.jurisdiction \
               AND o.bar_number = u.bar_number AND o.id <> u.id AND o.role = 'attorney' \
-              AND o.standing = 'verified') \
+              AND o.standing = 'verified'), u.standing_reason \
          FROM users u LEFT JOIN roster r \
            ON r.jurisdiction = u.jurisdiction AND r.bar_number = u.bar_number \
          WHERE u.role = 'attorney'";
@@ -373,6 +374,7 @@ pub async fn rematch(
         roster_email,
         bar_number,
         verified_others,
+        stored_reason,
     ) in rows
     {
         let entry = roster_name
@@ -401,15 +403,27 @@ pub async fn rematch(
         if next == Standing::Verified {
             held.entry(bar_number).or_insert(user_id);
         }
+        let reason = match (next, claim.describe()) {
+            (Standing::PendingReview, Some(why)) if verdict == Verdict::Match => {
+                format!("{}; {why}", verdict.describe())
+            }
+            _ => verdict.describe(),
+        };
         if next != current {
-            let reason = match (next, claim.describe()) {
-                (Standing::PendingReview, Some(why)) if verdict == Verdict::Match => {
-                    format!("{}; {why}", verdict.describe())
-                }
-                _ => verdict.describe(),
-            };
             set_standing(write, user_id, next, StandingSource::Roster, &reason).await?;
             changed += 1;
+        } else if next == Standing::PendingReview
+            && !admin
+            && stored_reason.as_deref() != Some(reason.as_str())
+        {
+            // Still waiting, for a reason that changed (the roster now
+            // lists them, a claim was disputed): the attorney and the
+            // reviewers read the current one.
+            sqlx::query("UPDATE users SET standing_reason = $1 WHERE id = $2")
+                .bind(&reason)
+                .bind(user_id)
+                .execute(&mut *write.transaction)
+                .await?;
         }
     }
     Ok(changed)

@@ -467,3 +467,26 @@ pub async fn key(app: &TestApp, name: &str, scopes: &[Scope]) -> String {
         .expect("key")
         .key
 }
+
+// Steps first written for the takeover tests.
+
+/// The pending TOTP secret the two-step sign-in page shows (`html`).
+pub fn totp_secret_in(html: &str) -> String {
+    let secret = text_of(html, "data-testid=\"totp-secret\"", |c| {
+        c.is_ascii_uppercase() || ('2'..='7').contains(&c)
+    });
+    assert!(secret.len() >= 32, "a 160-bit secret: {secret}");
+    secret
+}
+
+impl Admin {
+    /// The authenticator app of anyone (an attorney too) who set up
+    /// two-step sign-in with `secret`; no recovery codes kept.
+    pub fn holding(email: &str, secret: String) -> Self {
+        Self {
+            email: email.to_owned(),
+            secret,
+            recovery_codes: Vec::new(),
+        }
+    }
+}
