@@ -1,4 +1,5 @@
-import { test, expect, hydrated, linkInMail, seedRoster, uniqueEmail } from "./fixtures";
+import type { Page, TestInfo } from "@playwright/test";
+import { test, expect, hydrated, linkInMail, seedRoster, signUpAndConfirm, uniqueEmail } from "./fixtures";
 
 const PASSWORD = "violet tugboat orbit";
 
@@ -7,22 +8,9 @@ function barNumber(): string {
   return `${Date.now() % 1_000_000_000}${Math.floor(Math.random() * 90 + 10)}`;
 }
 
-/** Signs up through the form as `name` with bar `bar` (CA) and confirms the address. */
-async function signUp(page, testInfo, javaScript: boolean, email: string, name: string, bar: string) {
-  await page.goto("/signup");
-  if (javaScript) await hydrated(page);
-  await page.getByLabel("Full name").fill(name);
-  await page.getByLabel("Email address").fill(email);
-  await page.getByLabel("Bar jurisdiction").selectOption("CA");
-  await page.getByLabel("Bar number").fill(bar);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Check your email" })).toBeVisible();
-  const link = new URL(await linkInMail(testInfo, email, "http://127.0.0.1", "/verify-email"));
-  await page.goto(link.pathname + link.search);
-  if (javaScript) await hydrated(page);
-  await page.getByRole("button", { name: "Confirm my email address" }).click();
-  await expect(page.getByRole("status")).toContainText("Your email address is confirmed");
+/** Signs up as `name` with bar `bar` (CA), confirms the address and signs in. */
+async function signUp(page: Page, testInfo: TestInfo, email: string, name: string, bar: string) {
+  await signUpAndConfirm(page, testInfo, { email, name, password: PASSWORD, jurisdiction: "CA", bar });
   await page.getByLabel("Email address").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -39,7 +27,7 @@ test("an impostor who knows a name and a bar number is never verified, and the b
   seedRoster(testInfo, `jurisdiction,bar_number,full_name,status,email\nCA,${bar},Rita Real,active,${ofRecord}\n`);
 
   const impostor = uniqueEmail(testInfo).replace("attorney+", "impostor+");
-  await signUp(page, testInfo, javaScriptEnabled, impostor, "Rita Real", bar);
+  await signUp(page, testInfo, impostor, "Rita Real", bar);
   const main = page.getByRole("main");
   await expect(main).toContainText("Waiting for a match");
   await expect(main).toContainText("waiting for proof through the bar's email of record");
@@ -70,7 +58,7 @@ test("the attorney confirms the claim from the address on record and is verified
   const ofRecord = uniqueEmail(testInfo).replace("attorney+", "record+");
   seedRoster(testInfo, `jurisdiction,bar_number,full_name,status,email\nCA,${bar},Ada Attorney,active,${ofRecord}\n`);
   const email = uniqueEmail(testInfo);
-  await signUp(page, testInfo, javaScriptEnabled, email, "Ada Attorney", bar);
+  await signUp(page, testInfo, email, "Ada Attorney", bar);
   await expect(page.getByRole("main")).toContainText("Waiting for a match");
 
   const link = new URL(await linkInMail(testInfo, ofRecord, "http://127.0.0.1", "answer=mine"));

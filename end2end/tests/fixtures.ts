@@ -77,15 +77,15 @@ export function mailTo(testInfo: TestInfo, to: string): string[] {
 export async function signUpAndConfirm(
   page: Page,
   testInfo: TestInfo,
-  account: { email: string; name: string; password: string },
+  account: { email: string; name: string; password: string; jurisdiction?: string; bar?: string },
 ) {
   const javaScript = testInfo.project.use.javaScriptEnabled !== false;
   await page.goto("/signup");
   if (javaScript) await hydrated(page);
   await page.getByLabel("Full name").fill(account.name);
   await page.getByLabel("Email address").fill(account.email);
-  await page.getByLabel("Bar jurisdiction").selectOption("WA");
-  await page.getByLabel("Bar number").fill("5150");
+  await page.getByLabel("Bar jurisdiction").selectOption(account.jurisdiction ?? "WA");
+  await page.getByLabel("Bar number").fill(account.bar ?? "5150");
   await page.getByLabel("Password").fill(account.password);
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Check your email" })).toBeVisible();

@@ -143,7 +143,8 @@ fn landing_page(account: &crate::ssr::accounts::Account) -> &'static str {
 }
 
 /// The second step of a sign-in: a code from the authenticator app or a
-/// recovery code. Failures count with the address's failed passwords.
+/// recovery code. Tries are counted per account before the code is
+/// checked (`accounts::second_factor_attempt`).
 #[server(endpoint = "verify_second_factor")]
 pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     use crate::ssr::{accounts, accounts::two_factor, auth, infra::session};

@@ -70,7 +70,7 @@ pub async fn enable_two_factor(code: String, current_password: String) -> Result
     let session = session::current().await?;
     let account = auth::require_account(&session).await?;
     let state = auth::state()?;
-    if !accounts::password_matches(state.database.pool(), account.id, current_password).await? {
+    if !accounts::confirm_password(state.database.pool(), account.id, current_password).await? {
         return Err(AppError::Validation(
             "Your current password is not right.".into(),
         ));
@@ -113,7 +113,7 @@ pub async fn disable_two_factor(current_password: String, code: String) -> Resul
     }
     let state = auth::state()?;
     let pool = state.database.pool();
-    if !accounts::password_matches(pool, account.id, current_password).await? {
+    if !accounts::confirm_password(pool, account.id, current_password).await? {
         return Err(AppError::Validation(
             "Your current password is not right.".into(),
         ));

@@ -12,10 +12,12 @@ use axum::response::{IntoResponse, Response};
 use sqlx::AnyPool;
 
 /// The server functions each client address may call only so often.
-const THROTTLED: [&str; 6] = [
+const THROTTLED: [&str; 8] = [
     "/api/log_in",
     "/api/verify_second_factor",
     "/api/change_password",
+    "/api/enable_two_factor",
+    "/api/disable_two_factor",
     "/api/sign_up",
     "/api/request_password_reset",
     "/api/reset_password",

@@ -249,24 +249,18 @@ db_test!(
     }
 );
 
-const BOUNDARY: &str = "----counsel-registry-evidence-boundary";
-
 async fn upload_document(app: &TestApp, file_name: &str, content: &[u8]) -> String {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"document\"; \
-         filename=\"{file_name}\"\r\nContent-Type: application/pdf\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(content);
-    body.extend(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    // Browsers send whatever type the name suggests; the server reads the
+    // content instead.
+    let (content_type, body) = multipart_body(
+        &[],
+        Some(("document", file_name, "application/pdf", content)),
+    );
     let response = app
         .client
         .post(app.url("/account/review-documents"))
         .header("referer", app.url("/account"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
+        .header("content-type", content_type)
         .body(body)
         .send()
         .await

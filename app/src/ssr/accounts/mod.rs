@@ -217,6 +217,7 @@ pub async fn log_in(pool: &AnyPool, email: &str, password: String) -> Result<i64
     let bucket = failures_bucket(&email_key);
     let decision = rate_limit::hit(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?;
     let outcome = check_credentials(pool, &email_key, password).await;
+    let over_limit = matches!(decision, Decision::Refused { .. });
     match (&outcome, decision) {
         (Err(AccountError::InvalidCredentials), Decision::Allowed { hits }) => {
             let delay = (hits - FREE_FAILURES).clamp(0, MAX_FAILURE_DELAY_SECS);
@@ -224,19 +225,56 @@ pub async fn log_in(pool: &AnyPool, email: &str, password: String) -> Result<i64
             outcome
         }
         (Err(AccountError::InvalidCredentials), Decision::Refused { .. }) => {
+            // Past the limit the slowest answer stays.
+            tokio::time::sleep(std::time::Duration::from_secs(
+                MAX_FAILURE_DELAY_SECS.unsigned_abs(),
+            ))
+            .await;
             Err(AccountError::TooManyFailures)
         }
-        (Ok(user_id), decision) => {
+        // The password was right (confirmed address or not).
+        (Ok(_) | Err(AccountError::EmailNotVerified), _) => {
             rate_limit::refund(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?;
-            if matches!(decision, Decision::Refused { .. })
-                && !has_two_factor(pool, *user_id).await?
-            {
-                return Err(AccountError::TooManyFailures);
+            match &outcome {
+                Ok(user_id) if over_limit && !has_two_factor(pool, *user_id).await? => {
+                    Err(AccountError::TooManyFailures)
+                }
+                Err(_) if over_limit => Err(AccountError::TooManyFailures),
+                _ => outcome,
             }
-            outcome
         }
         _ => outcome,
     }
+}
+
+/// Wrong current passwords allowed per account and hour where a change
+/// is confirmed by it (two-step sign-in on or off).
+pub const PASSWORD_CONFIRMATIONS_PER_HOUR: Limit = Limit {
+    max_hits: 10,
+    window: std::time::Duration::from_secs(60 * 60),
+};
+
+/// Whether `password` is the account's current one, for a change that
+/// must be confirmed by it. Each try is counted per account before the
+/// check (a right one takes its count back), so a borrowed session cannot
+/// guess the password: past [`PASSWORD_CONFIRMATIONS_PER_HOUR`] wrong
+/// ones it is `TooManyFailures`.
+pub async fn confirm_password(
+    pool: &AnyPool,
+    user_id: i64,
+    password: String,
+) -> Result<bool, AccountError> {
+    let bucket = format!("password-confirmations:{user_id}");
+    if let Decision::Refused { .. } =
+        rate_limit::hit(pool, &bucket, PASSWORD_CONFIRMATIONS_PER_HOUR).await?
+    {
+        return Err(AccountError::TooManyFailures);
+    }
+    let right = password_matches(pool, user_id, password).await?;
+    if right {
+        rate_limit::refund(pool, &bucket, PASSWORD_CONFIRMATIONS_PER_HOUR).await?;
+    }
+    Ok(right)
 }
 
 /// Wrong second-factor codes allowed per account and hour.
@@ -522,6 +560,8 @@ pub async fn reset_password(
     if let Some(email) = &email {
         rate_limit::clear(pool, &failures_bucket(&email.as_str().to_lowercase())).await?;
     }
+    // Whoever burnt the code tries knew the old password, not the new one.
+    rate_limit::clear(pool, &second_factor_bucket(user_id)).await?;
     Ok(())
 }
 
