@@ -20,6 +20,8 @@ pub struct AppState {
     pub session_absolute_limit: std::time::Duration,
     /// Roster uploads being checked on this instance.
     pub roster_progress: crate::ssr::rosters::upload::ProgressBoard,
+    /// When a roster commit needs a confirmation repeating a count.
+    pub roster_brake: crate::ssr::rosters::upload::BrakeRule,
 }
 
 impl FromRef<AppState> for LeptosOptions {

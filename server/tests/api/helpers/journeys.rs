@@ -276,7 +276,7 @@ pub async fn user_id(app: &TestApp, email: &str) -> i64 {
 
 pub async fn seed_status(app: &TestApp, status: &str) {
     let csv = format!("jurisdiction,bar_number,full_name,status\nCA,123456,Jane Doe,{status}\n");
-    rosters::seed_csv(app.database.pool(), csv.as_bytes(), None)
+    rosters::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None)
         .await
         .expect("seed");
 }
