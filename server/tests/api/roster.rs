@@ -113,7 +113,7 @@ db_test!(
             ),
             (
                 "jurisdiction,bar_number,status\nCA,1,active\n",
-                "no full_name column",
+                "no name (full_name, or family_name with given_name) column",
             ),
             (
                 "bar_number,full_name,status\n1,Ann Lee,active\n",

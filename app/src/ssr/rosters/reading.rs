@@ -608,7 +608,7 @@ impl Layout {
                 Some(';') => " (the file seems separated by semicolons: save it as CSV with commas, or put sep=; on its first line)",
                 Some('\t') => " (the file seems separated by tabs: save it as CSV with commas)",
                 Some(_) => " (the file seems separated by bars: save it as CSV with commas)",
-                None => " (map the column that holds it, on the preview page or with --column)",
+                None => " (say which column holds it under \"Column names\" on the upload page, or with --column FIELD=HEADER on the command line)",
             };
             ReadError::MissingColumn {
                 wanted: wanted.to_owned(),
@@ -861,6 +861,13 @@ impl<R: Read> Reader<R> {
             delimiter = head[4];
             let mut first = String::new();
             text.read_line(&mut first)?;
+        } else {
+            // Excel's "Unicode Text" and "Text (Tab delimited)" separate by
+            // tabs: a header with tabs and no comma is read so.
+            let first_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+            if first_line.contains(&b'\t') && !first_line.contains(&b',') {
+                delimiter = b'\t';
+            }
         }
         let mut csv = csv::ReaderBuilder::new()
             .flexible(true)

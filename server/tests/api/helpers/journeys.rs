@@ -418,3 +418,60 @@ pub async fn key(app: &TestApp, name: &str, scopes: &[Scope]) -> String {
         .expect("key")
         .key
 }
+
+pub const BOUNDARY: &str = "----counsel-registry-test-boundary";
+
+/// A multipart/form-data body as a browser sends it (a roster upload).
+pub fn multipart(fields: &[(&str, &str)], file: Option<&[u8]>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some(content) = file {
+        body.extend(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"roster.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(content);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+pub async fn post_upload(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/admin/roster/upload"))
+        .header("referer", app.url("/admin/roster"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload sent")
+}
+
+/// Uploads a roster file through the portal as the signed-in admin and
+/// returns the upload's id (from the redirect to its preview).
+pub async fn upload_roster(app: &TestApp, jurisdiction: &str, mode: &str, file: &[u8]) -> i64 {
+    let response = post_upload(
+        app,
+        multipart(&[("jurisdiction", jurisdiction), ("mode", mode)], Some(file)),
+    )
+    .await;
+    let target = location(&response);
+    target
+        .strip_prefix("/admin/roster/uploads/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("an upload, not {target}"))
+}
+
