@@ -7,6 +7,8 @@ ALTER TABLE roster_uploads ADD COLUMN encoding TEXT NOT NULL DEFAULT 'utf-8'
 ALTER TABLE roster_uploads ADD COLUMN rows_warned BIGINT NOT NULL DEFAULT 0;
 -- Rows whose bar number could not be read (part of rows_invalid).
 ALTER TABLE roster_uploads ADD COLUMN rows_unread BIGINT NOT NULL DEFAULT 0;
+-- Which header gave each field ("bar_number: Registration Number; …").
+ALTER TABLE roster_uploads ADD COLUMN columns_read TEXT NOT NULL DEFAULT '';
 -- The confirmation the brake asked for and got (the count typed), if any.
 ALTER TABLE roster_uploads ADD COLUMN confirmed_removals BIGINT;
 

@@ -36,6 +36,8 @@ pub struct UploadView {
     /// Rows with warnings only (a cell left empty or kept as given).
     pub rows_warned: i64,
     pub confirmed_removals: Option<i64>,
+    /// Which header gave each field: "bar_number: Registration Number; …".
+    pub columns_read: String,
 }
 
 /// What the upload page needs: where the admin may upload, and history.
@@ -44,6 +46,12 @@ pub struct RosterPageData {
     /// (code, name) of the jurisdictions the admin may upload for.
     pub jurisdictions: Vec<(String, String)>,
     pub history: Vec<UploadView>,
+    /// Saved column names: (jurisdiction, field, header).
+    pub columns: Vec<(String, String, String)>,
+    /// Saved status words: (jurisdiction, word, status).
+    pub status_words: Vec<(String, String, String)>,
+    /// The fields a column can be mapped to.
+    pub fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +91,8 @@ pub struct PreviewData {
     pub statuses: Vec<(String, String)>,
     /// When the brake is on: the count to repeat, and why.
     pub brake: Option<(u64, String)>,
+    /// The fields a column can be mapped to.
+    pub fields: Vec<String>,
 }
 
 /// Row errors shown on the page.
@@ -124,6 +134,7 @@ fn upload_view(upload: crate::ssr::rosters::upload::Upload) -> UploadView {
         encoding: upload.encoding.describe().to_owned(),
         rows_warned: upload.rows_warned,
         confirmed_removals: upload.confirmed_removals,
+        columns_read: upload.columns_read,
     }
 }
 
@@ -163,7 +174,7 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
         .admin_jurisdiction
         .as_deref()
         .and_then(|code| Jurisdiction::parse(code).ok());
-    let jurisdictions = JURISDICTIONS
+    let allowed: Vec<Jurisdiction> = JURISDICTIONS
         .iter()
         .filter_map(|(code, _)| Jurisdiction::parse(code).ok())
         .filter(|jurisdiction| {
@@ -171,6 +182,9 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
                 *jurisdiction,
             ))
         })
+        .collect();
+    let jurisdictions = allowed
+        .iter()
         .map(|jurisdiction| {
             (
                 jurisdiction.code().to_owned(),
@@ -184,9 +198,17 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
         _ => Some(own.ok_or(AppError::Forbidden)?),
     };
     let history = crate::ssr::rosters::upload::history(state.database.pool(), scope, 50).await?;
+    let (columns, status_words) =
+        crate::ssr::rosters::upload::saved_mappings(state.database.pool(), &allowed).await?;
     Ok(RosterPageData {
         jurisdictions,
         history: history.into_iter().map(upload_view).collect(),
+        columns,
+        status_words,
+        fields: crate::ssr::rosters::reading::Field::ALL
+            .iter()
+            .map(|field| field.as_str().to_owned())
+            .collect(),
     })
 }
 
@@ -251,6 +273,10 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
             .map(|status| (status.as_str().to_owned(), status.as_str().replace('_', " ")))
             .collect(),
         brake,
+        fields: crate::ssr::rosters::reading::Field::ALL
+            .iter()
+            .map(|field| field.as_str().to_owned())
+            .collect(),
     })
 }
 
@@ -292,6 +318,38 @@ pub async fn commit_roster_upload(
     )
     .await?;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}?committed=1"));
+    Ok(())
+}
+
+/// Saves which column of a bar's files holds a field (an empty header
+/// forgets it); from the upload page or a preview (`back` says where to
+/// return). It applies to the files uploaded from then on.
+#[server(endpoint = "save_roster_column")]
+pub async fn save_roster_column(
+    jurisdiction: String,
+    field: String,
+    header: String,
+    back: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::Jurisdiction;
+    use crate::ssr::accounts::permission::Permission;
+    use crate::ssr::rosters::reading::Field;
+    let account = roster_admin().await?;
+    let jurisdiction = Jurisdiction::parse(&jurisdiction)
+        .map_err(|_| AppError::Validation("Choose the jurisdiction.".into()))?;
+    if !account.may(Permission::ManageRoster(jurisdiction)) {
+        return Err(AppError::Forbidden);
+    }
+    let field = Field::parse(&field)
+        .ok_or_else(|| AppError::Validation("Choose the field the column holds.".into()))?;
+    let state = crate::ssr::auth::state()?;
+    crate::ssr::rosters::upload::save_column(state.database.pool(), jurisdiction, field, &header)
+        .await?;
+    // Only our own pages: an open redirect would be a phishing aid.
+    let back = back
+        .filter(|path| path.starts_with("/admin/roster/uploads/") && !path.contains("//"))
+        .unwrap_or_else(|| "/admin/roster".into());
+    leptos_axum::redirect(&format!("{back}?column_saved=1"));
     Ok(())
 }
 

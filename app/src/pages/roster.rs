@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::roster::{
     CommitRosterUpload, DiscardRosterUpload, MapRosterStatus, PreviewData, RosterPageData,
-    UploadView, roster_page, roster_preview,
+    SaveRosterColumn, UploadView, roster_page, roster_preview,
 };
 use crate::components::form::FormError;
 use crate::components::page_error::guarded;
@@ -35,6 +35,7 @@ pub fn RosterUploadPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error");
     let discarded = move || query.read().get("discarded").is_some();
+    let column_saved = move || query.read().get("column_saved").is_some();
     view! {
         <Title text="Roster uploads" />
         <h1>"Roster uploads"</h1>
@@ -55,6 +56,9 @@ pub fn RosterUploadPage() -> impl IntoView {
         }}
         <Show when=discarded>
             <p class="form-success" role="status">"Upload discarded: nothing changed."</p>
+        </Show>
+        <Show when=column_saved>
+            <p class="form-success" role="status">"Column name saved for your bar's next files."</p>
         </Show>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
@@ -192,6 +196,99 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
         </form>
         <h2>"Earlier uploads"</h2>
         <History uploads=data.history />
+        <ColumnNames
+            jurisdictions=data.jurisdictions
+            fields=data.fields
+            columns=data.columns
+            words=data.status_words
+            back=None
+        />
+    }
+}
+
+/// The bar's own column names (saved per jurisdiction) and status words,
+/// with a form to name the column that holds a field.
+#[component]
+fn ColumnNames(
+    jurisdictions: Vec<(String, String)>,
+    fields: Vec<String>,
+    columns: Vec<(String, String, String)>,
+    words: Vec<(String, String, String)>,
+    back: Option<String>,
+) -> impl IntoView {
+    let save = ServerAction::<SaveRosterColumn>::new();
+    let saved = (!columns.is_empty()).then(|| {
+        view! {
+            <ul>
+                {columns
+                    .into_iter()
+                    .map(|(code, field, header)| {
+                        view! { <li>{format!("{code}: {field} is read from the column \"{header}\"")}</li> }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    });
+    let words = (!words.is_empty()).then(|| {
+        view! {
+            <p>"Status words confirmed so far:"</p>
+            <ul>
+                {words
+                    .into_iter()
+                    .map(|(code, word, status)| {
+                        view! { <li>{format!("{code}: \"{word}\" means {status}")}</li> }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    });
+    let jurisdiction_field = if let [(code, _)] = jurisdictions.as_slice() {
+        view! { <input type="hidden" name="jurisdiction" value=code.clone() /> }.into_any()
+    } else {
+        view! {
+            <div class="field">
+                <label for="column-jurisdiction">"Jurisdiction"</label>
+                <select id="column-jurisdiction" name="jurisdiction" required>
+                    {jurisdictions
+                        .iter()
+                        .map(|(code, name)| {
+                            view! { <option value=code.clone()>{format!("{name} ({code})")}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <h2 id="columns">"Column names"</h2>
+        <p>
+            "If your bar's files name a column differently (\"Registration Number\", \"Last Name\"), "
+            "say which field it holds: it is saved for your bar and used for every file from then "
+            "on. A full name can be made of given_name, middle_name, family_name and name_suffix "
+            "columns. An empty column name forgets the choice."
+        </p>
+        {saved}
+        {words}
+        <FormError result=save.value() />
+        <ActionForm action=save attr:class="form">
+            {jurisdiction_field}
+            <input type="hidden" name="back" value=back.unwrap_or_default() />
+            <div class="field">
+                <label for="column-field">"Field"</label>
+                <select id="column-field" name="field" required>
+                    {fields
+                        .into_iter()
+                        .map(|field| view! { <option value=field.clone()>{field.clone()}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="column-header">"Column name in the file"</label>
+                <input id="column-header" name="header" type="text" maxlength="200" />
+            </div>
+            <button type="submit" class="button-secondary">"Save the column name"</button>
+        </ActionForm>
     }
 }
 
@@ -366,10 +463,16 @@ pub fn RosterPreviewPage() -> impl IntoView {
         |(id, _)| roster_preview(id),
     );
     let committed = move || query.read().get("committed").is_some();
+    let column_saved = move || query.read().get("column_saved").is_some();
     view! {
         <Title text="Roster upload" />
         <Show when=committed>
             <p class="form-success" role="status">"Committed."</p>
+        </Show>
+        <Show when=column_saved>
+            <p class="form-success" role="status">
+                "Column name saved: discard this upload and upload the file again to read it so."
+            </p>
         </Show>
         <FormError result=commit.value() />
         <FormError result=discard.value() />
@@ -454,6 +557,24 @@ fn Preview(
     });
     let ignored = (!upload.ignored_columns.is_empty()).then(|| {
         view! { <p class="notice" role="note">{format!("Ignored columns: {}.", upload.ignored_columns)}</p> }
+    });
+    let columns_read = (!upload.columns_read.is_empty())
+        .then(|| view! { <p data-testid="columns-read">{format!("Columns read: {}.", upload.columns_read)}</p> });
+    let column_form = (upload.state == "previewed").then(|| {
+        let jurisdictions = vec![(upload.jurisdiction.clone(), upload.jurisdiction.clone())];
+        view! {
+            <details>
+                <summary>"A column was read wrongly or ignored?"</summary>
+                <ColumnNames
+                    jurisdictions
+                    fields=data.fields.clone()
+                    columns=Vec::new()
+                    words=Vec::new()
+                    back=Some(format!("/admin/roster/uploads/{}", upload.id))
+                />
+                <p>"Then discard this upload and upload the file again: it is read with the saved names."</p>
+            </details>
+        }
     });
     let errors_href = format!("/admin/roster/uploads/{}/errors.csv", upload.id);
     let errors = (upload.rows_invalid > 0 || upload.rows_warned > 0).then(|| {
@@ -615,7 +736,9 @@ fn Preview(
             <dd data-testid="encoding">{upload.encoding.clone()}</dd>
         </dl>
         {same_file}
+        {columns_read}
         {ignored}
+        {column_form}
         {unknown}
         <table class="data-table" data-testid="upload-counts">
             <tbody>

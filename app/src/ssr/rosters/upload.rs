@@ -227,6 +227,8 @@ struct FileFacts {
     bytes: u64,
     encoding: FileEncoding,
     ignored_columns: Vec<String>,
+    /// "field: header" of each field read.
+    columns_read: Vec<String>,
 }
 
 /// Counts the bytes read, refuses more than [`MAX_BYTES`], and hashes what
@@ -326,6 +328,12 @@ fn parse<R: Read + Seek>(
     };
     let mut reader = Reader::open(metered, encoding, mappings)?;
     let ignored_columns = reader.layout().ignored();
+    let columns_read = reader
+        .layout()
+        .used()
+        .into_iter()
+        .map(|(field, header)| format!("{field}: {header}"))
+        .collect();
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let mut rows = 0_u64;
     while let Some(row) = reader.next_row(mappings)? {
@@ -357,6 +365,7 @@ fn parse<R: Read + Seek>(
         bytes: metered.read,
         encoding,
         ignored_columns,
+        columns_read,
     })
 }
 
@@ -439,7 +448,8 @@ pub async fn stage(
 
     sqlx::query(
         "UPDATE roster_uploads SET sha256 = $1, bytes = $2, rows_valid = $3, rows_invalid = $4, \
-           ignored_columns = $5, encoding = $6, rows_warned = $7, rows_unread = $8 WHERE id = $9",
+           ignored_columns = $5, encoding = $6, rows_warned = $7, rows_unread = $8, \
+           columns_read = $9 WHERE id = $10",
     )
     .bind(&facts.sha256)
     .bind(facts.bytes as i64)
@@ -449,6 +459,7 @@ pub async fn stage(
     .bind(facts.encoding)
     .bind(warned as i64)
     .bind(unread as i64)
+    .bind(facts.columns_read.join("; "))
     .bind(upload_id)
     .execute(&mut *transaction)
     .await?;
@@ -680,12 +691,14 @@ pub struct Upload {
     pub rows_warned: i64,
     /// The count the admin repeated to pass the brake, if it was needed.
     pub confirmed_removals: Option<i64>,
+    /// Which header gave each field: "bar_number: Registration Number; …".
+    pub columns_read: String,
 }
 
 const UPLOAD_COLUMNS: &str = "id, jurisdiction, mode, state, uploader, file_name, sha256, bytes, \
     rows_valid, rows_invalid, ignored_columns, new_members, changed_members, unchanged_members, \
     missing_members, created_at, decided_at, skipped_invalid, standings_changed, numbers_added, \
-    numbers_removed, encoding, rows_warned, confirmed_removals";
+    numbers_removed, encoding, rows_warned, confirmed_removals, columns_read";
 
 pub async fn upload(pool: &AnyPool, upload_id: i64) -> Result<Upload, UploadError> {
     sqlx::query_as(&format!(
@@ -1293,6 +1306,29 @@ pub async fn load_mappings(
         columns,
         statuses: words.into_iter().collect(),
     })
+}
+
+/// The saved column names and status words of these jurisdictions, as
+/// (jurisdiction, field or word, header or status), for the pages.
+pub async fn saved_mappings(
+    pool: &AnyPool,
+    jurisdictions: &[Jurisdiction],
+) -> Result<(Vec<(String, String, String)>, Vec<(String, String, String)>), sqlx::Error> {
+    let mut columns = Vec::new();
+    let mut words = Vec::new();
+    for jurisdiction in jurisdictions {
+        let mappings = load_mappings(pool, *jurisdiction).await?;
+        let code = jurisdiction.code().to_owned();
+        for (field, header) in mappings.columns {
+            columns.push((code.clone(), field.as_str().to_owned(), header));
+        }
+        let mut sorted: Vec<_> = mappings.statuses.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (word, status) in sorted {
+            words.push((code.clone(), word, status.as_str().to_owned()));
+        }
+    }
+    Ok((columns, words))
 }
 
 /// Saves which header holds a field in this jurisdiction's files (an
