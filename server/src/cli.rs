@@ -8,9 +8,9 @@ use app::ssr::infra::mail::Mailer;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use app::domain::RosterStatus;
 use app::ssr::providers::{self, Scope};
 use app::ssr::rosters;
-use app::domain::RosterStatus;
 use app::ssr::rosters::reading::Field;
 use app::ssr::rosters::upload::{
     self as roster_upload, Decision, Mode, Progress, UploadRequest, Uploader,
@@ -257,8 +257,11 @@ struct ImportOptions {
     statuses: Vec<String>,
 }
 
+/// Column names and status words given on the command line.
+type GivenMappings = (Vec<(Field, String)>, Vec<(String, RosterStatus)>);
+
 /// Reads `FIELD=HEADER` and `WORD=STATUS` pairs, saying what is wrong.
-fn mappings(options: &ImportOptions) -> anyhow::Result<(Vec<(Field, String)>, Vec<(String, RosterStatus)>)> {
+fn mappings(options: &ImportOptions) -> anyhow::Result<GivenMappings> {
     let columns = options
         .columns
         .iter()
@@ -268,7 +271,10 @@ fn mappings(options: &ImportOptions) -> anyhow::Result<(Vec<(Field, String)>, Ve
                 .with_context(|| format!("--column {pair:?}: expected FIELD=HEADER"))?;
             let field = Field::parse(field).with_context(|| {
                 let fields: Vec<&str> = Field::ALL.iter().map(|f| f.as_str()).collect();
-                format!("--column {pair:?}: the field is one of {}", fields.join(", "))
+                format!(
+                    "--column {pair:?}: the field is one of {}",
+                    fields.join(", ")
+                )
             })?;
             Ok((field, header.trim().to_owned()))
         })
@@ -402,7 +408,9 @@ async fn import(
     }
     let unknown = roster_upload::unknown_statuses(pool, upload_id).await?;
     if !unknown.is_empty() {
-        println!("  status words this jurisdiction's vocabulary does not know (map them with --status \"WORD=STATUS\"):");
+        println!(
+            "  status words this jurisdiction's vocabulary does not know (map them with --status \"WORD=STATUS\"):"
+        );
         for (word, rows) in &unknown {
             println!("    {word:?}: {rows} rows");
         }

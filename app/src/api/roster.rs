@@ -226,8 +226,7 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
         roster_upload::Consequences::default()
     };
     let brake = if waiting {
-        let brake =
-            roster_upload::brake(pool, &upload, &consequences, state.roster_brake).await?;
+        let brake = roster_upload::brake(pool, &upload, &consequences, state.roster_brake).await?;
         brake.count().map(|count| (count, brake.describe()))
     } else {
         None
@@ -270,7 +269,12 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
         unknown_statuses,
         statuses: crate::domain::RosterStatus::ALL
             .iter()
-            .map(|status| (status.as_str().to_owned(), status.as_str().replace('_', " ")))
+            .map(|status| {
+                (
+                    status.as_str().to_owned(),
+                    status.as_str().replace('_', " "),
+                )
+            })
             .collect(),
         brake,
         fields: crate::ssr::rosters::reading::Field::ALL
@@ -368,8 +372,7 @@ pub async fn map_roster_status(
     let status = RosterStatus::parse(&status)
         .ok_or_else(|| AppError::Validation(format!("Choose what {word:?} means.")))?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::rosters::upload::map_statuses(state.database.pool(), id, &[(word, status)])
-        .await?;
+    crate::ssr::rosters::upload::map_statuses(state.database.pool(), id, &[(word, status)]).await?;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}"));
     Ok(())
 }

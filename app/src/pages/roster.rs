@@ -247,7 +247,7 @@ fn ColumnNames(
     } else {
         view! {
             <div class="field">
-                <label for="column-jurisdiction">"Jurisdiction"</label>
+                <label for="column-jurisdiction">"Bar whose files use it"</label>
                 <select id="column-jurisdiction" name="jurisdiction" required>
                     {jurisdictions
                         .iter()

@@ -235,7 +235,8 @@ pub async fn changes_csv(
     .await
 }
 
-type CsvFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, UploadError>> + Send>>;
+type CsvFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, UploadError>> + Send>>;
 
 /// A CSV about one upload, for an admin who may see it (else 404, so ids
 /// of other jurisdictions' uploads reveal nothing).

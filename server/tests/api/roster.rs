@@ -144,9 +144,13 @@ db_test!(
         // Neither UTF-8 nor Windows-1252 (0x81 is unassigned there).
         let not_utf8 = b"jurisdiction,bar_number,full_name,status\nCA,1,Ann \x81 Lee,active\n";
         assert!(
-            rosters::seed_csv(app.database.pool(), std::io::Cursor::new(&not_utf8[..]), None)
-                .await
-                .is_err()
+            rosters::seed_csv(
+                app.database.pool(),
+                std::io::Cursor::new(&not_utf8[..]),
+                None
+            )
+            .await
+            .is_err()
         );
         assert_eq!(roster_rows(&app).await, 0);
     }

@@ -308,7 +308,9 @@ db_test!(
         );
         assert_eq!(roster_value(&app, "123456", "admitted_on").await, None);
         assert_eq!(
-            roster_value(&app, "123456", "office_phone").await.as_deref(),
+            roster_value(&app, "123456", "office_phone")
+                .await
+                .as_deref(),
             Some("call the desk"),
             "an unreadable phone is kept as written"
         );
@@ -340,9 +342,11 @@ db_test!(
         enrolled_site_admin(&app, "ada@example.org").await;
         // 10 members listed; the next full roster has 7 of them (70% < 80%).
         let mut file = String::from("bar_number,full_name,status\n");
-        for (n, name) in ["Ann", "Bo", "Cy", "Dee", "Ed", "Flo", "Gus", "Hal", "Ida", "Jo"]
-            .iter()
-            .enumerate()
+        for (n, name) in [
+            "Ann", "Bo", "Cy", "Dee", "Ed", "Flo", "Gus", "Hal", "Ida", "Jo",
+        ]
+        .iter()
+        .enumerate()
         {
             file.push_str(&format!("{n},{name} Member,active\n"));
         }
@@ -350,7 +354,11 @@ db_test!(
         uploads::commit(pool, id, decision(false, None), BrakeRule::default())
             .await
             .expect("first roster");
-        let short: String = file.lines().take(8).map(|line| format!("{line}\n")).collect();
+        let short: String = file
+            .lines()
+            .take(8)
+            .map(|line| format!("{line}\n"))
+            .collect();
         let id = upload_roster(&app, "CA", "full", short.as_bytes()).await;
         let preview_path = format!("/admin/roster/uploads/{id}");
         let preview = body(app.get(&preview_path).await).await;

@@ -59,7 +59,13 @@ async fn commit(
         skip_invalid: skip,
         confirm_removals: confirm,
     };
-    uploads::commit(app.database.pool(), upload_id, decision, BrakeRule::default()).await
+    uploads::commit(
+        app.database.pool(),
+        upload_id,
+        decision,
+        BrakeRule::default(),
+    )
+    .await
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
@@ -229,9 +235,7 @@ db_test!(
                 .fetch_all(pool)
                 .await
                 .expect("times");
-        let report = commit(&app, again, false, None)
-            .await
-            .expect("committed");
+        let report = commit(&app, again, false, None).await.expect("committed");
         assert_eq!(report.standings_changed, 0);
         assert_eq!((report.numbers_added, report.numbers_removed), (0, 0));
         let updated_after: Vec<i64> =
@@ -298,7 +302,9 @@ db_test!(
             "{duplicate:?}"
         );
         assert_eq!(
-            uploads::unknown_statuses(pool, upload_id).await.expect("words"),
+            uploads::unknown_statuses(pool, upload_id)
+                .await
+                .expect("words"),
             vec![("retired".to_owned(), 1)]
         );
         let report = String::from_utf8(uploads::errors_csv(pool, upload_id).await.expect("csv"))
@@ -397,7 +403,10 @@ db_test!(
         not_text.extend(b",active\n2,Bo Bell,active\n");
         let refused = stage(&app, Mode::Partial, io::Cursor::new(not_text)).await;
         assert!(
-            matches!(&refused, Err(UploadError::Unreadable(ReadError::NotText { .. }))),
+            matches!(
+                &refused,
+                Err(UploadError::Unreadable(ReadError::NotText { .. }))
+            ),
             "{refused:?}"
         );
         let message = refused.expect_err("refused").to_string();
@@ -408,7 +417,9 @@ db_test!(
         let staged = stage(&app, Mode::Partial, io::Cursor::new(windows))
             .await
             .expect("staged");
-        let upload = uploads::upload(app.database.pool(), staged).await.expect("upload");
+        let upload = uploads::upload(app.database.pool(), staged)
+            .await
+            .expect("upload");
         assert_eq!(upload.encoding, FileEncoding::Windows1252);
         assert_eq!((upload.rows_valid, upload.rows_invalid), (2, 0));
         uploads::discard(app.database.pool(), staged, None)

@@ -214,10 +214,7 @@ pub enum ReadError {
         "the file starts with a {encoding} byte-order mark, but near byte {offset} the bytes \
          are not {encoding} text: nothing was read. Save it as CSV UTF-8: {SAVE_AS_UTF8}"
     )]
-    BadEncoding {
-        encoding: &'static str,
-        offset: u64,
-    },
+    BadEncoding { encoding: &'static str, offset: u64 },
     #[error("the file is empty: the first line must be the header")]
     Empty,
     #[error("the file is larger than {0} bytes")]
@@ -284,7 +281,11 @@ pub fn sniff<R: Read + Seek>(input: &mut R, limit: u64) -> Result<FileEncoding, 
 /// Decodes all of `input`; the offset of the first byte that is not text
 /// (malformed, or a control character other than tab and line ends, which
 /// no roster holds and which a wrong guess of encoding produces), if any.
-fn scan<R: Read>(input: &mut R, mut decoder: Decoder, limit: u64) -> Result<Option<u64>, ReadError> {
+fn scan<R: Read>(
+    input: &mut R,
+    mut decoder: Decoder,
+    limit: u64,
+) -> Result<Option<u64>, ReadError> {
     let mut buffer = vec![0_u8; CHUNK];
     let mut text = String::with_capacity(
         decoder
@@ -298,7 +299,8 @@ fn scan<R: Read>(input: &mut R, mut decoder: Decoder, limit: u64) -> Result<Opti
         let mut source = &buffer[..n];
         loop {
             text.clear();
-            let (result, read) = decoder.decode_to_string_without_replacement(source, &mut text, last);
+            let (result, read) =
+                decoder.decode_to_string_without_replacement(source, &mut text, last);
             // NUL and C1 controls are what a wrong guess of encoding
             // produces (UTF-16 read as bytes, Windows-1252's unassigned
             // bytes); no roster holds them.
@@ -492,12 +494,15 @@ impl OfficePhone {
             }
             _ => (plain.as_str(), None),
         };
-        let extension = extension.map(|e| e.trim_matches(|c: char| c.is_whitespace() || ".:#".contains(c)));
-        let read = PhoneNumber::parse(main).map_err(|e| e.to_string()).and_then(|number| {
-            Extension::parse(extension.unwrap_or(""))
-                .map(|extension| (number, extension))
-                .map_err(|e| e.to_string())
-        });
+        let extension =
+            extension.map(|e| e.trim_matches(|c: char| c.is_whitespace() || ".:#".contains(c)));
+        let read = PhoneNumber::parse(main)
+            .map_err(|e| e.to_string())
+            .and_then(|number| {
+                Extension::parse(extension.unwrap_or(""))
+                    .map(|extension| (number, extension))
+                    .map_err(|e| e.to_string())
+            });
         match read {
             Ok((number, extension)) => (OfficePhone::Number { number, extension }, None),
             Err(why) => {
@@ -605,10 +610,14 @@ impl Layout {
         let missing = |wanted: &str| {
             let joined = layout.headers.join(",");
             let hint = match [';', '\t', '|'].into_iter().find(|c| joined.contains(*c)) {
-                Some(';') => " (the file seems separated by semicolons: save it as CSV with commas, or put sep=; on its first line)",
+                Some(';') => {
+                    " (the file seems separated by semicolons: save it as CSV with commas, or put sep=; on its first line)"
+                }
                 Some('\t') => " (the file seems separated by tabs: save it as CSV with commas)",
                 Some(_) => " (the file seems separated by bars: save it as CSV with commas)",
-                None => " (say which column holds it under \"Column names\" on the upload page, or with --column FIELD=HEADER on the command line)",
+                None => {
+                    " (say which column holds it under \"Column names\" on the upload page, or with --column FIELD=HEADER on the command line)"
+                }
             };
             ReadError::MissingColumn {
                 wanted: wanted.to_owned(),
@@ -691,7 +700,8 @@ impl Layout {
         let mut problems = Vec::new();
         let mut kept = false;
         // Extra fields that hold something mean the cells may be shifted.
-        if record.len() > self.width && record.iter().skip(self.width).any(|c| !c.trim().is_empty()) {
+        if record.len() > self.width && record.iter().skip(self.width).any(|c| !c.trim().is_empty())
+        {
             kept = true;
             problems.push(Problem {
                 line,
@@ -728,12 +738,17 @@ impl Layout {
         };
         let full_name = match self.at(Field::FullName) {
             Some(index) => cell(Some(index)).to_owned(),
-            None => [Field::GivenName, Field::MiddleName, Field::FamilyName, Field::NameSuffix]
-                .into_iter()
-                .map(|field| cell(self.at(field)))
-                .filter(|part| !part.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
+            None => [
+                Field::GivenName,
+                Field::MiddleName,
+                Field::FamilyName,
+                Field::NameSuffix,
+            ]
+            .into_iter()
+            .map(|field| cell(self.at(field)))
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
         };
         let full_name = match PersonName::parse(&full_name) {
             Ok(name) => Some(name),
@@ -770,11 +785,13 @@ impl Layout {
                 problems.push(problem(
                     Field::Status,
                     status_cell,
-                    format!(
-                        "status {status_cell:?} is not one this jurisdiction's words map: map it on \
-                         the preview page (or with --status) or skip the row; until then the member \
-                         keeps the status they have now"
-                    ),
+                    // The word itself is in the value column: the message
+                    // does not repeat it.
+                    "status not in this bar's vocabulary (active, inactive, suspended, disbarred, \
+                     deceased, resigned, or the bar's own words once confirmed): map it on the \
+                     preview page (or with --status WORD=STATUS) or skip the row; until then the \
+                     member keeps the status they have now"
+                        .into(),
                     Severity::Error,
                 ));
                 Some(status_cell.chars().take(MAX_CELL_SHOWN).collect())
@@ -1001,12 +1018,18 @@ mod tests {
         let utf8 = "bar_number,full_name,status\n1,José O’Brien,active\n";
         let (encoding, rows) = read_all(utf8.as_bytes(), &Mappings::default()).expect("utf-8");
         assert_eq!(encoding, FileEncoding::Utf8);
-        assert_eq!(members(&rows)[0].full_name.as_ref().map(PersonName::as_str), Some("José O’Brien"));
+        assert_eq!(
+            members(&rows)[0].full_name.as_ref().map(PersonName::as_str),
+            Some("José O’Brien")
+        );
 
         let (windows, _, _) = WINDOWS_1252.encode(utf8);
         let (encoding, rows) = read_all(&windows, &Mappings::default()).expect("1252");
         assert_eq!(encoding, FileEncoding::Windows1252);
-        assert_eq!(members(&rows)[0].full_name.as_ref().map(PersonName::as_str), Some("José O’Brien"));
+        assert_eq!(
+            members(&rows)[0].full_name.as_ref().map(PersonName::as_str),
+            Some("José O’Brien")
+        );
 
         let mut utf16 = vec![0xff, 0xfe];
         for unit in utf8.encode_utf16() {
@@ -1018,11 +1041,17 @@ mod tests {
 
         let mut bom = b"\xef\xbb\xbf".to_vec();
         bom.extend(utf8.as_bytes());
-        assert_eq!(read_all(&bom, &Mappings::default()).expect("bom").0, FileEncoding::Utf8Bom);
+        assert_eq!(
+            read_all(&bom, &Mappings::default()).expect("bom").0,
+            FileEncoding::Utf8Bom
+        );
 
         // Bytes that are neither: 0x81 is undefined in Windows-1252 (a C1
         // control once decoded).
-        let refused = read_all(b"bar_number,full_name,status\n1,Jos\x81,active\n", &Mappings::default());
+        let refused = read_all(
+            b"bar_number,full_name,status\n1,Jos\x81,active\n",
+            &Mappings::default(),
+        );
         let message = refused.expect_err("refused").to_string();
         assert!(message.contains("CSV UTF-8"), "{message}");
     }
@@ -1033,7 +1062,10 @@ mod tests {
         let (_, rows) = read_all(file.as_bytes(), &Mappings::default()).expect("read");
         let read = members(&rows);
         assert_eq!(read.len(), 2);
-        assert!(read.iter().all(|m| !m.kept && m.status == Some(RosterStatus::Active)));
+        assert!(
+            read.iter()
+                .all(|m| !m.kept && m.status == Some(RosterStatus::Active))
+        );
         let semicolons = "sep=;\nbar_number;full_name;status\n1;Ann Able;active\n";
         let (_, rows) = read_all(semicolons.as_bytes(), &Mappings::default()).expect("read");
         assert_eq!(members(&rows).len(), 1);
@@ -1063,16 +1095,26 @@ mod tests {
     #[test]
     fn statuses_match_exactly_and_names_compose() {
         let mut mappings = Mappings::default();
-        mappings.statuses.insert(fold_word("Currently registered"), RosterStatus::Active);
-        mappings.statuses.insert(fold_word("Suspended, currently registered"), RosterStatus::Suspended);
-        mappings.columns.push((Field::BarNumber, "Registration Number".into()));
+        mappings
+            .statuses
+            .insert(fold_word("Currently registered"), RosterStatus::Active);
+        mappings.statuses.insert(
+            fold_word("Suspended, currently registered"),
+            RosterStatus::Suspended,
+        );
+        mappings
+            .columns
+            .push((Field::BarNumber, "Registration Number".into()));
         let file = "Registration Number,First Name,Middle Name,Last Name,Suffix,Status\n\
                     7,John,Q.,Public,Jr.,Currently  registered\n\
                     8,Mary,,Major,,\"Suspended, currently registered\"\n\
                     9,Ed,,Ellis,,Delinquent\n";
         let (_, rows) = read_all(file.as_bytes(), &mappings).expect("read");
         let read = members(&rows);
-        assert_eq!(read[0].full_name.as_ref().map(PersonName::as_str), Some("John Q. Public Jr."));
+        assert_eq!(
+            read[0].full_name.as_ref().map(PersonName::as_str),
+            Some("John Q. Public Jr.")
+        );
         assert_eq!(read[0].status, Some(RosterStatus::Active));
         assert_eq!(read[1].status, Some(RosterStatus::Suspended));
         assert_eq!(read[2].status, None);

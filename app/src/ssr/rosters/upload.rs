@@ -342,9 +342,7 @@ fn parse<R: Read + Seek>(
             return Err(UploadError::TooManyRows);
         }
         batch.push(match row {
-            Row::Member { member, problems } => {
-                Parsed::Row(staged(member, problems, jurisdiction))
-            }
+            Row::Member { member, problems } => Parsed::Row(staged(member, problems, jurisdiction)),
             Row::Unreadable(problem) => Parsed::Unread(problem.into()),
         });
         if batch.len() == BATCH_ROWS {
@@ -532,8 +530,11 @@ async fn insert_rows(
     for bar_number in &wanted {
         query = query.bind(*bar_number);
     }
-    let first: std::collections::HashMap<String, i64> =
-        query.fetch_all(&mut **transaction).await?.into_iter().collect();
+    let first: std::collections::HashMap<String, i64> = query
+        .fetch_all(&mut **transaction)
+        .await?
+        .into_iter()
+        .collect();
     let duplicates = repeated
         .into_iter()
         .map(|row| RowError {
@@ -596,12 +597,11 @@ async fn recount(
     transaction: &mut Transaction<'static, Any>,
     upload_id: i64,
 ) -> Result<(), sqlx::Error> {
-    let (jurisdiction, mode, unread): (String, Mode, i64) = sqlx::query_as(
-        "SELECT jurisdiction, mode, rows_unread FROM roster_uploads WHERE id = $1",
-    )
-    .bind(upload_id)
-    .fetch_one(&mut **transaction)
-    .await?;
+    let (jurisdiction, mode, unread): (String, Mode, i64) =
+        sqlx::query_as("SELECT jurisdiction, mode, rows_unread FROM roster_uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut **transaction)
+            .await?;
     let new: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM roster_staging s WHERE s.upload_id = $1 AND s.blocking = 0 \
          AND NOT EXISTS \
@@ -842,7 +842,9 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
     {
         // A staged row with blocking problems changes nothing of its
         // member (skipped, or waiting to be mapped) but is not missing.
-        let staged = staged_name.zip(staged_status).filter(|_| blocking == Some(0));
+        let staged = staged_name
+            .zip(staged_status)
+            .filter(|_| blocking == Some(0));
         let entry = match (blocking, staged, name_now.zip(status_now)) {
             (_, Some((full_name, status)), _) => Some((full_name, status)),
             (None, None, Some((full_name, _))) if full => {
@@ -1008,8 +1010,7 @@ impl Brake {
                 self.rule.attorneys,
                 self.attorneys_leaving
             )
-        } else if let (true, Some((listed, in_file, missing))) = (self.roster_pulled(), self.full)
-        {
+        } else if let (true, Some((listed, in_file, missing))) = (self.roster_pulled(), self.full) {
             format!(
                 "this full roster lists {in_file} members where the roster of {code} lists {listed} \
                  now (fewer than {}%): {missing} would become not listed. Check that the file is \
@@ -1032,7 +1033,9 @@ pub async fn brake(
     let jurisdiction =
         Jurisdiction::parse(&upload.jurisdiction).map_err(|_| UploadError::NotFound)?;
     let mut connection = pool.acquire().await?;
-    let verified = verified_attorneys(&mut connection, jurisdiction).await?.len() as u64;
+    let verified = verified_attorneys(&mut connection, jurisdiction)
+        .await?
+        .len() as u64;
     let full = match upload.mode {
         Mode::Full => Some(members_listed(&mut connection, upload.id, jurisdiction).await?),
         Mode::Partial => None,
@@ -1263,7 +1266,10 @@ pub async fn discard(
 /// Discards the previews nobody committed or discarded within `ttl`
 /// (housekeeping): their staged rows are deleted, the history keeps the
 /// upload as discarded. Returns how many expired.
-pub async fn expire_abandoned(pool: &AnyPool, ttl: std::time::Duration) -> Result<u64, sqlx::Error> {
+pub async fn expire_abandoned(
+    pool: &AnyPool,
+    ttl: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
     let now = now_millis();
     let before = now - ttl.as_millis() as i64;
     let mut transaction = pool.begin().await?;
@@ -1290,18 +1296,16 @@ pub async fn load_mappings(
     pool: &AnyPool,
     jurisdiction: Jurisdiction,
 ) -> Result<Mappings, sqlx::Error> {
-    let columns: Vec<(Field, String)> = sqlx::query_as(
-        "SELECT field, header FROM roster_column_maps WHERE jurisdiction = $1",
-    )
-    .bind(jurisdiction.code())
-    .fetch_all(pool)
-    .await?;
-    let words: Vec<(String, RosterStatus)> = sqlx::query_as(
-        "SELECT word, status FROM roster_status_words WHERE jurisdiction = $1",
-    )
-    .bind(jurisdiction.code())
-    .fetch_all(pool)
-    .await?;
+    let columns: Vec<(Field, String)> =
+        sqlx::query_as("SELECT field, header FROM roster_column_maps WHERE jurisdiction = $1")
+            .bind(jurisdiction.code())
+            .fetch_all(pool)
+            .await?;
+    let words: Vec<(String, RosterStatus)> =
+        sqlx::query_as("SELECT word, status FROM roster_status_words WHERE jurisdiction = $1")
+            .bind(jurisdiction.code())
+            .fetch_all(pool)
+            .await?;
     Ok(Mappings {
         columns,
         statuses: words.into_iter().collect(),
@@ -1429,7 +1433,7 @@ pub async fn map_statuses(
         .await?;
         sqlx::query(
             "DELETE FROM roster_upload_errors WHERE upload_id = $1 AND severity = 'error' \
-               AND cell = $2 AND message LIKE 'status %'",
+               AND cell = $2 AND message LIKE 'status not in %'",
         )
         .bind(upload_id)
         .bind(word)
@@ -1465,7 +1469,13 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
             "numbers_affected",
         ],
     )?;
-    type Changed = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+    type Changed = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let changed: Vec<Changed> = sqlx::query_as(&format!(
         "SELECT s.bar_number, s.full_name, r.full_name, r.status, s.status \
          FROM roster_staging s LEFT JOIN roster r \
@@ -1482,7 +1492,10 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
         let change = if before.is_some() { "changed" } else { "new" };
         let member = name.or(name_before).unwrap_or_default();
         let (before, after) = (before.unwrap_or_default(), after.unwrap_or_default());
-        write(&mut writer, [&bar, &member, change, &before, &after, "", ""])?;
+        write(
+            &mut writer,
+            [&bar, &member, change, &before, &after, "", ""],
+        )?;
     }
     if upload.mode == Mode::Full {
         let missing: Vec<(String, String, String)> = sqlx::query_as(
@@ -1496,7 +1509,10 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
         .fetch_all(pool)
         .await?;
         for (bar, name, before) in missing {
-            write(&mut writer, [&bar, &name, "missing", &before, "not_listed", "", ""])?;
+            write(
+                &mut writer,
+                [&bar, &name, "missing", &before, "not_listed", "", ""],
+            )?;
         }
     }
     let consequences = consequences(pool, upload).await?;
@@ -1546,7 +1562,10 @@ pub async fn errors_csv(pool: &AnyPool, upload_id: i64) -> Result<Vec<u8>, Uploa
             .write_record(record)
             .map_err(|error| UploadError::Read(io::Error::other(error.to_string())))
     };
-    write(&mut writer, ["line", "column", "value", "message", "severity"])?;
+    write(
+        &mut writer,
+        ["line", "column", "value", "message", "severity"],
+    )?;
     for row in rows {
         let line = row.line.to_string();
         let column = neutralise_formula(&row.column_name);

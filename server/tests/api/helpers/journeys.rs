@@ -465,7 +465,10 @@ pub async fn post_upload(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
 pub async fn upload_roster(app: &TestApp, jurisdiction: &str, mode: &str, file: &[u8]) -> i64 {
     let response = post_upload(
         app,
-        multipart(&[("jurisdiction", jurisdiction), ("mode", mode)], Some(file)),
+        multipart(
+            &[("jurisdiction", jurisdiction), ("mode", mode)],
+            Some(file),
+        ),
     )
     .await;
     let target = location(&response);
@@ -474,4 +477,3 @@ pub async fn upload_roster(app: &TestApp, jurisdiction: &str, mode: &str, file: 
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("an upload, not {target}"))
 }
-
