@@ -403,6 +403,11 @@ mod tests {
         assert_eq!(s.public_origin(s.bind_address), "http://127.0.0.1:3000");
         assert!(!s.served_over_tls());
         assert_eq!(s.log_format, LogFormat::Pretty);
+        assert_eq!(
+            s.roster_brake,
+            app::ssr::rosters::upload::BrakeRule::default()
+        );
+        assert_eq!(s.roster_preview_ttl, Duration::from_secs(24 * 3600));
     }
 
     #[test]
@@ -433,6 +438,11 @@ mod tests {
             ("TRUSTED_PROXY_HOPS", "11"),
             ("TRUSTED_PROXY_HOPS", "-1"),
             ("TWILIO_ACCOUNT_SID", "AC123"),
+            ("ROSTER_BRAKE_PERCENT", "150"),
+            ("ROSTER_BRAKE_PERCENT", "NaN"),
+            ("ROSTER_BRAKE_ATTORNEYS", "-1"),
+            ("ROSTER_BRAKE_FULL_PERCENT", "two"),
+            ("ROSTER_PREVIEW_TTL_HOURS", "0"),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);
