@@ -1620,6 +1620,36 @@ mod tests {
         assert_eq!(neutralise_formula("Jane Doe"), "Jane Doe");
     }
 
+    fn brake(verified: u64, leaving: u64, full: Option<(u64, u64, u64)>) -> Brake {
+        Brake {
+            rule: BrakeRule::default(),
+            jurisdiction: Jurisdiction::parse("CA").expect("CA"),
+            verified,
+            attorneys_leaving: leaving,
+            full,
+        }
+    }
+
+    #[test]
+    fn the_brake_counts_attorneys_then_missing_members() {
+        // 2% of 1,000 is 20: 20 may leave, 21 may not without the count.
+        assert_eq!(brake(1000, 20, None).count(), None);
+        assert_eq!(brake(1000, 21, None).count(), Some(21));
+        // More than 25 always needs it, however large the bar.
+        assert_eq!(brake(100_000, 25, None).count(), None);
+        assert_eq!(brake(100_000, 26, None).count(), Some(26));
+        // A full roster with under 80% of the members listed now.
+        assert_eq!(brake(0, 0, Some((1300, 1040, 260))).count(), None);
+        assert_eq!(brake(0, 0, Some((1300, 72, 1228))).count(), Some(1228));
+        assert!(
+            brake(0, 0, Some((1300, 72, 1228)))
+                .describe()
+                .contains("1228 would become not listed")
+        );
+        // The first roster of a bar has nothing to lose.
+        assert_eq!(brake(0, 0, Some((0, 5, 0))).count(), None);
+    }
+
     #[test]
     fn the_progress_board_shows_an_upload_while_it_runs() {
         let board = ProgressBoard::default();
