@@ -8,9 +8,13 @@ use app::ssr::infra::mail::Mailer;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use app::domain::RosterStatus;
 use app::ssr::providers::{self, Scope};
 use app::ssr::rosters;
-use app::ssr::rosters::upload::{self as roster_upload, Mode, Progress, UploadRequest, Uploader};
+use app::ssr::rosters::reading::Field;
+use app::ssr::rosters::upload::{
+    self as roster_upload, Decision, Mode, Progress, UploadRequest, Uploader,
+};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -86,9 +90,30 @@ pub enum RosterCommand {
         /// Apply the upload after the preview.
         #[arg(long)]
         commit: bool,
-        /// Commit even though some rows have errors, leaving them out.
+        /// Commit even though some rows have errors, leaving them out
+        /// (their members stay as they are, and are not missing).
         #[arg(long)]
         skip_invalid: bool,
+        /// Pass the brake on mass removals by repeating the count the
+        /// preview states (verified attorneys leaving good standing, or
+        /// members a full roster leaves out).
+        #[arg(long, value_name = "N")]
+        confirm_removals: Option<u64>,
+        /// Which header holds a field, saved for the jurisdiction, e.g.
+        /// --column bar_number="Registration Number" (fields: bar_number,
+        /// full_name, given_name, middle_name, family_name, name_suffix,
+        /// status, email, admitted_on, office_phone). Repeatable.
+        #[arg(long = "column", value_name = "FIELD=HEADER")]
+        columns: Vec<String>,
+        /// What one of the bar's status words means, saved for the
+        /// jurisdiction, e.g. --status "Currently registered=active".
+        /// Exact words only. Repeatable.
+        #[arg(long = "status", value_name = "WORD=STATUS")]
+        statuses: Vec<String>,
+        /// A file of mappings, one a line: `column FIELD=HEADER` or
+        /// `status WORD=STATUS` (# starts a comment).
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
     },
 }
 
@@ -141,9 +166,44 @@ pub async fn roster(settings: &Settings, command: RosterCommand) -> anyhow::Resu
             full,
             commit,
             skip_invalid,
+            confirm_removals,
+            mut columns,
+            mut statuses,
+            mapping,
         } => {
+            if let Some(path) = mapping {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read the mapping file {}", path.display()))?;
+                for (number, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    match line.split_once(char::is_whitespace) {
+                        Some(("column", rest)) => columns.push(rest.trim().to_owned()),
+                        Some(("status", rest)) => statuses.push(rest.trim().to_owned()),
+                        _ => anyhow::bail!(
+                            "{} line {}: expected `column FIELD=HEADER` or `status WORD=STATUS`, \
+                             got {line:?}",
+                            path.display(),
+                            number + 1
+                        ),
+                    }
+                }
+            }
             let mode = if full { Mode::Full } else { Mode::Partial };
-            import(settings, file, &jurisdiction, mode, commit, skip_invalid).await
+            let options = ImportOptions {
+                mode,
+                commit,
+                decision: Decision {
+                    decided_by: None,
+                    skip_invalid,
+                    confirm_removals,
+                },
+                columns,
+                statuses,
+            };
+            import(settings, file, &jurisdiction, options).await
         }
     }
 }
@@ -173,6 +233,12 @@ async fn seed(
         report.jurisdictions.join(", "),
         report.standings_changed
     );
+    for warning in report.warnings.iter().take(ERRORS_SHOWN as usize) {
+        println!(
+            "  warning: line {}, column {:?}, value {:?}: {}",
+            warning.line, warning.column, warning.cell, warning.message
+        );
+    }
     database.close().await;
     Ok(())
 }
@@ -180,15 +246,70 @@ async fn seed(
 /// Row errors printed; the rest are counted.
 const ERRORS_SHOWN: i64 = 20;
 
+/// What `roster import` was asked to do.
+struct ImportOptions {
+    mode: Mode,
+    commit: bool,
+    decision: Decision,
+    /// FIELD=HEADER, to save before reading.
+    columns: Vec<String>,
+    /// WORD=STATUS, to save before reading.
+    statuses: Vec<String>,
+}
+
+/// Column names and status words given on the command line.
+type GivenMappings = (Vec<(Field, String)>, Vec<(String, RosterStatus)>);
+
+/// Reads `FIELD=HEADER` and `WORD=STATUS` pairs, saying what is wrong.
+fn mappings(options: &ImportOptions) -> anyhow::Result<GivenMappings> {
+    let columns = options
+        .columns
+        .iter()
+        .map(|pair| {
+            let (field, header) = pair
+                .split_once('=')
+                .with_context(|| format!("--column {pair:?}: expected FIELD=HEADER"))?;
+            let field = Field::parse(field).with_context(|| {
+                let fields: Vec<&str> = Field::ALL.iter().map(|f| f.as_str()).collect();
+                format!(
+                    "--column {pair:?}: the field is one of {}",
+                    fields.join(", ")
+                )
+            })?;
+            Ok((field, header.trim().to_owned()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let statuses = options
+        .statuses
+        .iter()
+        .map(|pair| {
+            let (word, status) = pair
+                .rsplit_once('=')
+                .with_context(|| format!("--status {pair:?}: expected WORD=STATUS"))?;
+            let status = RosterStatus::parse(status).with_context(|| {
+                let all: Vec<&str> = RosterStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!("--status {pair:?}: the status is one of {}", all.join(", "))
+            })?;
+            Ok((word.trim().to_owned(), status))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok((columns, statuses))
+}
+
 async fn import(
     settings: &Settings,
     file: PathBuf,
     jurisdiction: &str,
-    mode: Mode,
-    commit: bool,
-    skip_invalid: bool,
+    options: ImportOptions,
 ) -> anyhow::Result<()> {
+    let ImportOptions {
+        mode,
+        commit,
+        decision,
+        ..
+    } = options;
     let jurisdiction = Jurisdiction::parse(jurisdiction).context("--jurisdiction")?;
+    let (columns, statuses) = mappings(&options)?;
     let input =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = input.metadata().map(|meta| meta.len()).unwrap_or(0);
@@ -200,6 +321,14 @@ async fn import(
     }
     let database = open_database(settings).await?;
     let pool = database.pool();
+    for (field, header) in &columns {
+        roster_upload::save_column(pool, jurisdiction, *field, header).await?;
+        println!("saved for {jurisdiction}: column {header:?} is {field}");
+    }
+    for (word, status) in &statuses {
+        roster_upload::save_status_word(pool, jurisdiction, word, *status).await?;
+        println!("saved for {jurisdiction}: status {word:?} is {status}");
+    }
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let request = UploadRequest {
         jurisdiction,
@@ -247,8 +376,12 @@ async fn import(
     let upload = roster_upload::upload(pool, upload_id).await?;
     let consequences = roster_upload::consequences(pool, &upload).await?;
     println!(
-        "upload #{} for {} ({} roster), SHA-256 {}",
-        upload.id, upload.jurisdiction, upload.mode, upload.sha256
+        "upload #{} for {} ({} roster), SHA-256 {}, read as {}",
+        upload.id,
+        upload.jurisdiction,
+        upload.mode,
+        upload.sha256,
+        upload.encoding.describe()
     );
     println!(
         "  {} valid rows: {} new, {} changed, {} unchanged; {} members missing (become not listed)",
@@ -273,26 +406,47 @@ async fn import(
             change.full_name, change.email, change.bar_number, change.from, change.to
         );
     }
-    if upload.rows_invalid > 0 {
+    let unknown = roster_upload::unknown_statuses(pool, upload_id).await?;
+    if !unknown.is_empty() {
+        println!(
+            "  status words this jurisdiction's vocabulary does not know (map them with --status \"WORD=STATUS\"):"
+        );
+        for (word, rows) in &unknown {
+            println!("    {word:?}: {rows} rows");
+        }
+    }
+    if upload.rows_warned > 0 {
+        println!(
+            "  {} rows with warnings (a cell left empty or kept as written; the members are read)",
+            upload.rows_warned
+        );
+    }
+    if upload.rows_invalid > 0 || upload.rows_warned > 0 {
         println!("  {} rows with errors:", upload.rows_invalid);
         for error in roster_upload::errors(pool, upload_id, ERRORS_SHOWN).await? {
             println!(
-                "    line {}, column {:?}, value {:?}: {}",
-                error.line, error.column_name, error.cell, error.message
+                "    {} line {}, column {:?}, value {:?}: {}",
+                error.severity, error.line, error.column_name, error.cell, error.message
             );
         }
-        if upload.rows_invalid > ERRORS_SHOWN {
-            println!("    … and {} more", upload.rows_invalid - ERRORS_SHOWN);
+        if upload.rows_invalid + upload.rows_warned > ERRORS_SHOWN {
+            println!("    … the rest in the preview's CSV download");
         }
     }
     if let Some((earlier, _)) = roster_upload::same_file_committed(pool, &upload).await? {
         println!("  the same file was committed before, as upload #{earlier}");
     }
 
+    let brake = roster_upload::brake(pool, &upload, &consequences, settings.roster_brake).await?;
+    if let Some(count) = brake.count() {
+        println!("  brake: {}", brake.describe());
+        println!("  to commit, add --confirm-removals {count}");
+    }
+
     if !commit {
         println!("preview only: run again with --commit to apply it");
     } else {
-        let report = roster_upload::commit(pool, upload_id, None, skip_invalid)
+        let report = roster_upload::commit(pool, upload_id, decision, settings.roster_brake)
             .await
             .context("the upload was not committed; the roster is unchanged")?;
         println!(

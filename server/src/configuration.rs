@@ -57,6 +57,13 @@ pub struct Settings {
     /// Where documents attorneys upload for review are kept, outside the
     /// site root (`REVIEW_DOCUMENTS_DIR`).
     pub review_documents_dir: std::path::PathBuf,
+    /// When a roster commit needs a confirmation repeating a count
+    /// (`ROSTER_BRAKE_PERCENT`, default 2; `ROSTER_BRAKE_ATTORNEYS`, 25;
+    /// `ROSTER_BRAKE_FULL_PERCENT`, 80).
+    pub roster_brake: app::ssr::rosters::upload::BrakeRule,
+    /// How long a roster preview may wait for a decision before the
+    /// housekeeping task discards it (`ROSTER_PREVIEW_TTL_HOURS`, 24).
+    pub roster_preview_ttl: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +267,48 @@ impl Settings {
             }
         };
 
+        let percent = |variable: &'static str, default: &str| {
+            let value: f64 = parse(
+                variable,
+                read(variable),
+                default,
+                "expected a percentage from 0 to 100",
+            )?;
+            if !(0.0..=100.0).contains(&value) {
+                return Err(ConfigError {
+                    variable,
+                    message: format!("expected a percentage from 0 to 100, got {value}"),
+                });
+            }
+            Ok(value)
+        };
+        let roster_brake = app::ssr::rosters::upload::BrakeRule {
+            percent: percent("ROSTER_BRAKE_PERCENT", "2")?,
+            attorneys: parse(
+                "ROSTER_BRAKE_ATTORNEYS",
+                read("ROSTER_BRAKE_ATTORNEYS"),
+                "25",
+                "expected a whole number of attorneys",
+            )?,
+            full_roster_percent: percent("ROSTER_BRAKE_FULL_PERCENT", "80")?,
+        };
+        let ttl_hours: u64 = parse(
+            "ROSTER_PREVIEW_TTL_HOURS",
+            read("ROSTER_PREVIEW_TTL_HOURS"),
+            "24",
+            "expected a whole number of hours, at least 1",
+        )?;
+        if ttl_hours == 0 {
+            return Err(ConfigError {
+                variable: "ROSTER_PREVIEW_TTL_HOURS",
+                message: "expected a whole number of hours, at least 1".into(),
+            });
+        }
+        let roster_preview_ttl = Duration::from_secs(ttl_hours * 3600);
+
         Ok(Self {
+            roster_brake,
+            roster_preview_ttl,
             bind_address,
             public_url,
             database_url,
@@ -363,6 +411,11 @@ mod tests {
         assert_eq!(s.public_origin(s.bind_address), "http://127.0.0.1:3000");
         assert!(!s.served_over_tls());
         assert_eq!(s.log_format, LogFormat::Pretty);
+        assert_eq!(
+            s.roster_brake,
+            app::ssr::rosters::upload::BrakeRule::default()
+        );
+        assert_eq!(s.roster_preview_ttl, Duration::from_secs(24 * 3600));
     }
 
     #[test]
@@ -393,6 +446,11 @@ mod tests {
             ("TRUSTED_PROXY_HOPS", "11"),
             ("TRUSTED_PROXY_HOPS", "-1"),
             ("TWILIO_ACCOUNT_SID", "AC123"),
+            ("ROSTER_BRAKE_PERCENT", "150"),
+            ("ROSTER_BRAKE_PERCENT", "NaN"),
+            ("ROSTER_BRAKE_ATTORNEYS", "-1"),
+            ("ROSTER_BRAKE_FULL_PERCENT", "two"),
+            ("ROSTER_PREVIEW_TTL_HOURS", "0"),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

@@ -99,12 +99,14 @@ impl Application {
             session_absolute_limit: settings.session_absolute_limit,
             roster_progress: Default::default(),
             review_documents_dir: settings.review_documents_dir.clone(),
+            roster_brake: settings.roster_brake,
         };
 
         let housekeeping = spawn_housekeeping(
             sessions.clone(),
             state.clone(),
             settings.session_cleanup_interval,
+            settings.roster_preview_ttl,
         );
         let worker = spawn_worker(state.clone(), settings.job_poll_interval);
         let allowed_origin = AllowedOrigin(public_origin);
@@ -219,6 +221,10 @@ fn router(
         .route(
             "/admin/roster/uploads/{id}/errors.csv",
             get(roster::errors_csv),
+        )
+        .route(
+            "/admin/roster/uploads/{id}/changes.csv",
+            get(roster::changes_csv),
         )
         .route("/roster-template.csv", get(roster::template))
         .route(
@@ -368,11 +374,12 @@ fn code_sender(delivery: &CodeDelivery) -> anyhow::Result<CodeSender> {
 }
 
 /// Periodic work: expired sessions and rate-limit windows, expired
-/// registrations, renewal reminders.
+/// registrations, renewal reminders, abandoned roster previews.
 fn spawn_housekeeping(
     sessions: SessionBackend,
     state: AppState,
     every: std::time::Duration,
+    roster_preview_ttl: std::time::Duration,
 ) -> JoinHandle<()> {
     let pool = state.database.pool().clone();
     // Windows are at most an hour long; two hours back is surely finished.
@@ -405,6 +412,13 @@ fn spawn_housekeeping(
             }
             if let Err(error) = app::ssr::numbers::queue_reminders(&pool, &state.base_url).await {
                 tracing::error!(error = %error, "cannot send renewal reminders");
+            }
+            // A preview nobody decided (a browser closed, an import killed
+            // before its commit) would keep its staged rows for good.
+            match app::ssr::rosters::upload::expire_abandoned(&pool, roster_preview_ttl).await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "abandoned roster previews discarded"),
+                Err(error) => tracing::error!(error = %error, "cannot expire roster previews"),
             }
         }
     })

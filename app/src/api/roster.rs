@@ -31,6 +31,13 @@ pub struct UploadView {
     pub standings_changed: Option<i64>,
     pub numbers_added: Option<i64>,
     pub numbers_removed: Option<i64>,
+    /// How the file's bytes were read, in words.
+    pub encoding: String,
+    /// Rows with warnings only (a cell left empty or kept as given).
+    pub rows_warned: i64,
+    pub confirmed_removals: Option<i64>,
+    /// Which header gave each field: "bar_number: Registration Number; …".
+    pub columns_read: String,
 }
 
 /// What the upload page needs: where the admin may upload, and history.
@@ -39,6 +46,12 @@ pub struct RosterPageData {
     /// (code, name) of the jurisdictions the admin may upload for.
     pub jurisdictions: Vec<(String, String)>,
     pub history: Vec<UploadView>,
+    /// Saved column names: (jurisdiction, field, header).
+    pub columns: Vec<(String, String, String)>,
+    /// Saved status words: (jurisdiction, word, status).
+    pub status_words: Vec<(String, String, String)>,
+    /// The fields a column can be mapped to.
+    pub fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +69,8 @@ pub struct RowErrorView {
     pub column: String,
     pub value: String,
     pub message: String,
+    /// "error" (blocks the commit) or "warning".
+    pub severity: String,
 }
 
 /// An upload and what committing it would do.
@@ -67,8 +82,17 @@ pub struct PreviewData {
     pub standing_changes: Vec<StandingChangeView>,
     pub numbers_leaving: usize,
     pub numbers_entering: usize,
-    /// The first row errors (all are in the CSV download).
+    /// The first row problems (all are in the CSV download).
     pub errors: Vec<RowErrorView>,
+    /// Status words the jurisdiction's vocabulary does not know, each
+    /// once, with how many rows wrote it.
+    pub unknown_statuses: Vec<(String, i64)>,
+    /// The statuses a word may be mapped to: (value, label).
+    pub statuses: Vec<(String, String)>,
+    /// When the brake is on: the count to repeat, and why.
+    pub brake: Option<(u64, String)>,
+    /// The fields a column can be mapped to.
+    pub fields: Vec<String>,
 }
 
 /// Row errors shown on the page.
@@ -107,6 +131,10 @@ fn upload_view(upload: crate::ssr::rosters::upload::Upload) -> UploadView {
         standings_changed: upload.standings_changed,
         numbers_added: upload.numbers_added,
         numbers_removed: upload.numbers_removed,
+        encoding: upload.encoding.describe().to_owned(),
+        rows_warned: upload.rows_warned,
+        confirmed_removals: upload.confirmed_removals,
+        columns_read: upload.columns_read,
     }
 }
 
@@ -146,7 +174,7 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
         .admin_jurisdiction
         .as_deref()
         .and_then(|code| Jurisdiction::parse(code).ok());
-    let jurisdictions = JURISDICTIONS
+    let allowed: Vec<Jurisdiction> = JURISDICTIONS
         .iter()
         .filter_map(|(code, _)| Jurisdiction::parse(code).ok())
         .filter(|jurisdiction| {
@@ -154,6 +182,9 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
                 *jurisdiction,
             ))
         })
+        .collect();
+    let jurisdictions = allowed
+        .iter()
         .map(|jurisdiction| {
             (
                 jurisdiction.code().to_owned(),
@@ -167,9 +198,17 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
         _ => Some(own.ok_or(AppError::Forbidden)?),
     };
     let history = crate::ssr::rosters::upload::history(state.database.pool(), scope, 50).await?;
+    let (columns, status_words) =
+        crate::ssr::rosters::upload::saved_mappings(state.database.pool(), &allowed).await?;
     Ok(RosterPageData {
         jurisdictions,
         history: history.into_iter().map(upload_view).collect(),
+        columns,
+        status_words,
+        fields: crate::ssr::rosters::reading::Field::ALL
+            .iter()
+            .map(|field| field.as_str().to_owned())
+            .collect(),
     })
 }
 
@@ -180,10 +219,22 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
     let upload = visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
     let pool = state.database.pool();
-    let consequences = if upload.state == crate::ssr::rosters::upload::UploadState::Previewed {
+    let waiting = upload.state == roster_upload::UploadState::Previewed;
+    let consequences = if waiting {
         roster_upload::consequences(pool, &upload).await?
     } else {
         roster_upload::Consequences::default()
+    };
+    let brake = if waiting {
+        let brake = roster_upload::brake(pool, &upload, &consequences, state.roster_brake).await?;
+        brake.count().map(|count| (count, brake.describe()))
+    } else {
+        None
+    };
+    let unknown_statuses = if waiting {
+        roster_upload::unknown_statuses(pool, upload.id).await?
+    } else {
+        Vec::new()
     };
     let same_file = roster_upload::same_file_committed(pool, &upload)
         .await?
@@ -212,7 +263,23 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
                 column: error.column_name,
                 value: error.cell,
                 message: error.message,
+                severity: error.severity.as_str().to_owned(),
             })
+            .collect(),
+        unknown_statuses,
+        statuses: crate::domain::RosterStatus::ALL
+            .iter()
+            .map(|status| {
+                (
+                    status.as_str().to_owned(),
+                    status.as_str().replace('_', " "),
+                )
+            })
+            .collect(),
+        brake,
+        fields: crate::ssr::rosters::reading::Field::ALL
+            .iter()
+            .map(|field| field.as_str().to_owned())
             .collect(),
     })
 }
@@ -222,24 +289,91 @@ fn upload_id(raw: &str) -> Result<i64, AppError> {
     raw.trim().parse().map_err(|_| AppError::NotFound)
 }
 
-/// Applies a previewed upload (rows with errors only when `skip_invalid`).
+/// Applies a previewed upload (rows with errors only when `skip_invalid`;
+/// past the brake only when `confirm_removals` repeats its count).
 #[server(endpoint = "commit_roster_upload")]
 pub async fn commit_roster_upload(
     upload: String,
     skip_invalid: Option<String>,
+    confirm_removals: Option<String>,
 ) -> Result<(), AppError> {
+    use crate::ssr::rosters::upload::{self as roster_upload, Decision};
     let account = roster_admin().await?;
     let id = upload_id(&upload)?;
     visible_upload(&account, id).await?;
+    let confirm_removals = match confirm_removals.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(typed) => Some(typed.replace(',', "").parse::<u64>().map_err(|_| {
+            AppError::Validation(format!(
+                "Type the count as digits, like 1228 (you typed {typed:?})."
+            ))
+        })?),
+    };
     let state = crate::ssr::auth::state()?;
-    crate::ssr::rosters::upload::commit(
+    roster_upload::commit(
         state.database.pool(),
         id,
-        Some(account.id),
-        skip_invalid.is_some(),
+        Decision {
+            decided_by: Some(account.id),
+            skip_invalid: skip_invalid.is_some(),
+            confirm_removals,
+        },
+        state.roster_brake,
     )
     .await?;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}?committed=1"));
+    Ok(())
+}
+
+/// Saves which column of a bar's files holds a field (an empty header
+/// forgets it); from the upload page or a preview (`back` says where to
+/// return). It applies to the files uploaded from then on.
+#[server(endpoint = "save_roster_column")]
+pub async fn save_roster_column(
+    jurisdiction: String,
+    field: String,
+    header: String,
+    back: Option<String>,
+) -> Result<(), AppError> {
+    use crate::domain::Jurisdiction;
+    use crate::ssr::accounts::permission::Permission;
+    use crate::ssr::rosters::reading::Field;
+    let account = roster_admin().await?;
+    let jurisdiction = Jurisdiction::parse(&jurisdiction)
+        .map_err(|_| AppError::Validation("Choose the jurisdiction.".into()))?;
+    if !account.may(Permission::ManageRoster(jurisdiction)) {
+        return Err(AppError::Forbidden);
+    }
+    let field = Field::parse(&field)
+        .ok_or_else(|| AppError::Validation("Choose the field the column holds.".into()))?;
+    let state = crate::ssr::auth::state()?;
+    crate::ssr::rosters::upload::save_column(state.database.pool(), jurisdiction, field, &header)
+        .await?;
+    // Only our own pages: an open redirect would be a phishing aid.
+    let back = back
+        .filter(|path| path.starts_with("/admin/roster/uploads/") && !path.contains("//"))
+        .unwrap_or_else(|| "/admin/roster".into());
+    leptos_axum::redirect(&format!("{back}?column_saved=1"));
+    Ok(())
+}
+
+/// Confirms what a status word of the file means: saved to the
+/// jurisdiction's vocabulary and applied to this upload's rows.
+#[server(endpoint = "map_roster_status")]
+pub async fn map_roster_status(
+    upload: String,
+    word: String,
+    status: String,
+) -> Result<(), AppError> {
+    use crate::domain::RosterStatus;
+    let account = roster_admin().await?;
+    let id = upload_id(&upload)?;
+    visible_upload(&account, id).await?;
+    let status = RosterStatus::parse(&status)
+        .ok_or_else(|| AppError::Validation(format!("Choose what {word:?} means.")))?;
+    let state = crate::ssr::auth::state()?;
+    crate::ssr::rosters::upload::map_statuses(state.database.pool(), id, &[(word, status)]).await?;
+    leptos_axum::redirect(&format!("/admin/roster/uploads/{id}"));
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::roster::{
-    CommitRosterUpload, DiscardRosterUpload, PreviewData, RosterPageData, UploadView, roster_page,
-    roster_preview,
+    CommitRosterUpload, DiscardRosterUpload, MapRosterStatus, PreviewData, RosterPageData,
+    SaveRosterColumn, UploadView, roster_page, roster_preview,
 };
 use crate::components::form::FormError;
 use crate::components::page_error::guarded;
@@ -35,6 +35,7 @@ pub fn RosterUploadPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error");
     let discarded = move || query.read().get("discarded").is_some();
+    let column_saved = move || query.read().get("column_saved").is_some();
     view! {
         <Title text="Roster uploads" />
         <h1>"Roster uploads"</h1>
@@ -56,6 +57,9 @@ pub fn RosterUploadPage() -> impl IntoView {
         <Show when=discarded>
             <p class="form-success" role="status">"Upload discarded: nothing changed."</p>
         </Show>
+        <Show when=column_saved>
+            <p class="form-success" role="status">"Column name saved for your bar's next files."</p>
+        </Show>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 data.get()
@@ -64,25 +68,36 @@ pub fn RosterUploadPage() -> impl IntoView {
         </Suspense>
         <h2 id="format">"The file"</h2>
         <p>
-            "A CSV file (UTF-8, with or without a byte-order mark; commas; fields in double quotes "
-            "where they hold commas) whose first line names the columns, in any order and any case:"
+            "A CSV file whose first line names the columns, in any order; names are compared "
+            "ignoring case, spaces, underscores and hyphens (\"Bar Number\" is bar_number). "
+            "UTF-8 (with or without a byte-order mark), Excel's \"Unicode Text\" (UTF-16), or "
+            "Excel's Windows \"CSV\" (Windows-1252, taken when the file is not UTF-8 and reads "
+            "cleanly; the preview says so). A first line sep=, (or sep=;) chooses the separator. "
+            "Rows may leave trailing empty fields out."
         </p>
         <dl class="facts">
             <dt>"bar_number"</dt>
-            <dd>"required: letters and digits as the bar writes them"</dd>
+            <dd>
+                "required: letters and digits as the bar writes them (also read from \"Registration Number\", \"License Number\")"
+            </dd>
             <dt>"full_name"</dt>
-            <dd>"required"</dd>
+            <dd>"required, or given_name, middle_name, family_name and name_suffix columns"</dd>
             <dt>"status"</dt>
-            <dd>"required: active, inactive, suspended, disbarred, deceased or resigned"</dd>
+            <dd>
+                "required: active, inactive, suspended, disbarred, deceased or resigned, or the bar's own words once mapped on the preview"
+            </dd>
             <dt>"email"</dt>
             <dd>"optional"</dd>
             <dt>"admitted_on"</dt>
-            <dd>"optional: YYYY-MM-DD"</dd>
+            <dd>"optional: YYYY-MM-DD, M/D/YYYY, MM/DD/YYYY or a year (never a two-digit year)"</dd>
             <dt>"office_phone"</dt>
-            <dd>"optional"</dd>
+            <dd>"optional: with an extension as ext. 12, #204, x7 or , 3"</dd>
         </dl>
         <p>
-            "Other columns are ignored (the preview names them). At most 50 MiB and 1,000,000 rows. "
+            "Other columns are ignored (the preview names them). A member whose bar number reads is "
+            "never dropped for another cell: an unreadable email, date or phone is left empty "
+            "with a warning; an unknown status keeps the member's status until you map it. "
+            "At most 50 MiB and 1,000,000 rows. "
             <a href="/roster-template.csv" download="roster-template.csv">
                 "Download the template"
             </a> "."
@@ -181,6 +196,99 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
         </form>
         <h2>"Earlier uploads"</h2>
         <History uploads=data.history />
+        <ColumnNames
+            jurisdictions=data.jurisdictions
+            fields=data.fields
+            columns=data.columns
+            words=data.status_words
+            back=None
+        />
+    }
+}
+
+/// The bar's own column names (saved per jurisdiction) and status words,
+/// with a form to name the column that holds a field.
+#[component]
+fn ColumnNames(
+    jurisdictions: Vec<(String, String)>,
+    fields: Vec<String>,
+    columns: Vec<(String, String, String)>,
+    words: Vec<(String, String, String)>,
+    back: Option<String>,
+) -> impl IntoView {
+    let save = ServerAction::<SaveRosterColumn>::new();
+    let saved = (!columns.is_empty()).then(|| {
+        view! {
+            <ul>
+                {columns
+                    .into_iter()
+                    .map(|(code, field, header)| {
+                        view! { <li>{format!("{code}: {field} is read from the column \"{header}\"")}</li> }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    });
+    let words = (!words.is_empty()).then(|| {
+        view! {
+            <p>"Status words confirmed so far:"</p>
+            <ul>
+                {words
+                    .into_iter()
+                    .map(|(code, word, status)| {
+                        view! { <li>{format!("{code}: \"{word}\" means {status}")}</li> }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+    });
+    let jurisdiction_field = if let [(code, _)] = jurisdictions.as_slice() {
+        view! { <input type="hidden" name="jurisdiction" value=code.clone() /> }.into_any()
+    } else {
+        view! {
+            <div class="field">
+                <label for="column-jurisdiction">"Bar whose files use it"</label>
+                <select id="column-jurisdiction" name="jurisdiction" required>
+                    {jurisdictions
+                        .iter()
+                        .map(|(code, name)| {
+                            view! { <option value=code.clone()>{format!("{name} ({code})")}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <h2 id="columns">"Column names"</h2>
+        <p>
+            "If your bar's files name a column differently (\"Registration Number\", \"Last Name\"), "
+            "say which field it holds: it is saved for your bar and used for every file from then "
+            "on. A full name can be made of given_name, middle_name, family_name and name_suffix "
+            "columns. An empty column name forgets the choice."
+        </p>
+        {saved}
+        {words}
+        <FormError result=save.value() />
+        <ActionForm action=save attr:class="form">
+            {jurisdiction_field}
+            <input type="hidden" name="back" value=back.unwrap_or_default() />
+            <div class="field">
+                <label for="column-field">"Field"</label>
+                <select id="column-field" name="field" required>
+                    {fields
+                        .into_iter()
+                        .map(|field| view! { <option value=field.clone()>{field.clone()}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="column-header">"Column name in the file"</label>
+                <input id="column-header" name="header" type="text" maxlength="200" />
+            </div>
+            <button type="submit" class="button-secondary">"Save the column name"</button>
+        </ActionForm>
     }
 }
 
@@ -342,6 +450,7 @@ pub fn RosterPreviewPage() -> impl IntoView {
     let query = use_query_map();
     let commit = ServerAction::<CommitRosterUpload>::new();
     let discard = ServerAction::<DiscardRosterUpload>::new();
+    let map = ServerAction::<MapRosterStatus>::new();
     let id = move || {
         params
             .read()
@@ -350,22 +459,29 @@ pub fn RosterPreviewPage() -> impl IntoView {
             .unwrap_or(0)
     };
     let preview = Resource::new(
-        move || (id(), commit.version().get()),
+        move || (id(), commit.version().get() + map.version().get()),
         |(id, _)| roster_preview(id),
     );
     let committed = move || query.read().get("committed").is_some();
+    let column_saved = move || query.read().get("column_saved").is_some();
     view! {
         <Title text="Roster upload" />
         <Show when=committed>
             <p class="form-success" role="status">"Committed."</p>
         </Show>
+        <Show when=column_saved>
+            <p class="form-success" role="status">
+                "Column name saved: discard this upload and upload the file again to read it so."
+            </p>
+        </Show>
         <FormError result=commit.value() />
         <FormError result=discard.value() />
+        <FormError result=map.value() />
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 preview
                     .get()
-                    .map(|answer| guarded(answer, |data| view! { <Preview data commit discard /> }.into_any()))
+                    .map(|answer| guarded(answer, |data| view! { <Preview data commit discard map /> }.into_any()))
             }}
         </Suspense>
         <p>
@@ -379,8 +495,51 @@ fn Preview(
     data: PreviewData,
     commit: ServerAction<CommitRosterUpload>,
     discard: ServerAction<DiscardRosterUpload>,
+    map: ServerAction<MapRosterStatus>,
 ) -> impl IntoView {
     let upload = data.upload;
+    let statuses = data.statuses.clone();
+    let unknown_words = data.unknown_statuses.clone();
+    let upload_id = upload.id;
+    let unknown = (!unknown_words.is_empty() && upload.state == "previewed").then(move || {
+        let forms = unknown_words
+            .into_iter()
+            .map(|(word, rows)| {
+                let options = statuses
+                    .iter()
+                    .map(|(value, label)| view! { <option value=value.clone()>{label.clone()}</option> })
+                    .collect_view();
+                let label = format!("\"{word}\" ({rows} rows) means");
+                view! {
+                    <ActionForm action=map attr:class="form-inline">
+                        <input type="hidden" name="upload" value=upload_id.to_string() />
+                        <input type="hidden" name="word" value=word.clone() />
+                        <label>
+                            {label}
+                            " "
+                            <select name="status" required>
+                                <option value="">"Choose…"</option>
+                                {options}
+                            </select>
+                        </label>
+                        <button type="submit" class="button-secondary">"Save for this bar"</button>
+                    </ActionForm>
+                }
+            })
+            .collect_view();
+        view! {
+            <h2>"Status words to map"</h2>
+            <p>
+                "The file uses status words this bar's vocabulary does not know yet. Until you say "
+                "what each means, those members keep the status they have now and the upload "
+                "cannot be committed without skipping them. Each choice is saved for the next "
+                "file. Words match exactly: \"Suspended, currently registered\" is not "
+                "\"Currently registered\"."
+            </p>
+            {forms}
+        }
+    });
+    let changes_href = format!("/admin/roster/uploads/{}/changes.csv", upload.id);
     let id = upload.id.to_string();
     let mode = if upload.mode == "full" {
         "full roster"
@@ -399,11 +558,40 @@ fn Preview(
     let ignored = (!upload.ignored_columns.is_empty()).then(|| {
         view! { <p class="notice" role="note">{format!("Ignored columns: {}.", upload.ignored_columns)}</p> }
     });
+    let columns_read = (!upload.columns_read.is_empty())
+        .then(|| view! { <p data-testid="columns-read">{format!("Columns read: {}.", upload.columns_read)}</p> });
+    let column_form = (upload.state == "previewed").then(|| {
+        let jurisdictions = vec![(upload.jurisdiction.clone(), upload.jurisdiction.clone())];
+        view! {
+            <details>
+                <summary>"A column was read wrongly or ignored?"</summary>
+                <ColumnNames
+                    jurisdictions
+                    fields=data.fields.clone()
+                    columns=Vec::new()
+                    words=Vec::new()
+                    back=Some(format!("/admin/roster/uploads/{}", upload.id))
+                />
+                <p>"Then discard this upload and upload the file again: it is read with the saved names."</p>
+            </details>
+        }
+    });
     let errors_href = format!("/admin/roster/uploads/{}/errors.csv", upload.id);
-    let errors = (upload.rows_invalid > 0).then(|| {
+    let errors = (upload.rows_invalid > 0 || upload.rows_warned > 0).then(|| {
         let shown = data.errors.len();
         view! {
-            <h2>{format!("{} rows with errors", upload.rows_invalid)}</h2>
+            <h2>
+                {format!(
+                    "{} rows with errors, {} with warnings",
+                    upload.rows_invalid,
+                    upload.rows_warned,
+                )}
+            </h2>
+            <p>
+                "An error blocks the commit until mapped, fixed or skipped (a skipped row leaves its "
+                "member as they are, never missing). A warning only says which cell was left empty "
+                "or kept as written: the member was read."
+            </p>
             <p>
                 {format!("The first {shown} are below. ")}
                 <a href=errors_href download="">"Download the errors as CSV"</a>
@@ -416,6 +604,7 @@ fn Preview(
                         <th scope="col">"Column"</th>
                         <th scope="col">"Value"</th>
                         <th scope="col">"Problem"</th>
+                        <th scope="col">"Kind"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -431,6 +620,7 @@ fn Preview(
                                         <code>{error.value}</code>
                                     </td>
                                     <td>{error.message}</td>
+                                    <td>{error.severity}</td>
                                 </tr>
                             }
                         })
@@ -484,10 +674,31 @@ fn Preview(
                     </div>
                 }
             });
+            let brake = data.brake.clone().map(|(count, why)| {
+                let mut why = why;
+                if let Some(first) = why.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                view! {
+                    <div class="notice" role="note" data-testid="brake">
+                        <p>{format!("{why}.")}</p>
+                        <div class="field">
+                            <label for="confirm_removals">
+                                {format!("Type {count} to confirm")}
+                            </label>
+                            <input id="confirm_removals" name="confirm_removals" inputmode="numeric" autocomplete="off" required />
+                        </div>
+                    </div>
+                }
+            });
             let (commit_id, discard_id) = (id.clone(), id.clone());
             view! {
                 <h2>"If you commit"</h2>
                 {changes}
+                <p>
+                    <a href=changes_href download="">"Download the changes as CSV"</a>
+                    " (members, statuses before and after, attorneys and their numbers)."
+                </p>
                 <p data-testid="numbers-effect">
                     {format!(
                         "Registered numbers leaving the registry: {}. Entering it: {}.",
@@ -497,6 +708,7 @@ fn Preview(
                 </p>
                 <ActionForm action=commit attr:class="form">
                     <input type="hidden" name="upload" value=commit_id />
+                    {brake}
                     {skip}
                     <button type="submit" class="button">"Commit this upload"</button>
                 </ActionForm>
@@ -520,9 +732,14 @@ fn Preview(
             <dd>
                 <code>{upload.sha256.clone()}</code>
             </dd>
+            <dt>"Read as"</dt>
+            <dd data-testid="encoding">{upload.encoding.clone()}</dd>
         </dl>
         {same_file}
+        {columns_read}
         {ignored}
+        {column_form}
+        {unknown}
         <table class="data-table" data-testid="upload-counts">
             <tbody>
                 <tr>

@@ -12,6 +12,7 @@ use crate::domain::{
 use crate::ssr::accounts::TokenPurpose;
 use crate::ssr::infra::jobs::JobState;
 use crate::ssr::registry::Op;
+use crate::ssr::rosters::reading::{Field, FileEncoding, Severity};
 use crate::ssr::rosters::upload::{Mode, UploadState};
 
 type Column = (String, String);
@@ -118,6 +119,22 @@ fn every_check_list_equals_its_enum_on_both_engines() {
         (
             ("roster_uploads", "state"),
             texts(UploadState::ALL, UploadState::as_str),
+        ),
+        (
+            ("roster_uploads", "encoding"),
+            texts(FileEncoding::ALL, FileEncoding::as_str),
+        ),
+        (
+            ("roster_upload_errors", "severity"),
+            texts(Severity::ALL, Severity::as_str),
+        ),
+        (
+            ("roster_status_words", "status"),
+            texts(RosterStatus::ALL, RosterStatus::as_str),
+        ),
+        (
+            ("roster_column_maps", "field"),
+            texts(Field::ALL, Field::as_str),
         ),
     ]
     .into_iter()

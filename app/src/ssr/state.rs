@@ -22,6 +22,8 @@ pub struct AppState {
     pub roster_progress: crate::ssr::rosters::upload::ProgressBoard,
     /// Where review documents are stored, outside the site root.
     pub review_documents_dir: std::path::PathBuf,
+    /// When a roster commit needs a confirmation repeating a count.
+    pub roster_brake: crate::ssr::rosters::upload::BrakeRule,
 }
 
 impl FromRef<AppState> for LeptosOptions {

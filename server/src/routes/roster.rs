@@ -216,36 +216,68 @@ pub async fn errors_csv(
     session: Session,
     Path(upload_id): Path<i64>,
 ) -> Response {
-    let account = match roster_admin(&state, &session).await {
+    download(&state, &session, upload_id, "errors", |pool, upload| {
+        Box::pin(async move { roster_upload::errors_csv(&pool, upload.id).await })
+    })
+    .await
+}
+
+/// `GET /admin/roster/uploads/{id}/changes.csv`: what committing would
+/// change (members, standings, numbers), formulas neutralised.
+pub async fn changes_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Path(upload_id): Path<i64>,
+) -> Response {
+    download(&state, &session, upload_id, "changes", |pool, upload| {
+        Box::pin(async move { roster_upload::changes_csv(&pool, &upload).await })
+    })
+    .await
+}
+
+type CsvFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, UploadError>> + Send>>;
+
+/// A CSV about one upload, for an admin who may see it (else 404, so ids
+/// of other jurisdictions' uploads reveal nothing).
+async fn download(
+    state: &AppState,
+    session: &Session,
+    upload_id: i64,
+    what: &str,
+    make: impl FnOnce(sqlx::AnyPool, roster_upload::Upload) -> CsvFuture,
+) -> Response {
+    let account = match roster_admin(state, session).await {
         Ok(account) => account,
         Err(error) => {
             let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::FORBIDDEN);
             return (status, error.to_string()).into_response();
         }
     };
-    let pool = state.database.pool();
-    let allowed = match roster_upload::upload(pool, upload_id).await {
-        Ok(upload) => Jurisdiction::parse(&upload.jurisdiction)
-            .is_ok_and(|jurisdiction| account.may(Permission::ManageRoster(jurisdiction))),
-        Err(_) => false,
+    let pool = state.database.pool().clone();
+    let upload = match roster_upload::upload(&pool, upload_id).await {
+        Ok(upload)
+            if Jurisdiction::parse(&upload.jurisdiction)
+                .is_ok_and(|jurisdiction| account.may(Permission::ManageRoster(jurisdiction))) =>
+        {
+            upload
+        }
+        _ => return (StatusCode::NOT_FOUND, "No such upload.").into_response(),
     };
-    if !allowed {
-        return (StatusCode::NOT_FOUND, "No such upload.").into_response();
-    }
-    match roster_upload::errors_csv(pool, upload_id).await {
+    match make(pool, upload).await {
         Ok(body) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"roster-upload-{upload_id}-errors.csv\""),
+                    format!("attachment; filename=\"roster-upload-{upload_id}-{what}.csv\""),
                 ),
             ],
             body,
         )
             .into_response(),
         Err(error) => {
-            tracing::error!(error = %error, "cannot write the errors CSV");
+            tracing::error!(error = %error, what, "cannot write a roster CSV");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
         }
     }

@@ -145,9 +145,10 @@ db_test!(
         let pool = app.database.pool();
         app::ssr::rosters::seed_csv(
             pool,
-            "jurisdiction,bar_number,full_name,status,email\n\
-             CA,123456,Jane Doe,active,jdoe@bar-firm.example\n"
-                .as_bytes(),
+            std::io::Cursor::new(
+                "jurisdiction,bar_number,full_name,status,email\n\
+                 CA,123456,Jane Doe,active,jdoe@bar-firm.example\n",
+            ),
             None,
         )
         .await

@@ -17,6 +17,7 @@ mod provider_api;
 mod registry;
 mod revocation;
 mod roster;
+mod roster_files;
 mod roster_pages;
 mod roster_upload;
 mod security;

@@ -2,13 +2,14 @@
 //! would do, the commit and its cascade, idempotence, and hostile files
 //! that must leave nothing behind.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use app::domain::Jurisdiction;
 use app::ssr::registry::Op;
+use app::ssr::rosters::reading::{FileEncoding, ReadError, Severity};
 use app::ssr::rosters::upload::{
-    self as uploads, Mode, Progress, UploadError, UploadRequest, Uploader,
+    self as uploads, BrakeRule, Decision, Mode, Progress, UploadError, UploadRequest, Uploader,
 };
 
 use crate::helpers::journeys::{PASSWORD, verified_account, verify};
@@ -30,7 +31,7 @@ fn request(mode: Mode) -> UploadRequest {
 async fn stage(
     app: &TestApp,
     mode: Mode,
-    input: impl Read + Send + 'static,
+    input: impl Read + Seek + Send + 'static,
 ) -> Result<i64, UploadError> {
     uploads::stage(
         app.database.pool(),
@@ -43,6 +44,28 @@ async fn stage(
 
 async fn stage_text(app: &TestApp, mode: Mode, csv: &str) -> Result<i64, UploadError> {
     stage(app, mode, io::Cursor::new(csv.as_bytes().to_vec())).await
+}
+
+/// Commits as an admin would: `skip` the rows with errors, `confirm` the
+/// brake's count.
+async fn commit(
+    app: &TestApp,
+    upload_id: i64,
+    skip: bool,
+    confirm: Option<u64>,
+) -> Result<uploads::CommitReport, UploadError> {
+    let decision = Decision {
+        decided_by: None,
+        skip_invalid: skip,
+        confirm_removals: confirm,
+    };
+    uploads::commit(
+        app.database.pool(),
+        upload_id,
+        decision,
+        BrakeRule::default(),
+    )
+    .await
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
@@ -89,7 +112,7 @@ db_test!(
         seed_status(&app, "active").await;
         app::ssr::rosters::seed_csv(
             pool,
-            "jurisdiction,bar_number,full_name,status\nCA,222,Old Member,active\n".as_bytes(),
+            io::Cursor::new("jurisdiction,bar_number,full_name,status\nCA,222,Old Member,active\n"),
             None,
         )
         .await
@@ -145,7 +168,20 @@ db_test!(
         assert_eq!(log(&app).await.len(), 1, "a preview changes nothing");
         assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
 
-        let report = uploads::commit(pool, upload_id, None, false)
+        // Jane is the one verified attorney of CA: losing her is more than
+        // 2%, so the brake asks for the count (1) and, refused, writes nothing.
+        let refused = commit(&app, upload_id, false, None).await;
+        assert!(
+            matches!(&refused, Err(UploadError::NeedsConfirmation(brake)) if brake.count() == Some(1)),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            commit(&app, upload_id, false, Some(2)).await,
+            Err(UploadError::NeedsConfirmation(_))
+        ));
+        assert_eq!(standing_of(&app, "jane@example.org").await, "verified");
+        assert_eq!(log(&app).await.len(), 1, "a refused commit changes nothing");
+        let report = commit(&app, upload_id, false, Some(1))
             .await
             .expect("committed");
         assert_eq!(report.standings_changed, 2);
@@ -169,7 +205,7 @@ db_test!(
         assert_eq!(old, "not_listed");
         assert_eq!(count(&app, "roster_staging").await, 0, "staging is cleared");
         assert!(matches!(
-            uploads::commit(pool, upload_id, None, false).await,
+            commit(&app, upload_id, false, Some(1)).await,
             Err(UploadError::AlreadyDecided)
         ));
 
@@ -199,9 +235,7 @@ db_test!(
                 .fetch_all(pool)
                 .await
                 .expect("times");
-        let report = uploads::commit(pool, again, None, false)
-            .await
-            .expect("committed");
+        let report = commit(&app, again, false, None).await.expect("committed");
         assert_eq!(report.standings_changed, 0);
         assert_eq!((report.numbers_added, report.numbers_removed), (0, 0));
         let updated_after: Vec<i64> =
@@ -234,36 +268,49 @@ db_test!(
                    1,Ann Again,active,\n\
                    4,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",active,\n\
                    5,Dee Dunn\n\
-                   6,Eve Ellis,active,2001-02-30\n";
+                   6,Eve Ellis,active,2001-02-30\n\
+                   !!,Fay Fox,active,\n";
         let upload_id = stage_text(&app, Mode::Partial, csv).await.expect("staged");
         let upload = uploads::upload(pool, upload_id).await.expect("upload");
-        assert_eq!((upload.rows_valid, upload.rows_invalid), (1, 6));
-        let errors: Vec<(i64, String)> = uploads::errors(pool, upload_id, 100)
+        // Ann, Cy (a US date) and Eve (a date that does not exist, left
+        // empty) are read; Bob (unknown status), the repeated 1, the
+        // formula name, Dee (no status) and the unreadable bar number block.
+        assert_eq!(
+            (upload.rows_valid, upload.rows_invalid, upload.rows_warned),
+            (3, 5, 1)
+        );
+        let errors: Vec<(i64, String, Severity)> = uploads::errors(pool, upload_id, 100)
             .await
             .expect("errors")
             .into_iter()
-            .map(|error| (error.line, error.column_name))
+            .map(|error| (error.line, error.column_name, error.severity))
             .collect();
         assert_eq!(
             errors,
             vec![
-                (3, "status".to_owned()),
-                (4, "admitted_on".to_owned()),
-                (5, "bar_number".to_owned()),
-                (6, "full_name".to_owned()),
-                (7, String::new()),
-                (8, "admitted_on".to_owned()),
+                (3, "status".to_owned(), Severity::Error),
+                (5, "bar_number".to_owned(), Severity::Error),
+                (6, "full_name".to_owned(), Severity::Error),
+                (7, "status".to_owned(), Severity::Error),
+                (8, "admitted_on".to_owned(), Severity::Warning),
+                (9, "bar_number".to_owned(), Severity::Error),
             ]
         );
-        let duplicate = &uploads::errors(pool, upload_id, 100).await.expect("errors")[2];
+        let duplicate = &uploads::errors(pool, upload_id, 100).await.expect("errors")[1];
         assert!(
             duplicate.message.contains("first on line 2"),
             "{duplicate:?}"
         );
+        assert_eq!(
+            uploads::unknown_statuses(pool, upload_id)
+                .await
+                .expect("words"),
+            vec![("retired".to_owned(), 1)]
+        );
         let report = String::from_utf8(uploads::errors_csv(pool, upload_id).await.expect("csv"))
             .expect("utf-8");
         assert!(
-            report.starts_with("line,column,value,message\n"),
+            report.starts_with("line,column,value,message,severity\n"),
             "{report}"
         );
         assert!(
@@ -273,23 +320,37 @@ db_test!(
         assert!(!report.contains(",=HYPERLINK"), "{report}");
 
         assert!(matches!(
-            uploads::commit(pool, upload_id, None, false).await,
-            Err(UploadError::HasErrors(6))
+            commit(&app, upload_id, false, None).await,
+            Err(UploadError::HasErrors(5))
         ));
         assert_eq!(count(&app, "roster").await, 0, "refused: nothing applied");
-        uploads::commit(pool, upload_id, None, true)
+        commit(&app, upload_id, true, None)
             .await
             .expect("committed, skipping the bad rows");
-        let names: Vec<String> = sqlx::query_scalar("SELECT full_name FROM roster")
-            .fetch_all(pool)
-            .await
-            .expect("roster");
-        assert_eq!(names, vec!["Ann Able".to_owned()]);
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT full_name, admitted_on FROM roster ORDER BY bar_number")
+                .fetch_all(pool)
+                .await
+                .expect("roster");
+        assert_eq!(
+            rows,
+            vec![
+                ("Ann Able".to_owned(), Some("2001-02-03".to_owned())),
+                ("Cy Cole".to_owned(), Some("2001-02-03".to_owned())),
+                ("Eve Ellis".to_owned(), None),
+            ]
+        );
     }
 );
 
 /// A reader that gives `prefix`, then fails as a dropped connection does.
 struct CutOff(io::Cursor<Vec<u8>>);
+
+impl Seek for CutOff {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.0.seek(to)
+    }
+}
 
 impl Read for CutOff {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
@@ -313,19 +374,16 @@ db_test!(
         )
         .await;
         assert!(
-            matches!(&semicolons, Err(UploadError::MissingColumn { hint, .. }) if hint.contains("semicolons")),
+            matches!(&semicolons, Err(UploadError::Unreadable(ReadError::MissingColumn { hint, .. })) if hint.contains("semicolons")),
             "{semicolons:?}"
         );
         assert!(matches!(
             stage_text(&app, Mode::Partial, "bar_number,full_name\n1,Ann Able\n").await,
-            Err(UploadError::MissingColumn {
-                column: "status",
-                ..
-            })
+            Err(UploadError::Unreadable(ReadError::MissingColumn { wanted, .. })) if wanted == "status"
         ));
         assert!(matches!(
             stage_text(&app, Mode::Partial, "").await,
-            Err(UploadError::Empty)
+            Err(UploadError::Unreadable(ReadError::Empty))
         ));
         let wide = format!(
             "bar_number,full_name,status,{}\n",
@@ -336,19 +394,34 @@ db_test!(
         );
         assert!(matches!(
             stage_text(&app, Mode::Partial, &wide).await,
-            Err(UploadError::TooManyColumns(10_003))
+            Err(UploadError::Unreadable(ReadError::TooManyColumns(10_003)))
         ));
-        let mut not_utf8 = b"bar_number,full_name,status\n1,Ann ".to_vec();
-        not_utf8.extend([0xff, 0xfe]);
-        not_utf8.extend(b",active\n2,Bo Bell,active\n");
-        let staged = stage(&app, Mode::Partial, io::Cursor::new(not_utf8))
+        // Bytes that are neither UTF-8 nor Windows-1252 (0x81 is unassigned
+        // there): refused whole, saying how to save the file.
+        let mut not_text = b"bar_number,full_name,status\n1,Ann ".to_vec();
+        not_text.extend([0x81]);
+        not_text.extend(b",active\n2,Bo Bell,active\n");
+        let refused = stage(&app, Mode::Partial, io::Cursor::new(not_text)).await;
+        assert!(
+            matches!(
+                &refused,
+                Err(UploadError::Unreadable(ReadError::NotText { .. }))
+            ),
+            "{refused:?}"
+        );
+        let message = refused.expect_err("refused").to_string();
+        assert!(message.contains("CSV UTF-8"), "{message}");
+        // Not UTF-8 but clean Windows-1252: read as such, and said so.
+        let mut windows = b"bar_number,full_name,status\n1,Ren\xe9e O\x92Brien,active\n".to_vec();
+        windows.extend(b"2,Bo Bell,active\n");
+        let staged = stage(&app, Mode::Partial, io::Cursor::new(windows))
             .await
-            .expect("a bad row, not a bad file");
-        let errors = uploads::errors(app.database.pool(), staged, 10)
+            .expect("staged");
+        let upload = uploads::upload(app.database.pool(), staged)
             .await
-            .expect("errors");
-        assert_eq!(errors.len(), 1);
-        assert!(errors[0].message.contains("UTF-8"));
+            .expect("upload");
+        assert_eq!(upload.encoding, FileEncoding::Windows1252);
+        assert_eq!((upload.rows_valid, upload.rows_invalid), (2, 0));
         uploads::discard(app.database.pool(), staged, None)
             .await
             .expect("discarded");
@@ -366,16 +439,14 @@ db_test!(
         ));
 
         // Over 50 MiB of rows (each one invalid, so only the count grows).
-        let header = io::Cursor::new(b"bar_number,full_name,status\n".to_vec());
         let line = format!("{},x,active\n", "!".repeat(90));
-        let big = header.chain(RepeatLine::new(line, uploads::MAX_BYTES / 90 + 10));
+        let big = RepeatLine::new(line, uploads::MAX_BYTES / 90 + 10);
         assert!(matches!(
             stage(&app, Mode::Partial, big).await,
             Err(UploadError::TooLarge)
         ));
         // More than a million rows.
-        let header = io::Cursor::new(b"bar_number,full_name,status\n".to_vec());
-        let many = header.chain(RepeatLine::new("1\n".into(), uploads::MAX_ROWS + 1));
+        let many = RepeatLine::new("1\n".into(), uploads::MAX_ROWS + 1);
         assert!(matches!(
             stage(&app, Mode::Partial, many).await,
             Err(UploadError::TooManyRows)
@@ -384,18 +455,16 @@ db_test!(
         // Only the discarded upload is on record; nothing is staged.
         assert_eq!(count(&app, "roster_uploads").await, 1);
         assert_eq!(count(&app, "roster_staging").await, 0);
-        assert_eq!(
-            count(&app, "roster_upload_errors").await,
-            1,
-            "the discarded upload's row error"
-        );
+        assert_eq!(count(&app, "roster_upload_errors").await, 0);
         assert_eq!(count(&app, "roster").await, 0);
     }
 );
 
-/// `count` copies of one line, produced as they are read.
+/// A header, then `count` copies of one line, produced as they are read.
 struct RepeatLine {
+    header: io::Cursor<Vec<u8>>,
     line: Vec<u8>,
+    count: u64,
     left: u64,
     offset: usize,
 }
@@ -403,16 +472,33 @@ struct RepeatLine {
 impl RepeatLine {
     fn new(line: String, count: u64) -> Self {
         Self {
+            header: io::Cursor::new(b"bar_number,full_name,status\n".to_vec()),
             line: line.into_bytes(),
+            count,
             left: count,
             offset: 0,
         }
     }
 }
 
+impl Seek for RepeatLine {
+    /// Only back to the start, as the encoding check needs.
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match to {
+            SeekFrom::Start(0) => {
+                self.header.set_position(0);
+                self.left = self.count;
+                self.offset = 0;
+                Ok(0)
+            }
+            _ => Err(io::Error::other("only rewinds")),
+        }
+    }
+}
+
 impl Read for RepeatLine {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        let mut written = 0;
+        let mut written = self.header.read(buffer)?;
         while written < buffer.len() && self.left > 0 {
             let rest = &self.line[self.offset..];
             let n = rest.len().min(buffer.len() - written);

@@ -13,17 +13,17 @@
 
 pub mod claims;
 pub mod evidence;
+pub mod reading;
 pub mod review;
 pub mod upload;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Read;
+use std::io::{Read, Seek};
 
 use sqlx::{Any, AnyPool};
 
 use crate::domain::{
-    BarNumber, ClaimState, EmailAddress, Jurisdiction, NameKey, PersonName, RosterStatus, Standing,
-    StandingSource,
+    ClaimState, EmailAddress, Jurisdiction, NameKey, RosterStatus, Standing, StandingSource,
 };
 use crate::ssr::accounts::{self, AccountError, SignUp};
 use crate::ssr::infra::clock::now_millis;
@@ -41,7 +41,7 @@ pub enum RosterError {
     #[error("line {line}, column {column}: {message}")]
     InvalidRow {
         line: u64,
-        column: &'static str,
+        column: String,
         message: String,
     },
     #[error("line {line}: bar number {bar_number} appears twice for {jurisdiction}")]
@@ -50,8 +50,8 @@ pub enum RosterError {
         jurisdiction: &'static str,
         bar_number: String,
     },
-    #[error("the file cannot be read as CSV: {0}")]
-    Csv(#[from] csv::Error),
+    #[error("the file cannot be read: {0}")]
+    Unreadable(#[from] reading::ReadError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -459,106 +459,95 @@ pub struct SeedReport {
     pub members: u64,
     pub jurisdictions: Vec<&'static str>,
     pub standings_changed: u64,
+    /// Cells left empty or kept as given, with why.
+    pub warnings: Vec<reading::Problem>,
 }
 
-/// Loads roster rows from CSV (`bar_number`, `full_name`, `status`, and
-/// optionally `jurisdiction`, `email`, `admitted_on`, `office_phone`;
-/// headers in any case, other columns ignored), replacing entries with the
-/// same bar number, then re-runs the match. All rows or none: one bad row
-/// stops the seed before anything is stored. A row without a jurisdiction
-/// column takes `default_jurisdiction`. The bulk upload with preview is
-/// the roster issue's; this is for bootstrapping and development.
+/// Loads roster rows from CSV with the uploads' reader (`reading`: the
+/// same encodings, shapes, column names, dates and phones), replacing
+/// entries with the same bar number, then re-runs the match. All rows or
+/// none: a row with a blocking problem (no bar number, an unknown status,
+/// an unreadable name, a bar number twice) stops the seed before anything
+/// is stored; unreadable optional cells are left empty and reported. A
+/// row without a jurisdiction column takes `default_jurisdiction`, whose
+/// saved mappings are used. The bulk upload with preview is the roster
+/// issue's; this is for bootstrapping and development.
 pub async fn seed_csv(
     pool: &AnyPool,
-    input: impl Read,
+    mut input: impl Read + Seek,
     default_jurisdiction: Option<Jurisdiction>,
 ) -> Result<SeedReport, RosterError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(input);
-    let headers: Vec<String> = reader
-        .headers()?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
-    let column = |name: &'static str| headers.iter().position(|h| h == name);
-    let required = |name: &'static str| column(name).ok_or(RosterError::MissingColumn(name));
-    let (bar_col, name_col, status_col) = (
-        required("bar_number")?,
-        required("full_name")?,
-        required("status")?,
-    );
-    let jurisdiction_col = column("jurisdiction");
-    if jurisdiction_col.is_none() && default_jurisdiction.is_none() {
+    let mappings = match default_jurisdiction {
+        Some(jurisdiction) => upload::load_mappings(pool, jurisdiction).await?,
+        None => reading::Mappings::default(),
+    };
+    let encoding = reading::sniff(&mut input, upload::MAX_BYTES)?;
+    let mut reader = reading::Reader::open(input, encoding, &mappings)?;
+    if !reader.layout().has_jurisdiction() && default_jurisdiction.is_none() {
         return Err(RosterError::MissingColumn("jurisdiction"));
     }
-    let (email_col, admitted_col, phone_col) = (
-        column("email"),
-        column("admitted_on"),
-        column("office_phone"),
-    );
 
     let now = now_millis();
     let mut seen = BTreeSet::new();
     let mut jurisdictions = BTreeSet::new();
     let mut members = 0;
+    let mut warnings = Vec::new();
     let mut write = registry::begin_write(pool).await?;
-    for record in reader.records() {
-        let record = record?;
-        let line = record.position().map_or(0, |p| p.line());
-        let cell = |index: Option<usize>| index.and_then(|i| record.get(i)).unwrap_or("");
-        let invalid = |column: &'static str, message: String| RosterError::InvalidRow {
-            line,
-            column,
-            message,
+    while let Some(row) = reader.next_row(&mappings)? {
+        let (member, problems) = match row {
+            reading::Row::Member { member, problems } => (member, problems),
+            reading::Row::Unreadable(problem) => return Err(problem.into()),
         };
-
-        let jurisdiction = match jurisdiction_col {
-            Some(index) => Jurisdiction::parse(cell(Some(index)))
-                .map_err(|e| invalid("jurisdiction", e.to_string()))?,
-            None => default_jurisdiction.ok_or(RosterError::MissingColumn("jurisdiction"))?,
-        };
-        let bar_number = BarNumber::parse(cell(Some(bar_col)))
-            .map_err(|e| invalid("bar_number", e.to_string()))?;
-        let full_name = PersonName::parse(cell(Some(name_col)))
-            .map_err(|e| invalid("full_name", e.to_string()))?;
-        let status = RosterStatus::parse(cell(Some(status_col))).ok_or_else(|| {
-            invalid(
-                "status",
-                "not one of active, inactive, suspended, disbarred, deceased, resigned".into(),
-            )
-        })?;
-        let admitted_on = optional(cell(admitted_col));
-        if let Some(date) = admitted_on
-            && !is_iso_date(date)
+        if let Some(blocking) = problems
+            .iter()
+            .find(|p| p.severity == reading::Severity::Error)
         {
-            return Err(invalid("admitted_on", "not a date as YYYY-MM-DD".into()));
+            return Err(blocking.clone().into());
         }
-        if !seen.insert((jurisdiction.code(), bar_number.as_str().to_owned())) {
+        warnings.extend(problems);
+        let line = member.line;
+        let (Some(full_name), Some(status)) = (member.full_name, member.status) else {
+            return Err(RosterError::InvalidRow {
+                line,
+                column: "status".into(),
+                message: "no status or name".into(),
+            });
+        };
+        let jurisdiction = match member.jurisdiction.or(default_jurisdiction) {
+            Some(jurisdiction) => jurisdiction,
+            None => return Err(RosterError::MissingColumn("jurisdiction")),
+        };
+        if !seen.insert((jurisdiction.code(), member.bar_number.as_str().to_owned())) {
             return Err(RosterError::DuplicateMember {
                 line,
                 jurisdiction: jurisdiction.code(),
-                bar_number: bar_number.to_string(),
+                bar_number: member.bar_number.to_string(),
             });
         }
+        let (office_phone, office_phone_ext) = member
+            .office_phone
+            .as_ref()
+            .map(reading::OfficePhone::columns)
+            .map_or((None, None), |(phone, ext)| (Some(phone), ext));
 
         sqlx::query(
             "INSERT INTO roster (jurisdiction, bar_number, full_name, name_key, status, email, \
-             admitted_on, office_phone, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             admitted_on, office_phone, office_phone_ext, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (jurisdiction, bar_number) DO UPDATE SET full_name = excluded.full_name, \
              name_key = excluded.name_key, status = excluded.status, email = excluded.email, \
              admitted_on = excluded.admitted_on, office_phone = excluded.office_phone, \
-             updated_at = excluded.updated_at",
+             office_phone_ext = excluded.office_phone_ext, updated_at = excluded.updated_at",
         )
         .bind(jurisdiction.code())
-        .bind(bar_number.as_str())
+        .bind(member.bar_number.as_str())
         .bind(full_name.as_str())
         .bind(NameKey::of(full_name.as_str()).index_key())
         .bind(status.as_str())
-        .bind(optional(cell(email_col)))
-        .bind(admitted_on)
-        .bind(optional(cell(phone_col)))
+        .bind(member.email.as_ref().map(|email| email.as_str()))
+        .bind(member.admitted_on.as_ref().map(|date| date.as_str()))
+        .bind(office_phone)
+        .bind(office_phone_ext)
         .bind(now)
         .execute(&mut *write.transaction)
         .await?;
@@ -575,30 +564,18 @@ pub async fn seed_csv(
         members,
         jurisdictions: jurisdictions.into_iter().collect(),
         standings_changed,
+        warnings,
     })
 }
 
-fn optional(cell: &str) -> Option<&str> {
-    (!cell.is_empty()).then_some(cell)
-}
-
-/// A real calendar date written YYYY-MM-DD.
-pub(crate) fn is_iso_date(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('-').collect();
-    let [year, month, day] = parts.as_slice() else {
-        return false;
-    };
-    let digits =
-        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(year, 4) && digits(month, 2) && digits(day, 2)) {
-        return false;
+impl From<reading::Problem> for RosterError {
+    fn from(problem: reading::Problem) -> Self {
+        RosterError::InvalidRow {
+            line: problem.line,
+            column: problem.column,
+            message: format!("{} (value {:?})", problem.message, problem.cell),
+        }
     }
-    let (Ok(year), Ok(month), Ok(day)) = (year.parse(), month.parse::<u8>(), day.parse()) else {
-        return false;
-    };
-    time::Month::try_from(month)
-        .and_then(|month| time::Date::from_calendar_date(year, month, day))
-        .is_ok()
 }
 
 #[cfg(test)]
@@ -636,13 +613,5 @@ mod tests {
         assert_eq!(suspended.next_standing(Verified, true), PendingReview);
         assert_eq!(Verdict::Match.next_standing(PendingReview, false), Verified);
         assert_eq!(Verdict::Match.next_standing(Rejected, true), Rejected);
-    }
-
-    #[test]
-    fn dates_must_exist() {
-        assert!(is_iso_date("2001-02-28"));
-        assert!(!is_iso_date("2001-02-30"));
-        assert!(!is_iso_date("02/03/2001"));
-        assert!(!is_iso_date("2001-2-3"));
     }
 }

@@ -10,7 +10,7 @@
 //! together or not at all, even if the process dies half-way.
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,12 +19,13 @@ use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::mpsc;
 
 use crate::domain::closed_set::closed_set;
-use crate::domain::{
-    BarNumber, ClaimState, EmailAddress, Jurisdiction, NameKey, PersonName, RosterStatus, Standing,
-    StandingSource,
-};
+use crate::domain::{ClaimState, Jurisdiction, NameKey, RosterStatus, Standing, StandingSource};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::rosters::reading::{
+    self, Field, FileEncoding, Mappings, Member, OfficePhone, Problem, ReadError, Reader, Row,
+    Severity,
+};
 use crate::ssr::rosters::{self, Attorneys, RosterEntry, Verdict};
 use crate::ssr::{infra::db, registry};
 
@@ -32,13 +33,9 @@ use crate::ssr::{infra::db, registry};
 pub const MAX_BYTES: u64 = 50 * 1024 * 1024;
 /// Most data rows a file may have.
 pub const MAX_ROWS: u64 = 1_000_000;
-/// Most columns a header may have: the format has six.
-pub const MAX_COLUMNS: usize = 64;
 /// Row errors kept for the page and the download; all are counted.
 pub const MAX_STORED_ERRORS: u64 = 10_000;
-/// Longest cell kept in an error report.
-const MAX_CELL_SHOWN: usize = 200;
-/// Rows per INSERT: 9 parameters each, well under both engines' limits.
+/// Rows per INSERT: 12 parameters each, well under both engines' limits.
 const BATCH_ROWS: usize = 500;
 
 /// The header of the downloadable template, in the documented order.
@@ -72,14 +69,9 @@ pub enum UploadError {
     TooLarge,
     #[error("the file has more than 1,000,000 rows")]
     TooManyRows,
-    #[error("the header has {0} columns; a roster has at most 64")]
-    TooManyColumns(usize),
-    #[error("the file is empty: the first line must be the header")]
-    Empty,
-    #[error("the header is not UTF-8 text")]
-    HeaderNotUtf8,
-    #[error("the header has no {column} column{hint}")]
-    MissingColumn { column: &'static str, hint: String },
+    /// Not text in an encoding taken, no header, a column missing.
+    #[error(transparent)]
+    Unreadable(ReadError),
     #[error(
         "a full roster without a single valid row would mark every member not listed: nothing was stored"
     )]
@@ -92,8 +84,11 @@ pub enum UploadError {
     NotFound,
     #[error("this upload was already committed or discarded")]
     AlreadyDecided,
-    #[error("the file has {0} rows with errors: fix them, or choose to skip them")]
+    #[error("the file has {0} rows with errors: map or fix them, or choose to skip them")]
     HasErrors(u64),
+    /// The brake: the commit would take many out of good standing.
+    #[error("{}", .0.describe())]
+    NeedsConfirmation(Brake),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -178,38 +173,62 @@ impl Drop for ProgressEntry {
     }
 }
 
-/// A row that could not be taken, as the uploader is shown it.
+/// A problem in a row, as the uploader is shown it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RowError {
     pub line: i64,
     pub column_name: String,
     pub cell: String,
     pub message: String,
+    /// An error blocks the commit until mapped or skipped; a warning does not.
+    pub severity: Severity,
 }
 
-/// A valid row, ready for staging.
+impl From<Problem> for RowError {
+    fn from(problem: Problem) -> Self {
+        Self {
+            line: problem.line as i64,
+            column_name: problem.column,
+            cell: problem.cell,
+            message: problem.message,
+            severity: problem.severity,
+        }
+    }
+}
+
+/// A member read from the file, ready for staging. Its blocking problems
+/// are counted: a row with any changes nothing of its member on commit
+/// (unless mapped first), yet holds the member's place in a full roster.
 #[derive(Debug, Clone)]
 struct StagedRow {
     line: i64,
     bar_number: String,
-    full_name: String,
-    name_key: String,
-    status: &'static str,
+    full_name: Option<String>,
+    name_key: Option<String>,
+    status: Option<&'static str>,
+    status_given: Option<String>,
     email: Option<String>,
     admitted_on: Option<String>,
     office_phone: Option<String>,
+    office_phone_ext: Option<String>,
+    blocking: i64,
+    problems: Vec<RowError>,
 }
 
 enum Parsed {
     Row(StagedRow),
-    Invalid(RowError),
+    /// A row whose bar number could not be read.
+    Unread(RowError),
 }
 
 /// What the parser learnt about the file as a whole.
 struct FileFacts {
     sha256: String,
     bytes: u64,
+    encoding: FileEncoding,
     ignored_columns: Vec<String>,
+    /// "field: header" of each field read.
+    columns_read: Vec<String>,
 }
 
 /// Counts the bytes read, refuses more than [`MAX_BYTES`], and hashes what
@@ -234,235 +253,98 @@ impl<R: Read> Read for Metered<R> {
     }
 }
 
-fn read_error(error: csv::Error) -> UploadError {
-    match error.into_kind() {
-        csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::FileTooLarge => UploadError::TooLarge,
-        csv::ErrorKind::Io(io) => UploadError::Read(io),
-        other => UploadError::Read(io::Error::other(format!("{other:?}"))),
+impl From<ReadError> for UploadError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::TooLarge(_) => UploadError::TooLarge,
+            ReadError::Io(io) if io.kind() == io::ErrorKind::FileTooLarge => UploadError::TooLarge,
+            ReadError::Io(io) => UploadError::Read(io),
+            other => UploadError::Unreadable(other),
+        }
     }
 }
 
-/// The columns of the format, found in a header.
-struct Columns {
-    count: usize,
-    bar_number: usize,
-    full_name: usize,
-    status: usize,
-    email: Option<usize>,
-    admitted_on: Option<usize>,
-    office_phone: Option<usize>,
-    jurisdiction: Option<usize>,
-    ignored: Vec<String>,
-}
-
-impl Columns {
-    fn of(header: &csv::ByteRecord) -> Result<Self, UploadError> {
-        if header.len() > MAX_COLUMNS {
-            return Err(UploadError::TooManyColumns(header.len()));
-        }
-        let names: Vec<String> = header
-            .iter()
-            .map(|raw| {
-                std::str::from_utf8(raw)
-                    .map(|name| name.trim_start_matches('\u{feff}').trim().to_lowercase())
-                    .map_err(|_| UploadError::HeaderNotUtf8)
-            })
-            .collect::<Result<_, _>>()?;
-        let find = |wanted: &str| names.iter().position(|name| name == wanted);
-        let required = |column: &'static str| {
-            find(column).ok_or_else(|| {
-                let joined = names.join(",");
-                let hint = match [';', '\t', '|'].into_iter().find(|c| joined.contains(*c)) {
-                    Some(';') => {
-                        " (the file seems separated by semicolons: save it as CSV with commas)"
-                    }
-                    Some('\t') => " (the file seems separated by tabs: save it as CSV with commas)",
-                    Some(_) => " (the file seems separated by bars: save it as CSV with commas)",
-                    None => "",
-                };
-                UploadError::MissingColumn {
-                    column,
-                    hint: hint.to_owned(),
-                }
-            })
-        };
-        let known = [
-            "bar_number",
-            "full_name",
-            "status",
-            "email",
-            "admitted_on",
-            "office_phone",
-            "jurisdiction",
-        ];
-        Ok(Self {
-            count: names.len(),
-            bar_number: required("bar_number")?,
-            full_name: required("full_name")?,
-            status: required("status")?,
-            email: find("email"),
-            admitted_on: find("admitted_on"),
-            office_phone: find("office_phone"),
-            jurisdiction: find("jurisdiction"),
-            ignored: names
-                .iter()
-                .filter(|name| !known.contains(&name.as_str()))
-                .cloned()
-                .collect(),
-        })
+/// Turns a member read from the file into a row to stage, checking that
+/// it belongs to the upload's jurisdiction.
+fn staged(member: Member, problems: Vec<Problem>, jurisdiction: Jurisdiction) -> StagedRow {
+    let mut problems: Vec<RowError> = problems.into_iter().map(RowError::from).collect();
+    if let Some(given) = member.jurisdiction
+        && given != jurisdiction
+    {
+        problems.push(RowError {
+            line: member.line as i64,
+            column_name: "jurisdiction".into(),
+            cell: given.code().to_owned(),
+            message: format!(
+                "this upload is for {}: the member was kept as they are",
+                jurisdiction.code()
+            ),
+            severity: Severity::Error,
+        });
     }
-
-    /// Checks one record, as the uploader would want each problem named.
-    fn check(&self, record: &csv::ByteRecord, line: i64, jurisdiction: Jurisdiction) -> Parsed {
-        let invalid = |column: &str, cell: &str, message: &str| {
-            Parsed::Invalid(RowError {
-                line,
-                column_name: column.to_owned(),
-                cell: cell.chars().take(MAX_CELL_SHOWN).collect(),
-                message: message.to_owned(),
-            })
-        };
-        if record.len() != self.count {
-            return invalid(
-                "",
-                "",
-                &format!("expected {} fields, found {}", self.count, record.len()),
-            );
-        }
-        let raw = |index: usize| record.get(index).unwrap_or_default();
-        macro_rules! cell {
-            ($index:expr, $name:literal) => {
-                match std::str::from_utf8(raw($index)) {
-                    Ok(value) => value.trim(),
-                    Err(_) => {
-                        return invalid(
-                            $name,
-                            &String::from_utf8_lossy(raw($index)),
-                            "not UTF-8 text",
-                        );
-                    }
-                }
-            };
-        }
-        if let Some(index) = self.jurisdiction {
-            let given = cell!(index, "jurisdiction");
-            if !given.eq_ignore_ascii_case(jurisdiction.code()) {
-                return invalid(
-                    "jurisdiction",
-                    given,
-                    &format!("this upload is for {}", jurisdiction.code()),
-                );
-            }
-        }
-        let bar_number = cell!(self.bar_number, "bar_number");
-        let bar_number = match BarNumber::parse(bar_number) {
-            Ok(parsed) => parsed,
-            Err(error) => return invalid("bar_number", bar_number, &error.to_string()),
-        };
-        let full_name = cell!(self.full_name, "full_name");
-        let full_name = match PersonName::parse(full_name) {
-            Ok(parsed) => parsed,
-            Err(error) => return invalid("full_name", full_name, &error.to_string()),
-        };
-        let status_text = cell!(self.status, "status");
-        let status = match RosterStatus::parse(status_text) {
-            Some(RosterStatus::NotListed) | None => {
-                return invalid(
-                    "status",
-                    status_text,
-                    "not one of active, inactive, suspended, disbarred, deceased, resigned",
-                );
-            }
-            Some(status) => status,
-        };
-        let email = match self.email {
-            Some(index) => match cell!(index, "email") {
-                "" => None,
-                given => match EmailAddress::parse(given) {
-                    Ok(address) => Some(address.as_str().to_owned()),
-                    Err(error) => return invalid("email", given, &error.to_string()),
-                },
-            },
-            None => None,
-        };
-        let admitted_on = match self.admitted_on {
-            Some(index) => match cell!(index, "admitted_on") {
-                "" => None,
-                given if rosters::is_iso_date(given) => Some(given.to_owned()),
-                given => return invalid("admitted_on", given, "not a date written YYYY-MM-DD"),
-            },
-            None => None,
-        };
-        let office_phone = match self.office_phone {
-            Some(index) => match cell!(index, "office_phone") {
-                "" => None,
-                given
-                    if given.chars().count() <= 40
-                        && given
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || " +-().xXextEXT".contains(c)) =>
-                {
-                    Some(given.to_owned())
-                }
-                given => {
-                    return invalid(
-                        "office_phone",
-                        given,
-                        "not a phone number (digits, spaces, + - ( ) and ext, at most 40)",
-                    );
-                }
-            },
-            None => None,
-        };
-        Parsed::Row(StagedRow {
-            line,
-            name_key: NameKey::of(full_name.as_str()).index_key(),
-            bar_number: bar_number.as_str().to_owned(),
-            full_name: full_name.as_str().to_owned(),
-            status: status.as_str(),
-            email,
-            admitted_on,
-            office_phone,
-        })
+    let blocking = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count() as i64;
+    let (office_phone, office_phone_ext) = member
+        .office_phone
+        .as_ref()
+        .map(OfficePhone::columns)
+        .map_or((None, None), |(phone, ext)| (Some(phone), ext));
+    StagedRow {
+        line: member.line as i64,
+        bar_number: member.bar_number.as_str().to_owned(),
+        name_key: member
+            .full_name
+            .as_ref()
+            .map(|name| NameKey::of(name.as_str()).index_key()),
+        full_name: member.full_name.map(|name| name.as_str().to_owned()),
+        status: member.status.map(RosterStatus::as_str),
+        status_given: member.status_given,
+        email: member.email.map(|email| email.as_str().to_owned()),
+        admitted_on: member.admitted_on.map(|date| date.as_str().to_owned()),
+        office_phone,
+        office_phone_ext,
+        blocking,
+        problems,
     }
 }
 
 /// Reads the CSV on the calling (blocking) thread and sends its rows in
 /// batches; stops when the receiver hangs up.
-fn parse(
-    input: impl Read,
+fn parse<R: Read + Seek>(
+    mut input: R,
     jurisdiction: Jurisdiction,
+    mappings: &Mappings,
     progress: Arc<Progress>,
     batches: mpsc::Sender<Vec<Parsed>>,
 ) -> Result<FileFacts, UploadError> {
-    let mut metered = Metered {
+    let encoding = reading::sniff(&mut input, MAX_BYTES)?;
+    let metered = Metered {
         inner: input,
         hasher: Sha256::new(),
         read: 0,
         progress: progress.clone(),
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(&mut metered);
-    let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record).map_err(read_error)? {
-        return Err(UploadError::Empty);
-    }
-    let columns = Columns::of(&record)?;
+    let mut reader = Reader::open(metered, encoding, mappings)?;
+    let ignored_columns = reader.layout().ignored();
+    let columns_read = reader
+        .layout()
+        .used()
+        .into_iter()
+        .map(|(field, header)| format!("{field}: {header}"))
+        .collect();
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     let mut rows = 0_u64;
-    while reader.read_byte_record(&mut record).map_err(read_error)? {
-        // A blank line is no row.
-        if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) {
-            continue;
-        }
+    while let Some(row) = reader.next_row(mappings)? {
         rows += 1;
         if rows > MAX_ROWS {
             return Err(UploadError::TooManyRows);
         }
-        let line = record.position().map_or(0, |p| p.line()) as i64;
-        batch.push(columns.check(&record, line, jurisdiction));
+        batch.push(match row {
+            Row::Member { member, problems } => Parsed::Row(staged(member, problems, jurisdiction)),
+            Row::Unreadable(problem) => Parsed::Unread(problem.into()),
+        });
         if batch.len() == BATCH_ROWS {
             progress.rows.store(rows, Ordering::Relaxed);
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
@@ -475,23 +357,27 @@ fn parse(
     if !batch.is_empty() && batches.blocking_send(batch).is_err() {
         return Err(UploadError::Read(io::Error::other("staging stopped")));
     }
-    drop(reader);
+    let metered = reader.into_inner();
     Ok(FileFacts {
         sha256: format!("{:x}", metered.hasher.finalize()),
         bytes: metered.read,
-        ignored_columns: columns.ignored,
+        encoding,
+        ignored_columns,
+        columns_read,
     })
 }
 
-/// Parses `input` and stages it as a new upload, previewed. All or
-/// nothing: on any error no trace of the upload is left. Returns its id.
+/// Parses `input` and stages it as a new upload, previewed, read with the
+/// jurisdiction's saved mappings. All or nothing: on any error no trace
+/// of the upload is left. Returns its id.
 pub async fn stage(
     pool: &AnyPool,
     request: &UploadRequest,
-    input: impl Read + Send + 'static,
+    input: impl Read + Seek + Send + 'static,
     progress: Arc<Progress>,
 ) -> Result<i64, UploadError> {
     let jurisdiction = request.jurisdiction;
+    let mappings = load_mappings(pool, jurisdiction).await?;
     let mut transaction = pool.begin().await?;
     // Written first: on SQLite the transaction is a writer from the start.
     let upload_id: i64 = sqlx::query_scalar(
@@ -510,61 +396,72 @@ pub async fn stage(
     .await?;
 
     let (sender, mut receiver) = mpsc::channel::<Vec<Parsed>>(4);
-    let parser = tokio::task::spawn_blocking(move || parse(input, jurisdiction, progress, sender));
-    let (mut valid, mut invalid) = (0_u64, 0_u64);
+    let parser = tokio::task::spawn_blocking(move || {
+        parse(input, jurisdiction, &mappings, progress, sender)
+    });
+    let (mut valid, mut invalid, mut warned, mut unread, mut stored) = (0_u64, 0_u64, 0, 0, 0);
     while let Some(batch) = receiver.recv().await {
         let mut rows = Vec::new();
         let mut errors = Vec::new();
         for item in batch {
             match item {
                 Parsed::Row(row) => rows.push(row),
-                Parsed::Invalid(error) => errors.push(error),
+                Parsed::Unread(error) => {
+                    unread += 1;
+                    invalid += 1;
+                    errors.push(error);
+                }
             }
         }
         let duplicates = insert_rows(&mut transaction, upload_id, &rows).await?;
-        valid += (rows.len() - duplicates.len()) as u64;
+        let repeated: HashSet<i64> = duplicates.iter().map(|d| d.line).collect();
+        invalid += duplicates.len() as u64;
+        unread += duplicates.len() as u64;
         errors.extend(duplicates);
-        let room = MAX_STORED_ERRORS.saturating_sub(invalid) as usize;
-        insert_errors(
-            &mut transaction,
-            upload_id,
-            &errors[..errors.len().min(room)],
-        )
-        .await?;
-        invalid += errors.len() as u64;
+        for row in rows {
+            if repeated.contains(&row.line) {
+                continue;
+            }
+            if row.blocking > 0 {
+                invalid += 1;
+            } else {
+                valid += 1;
+            }
+            if row.problems.iter().any(|p| p.severity == Severity::Warning) {
+                warned += 1;
+            }
+            errors.extend(row.problems);
+        }
+        let room = MAX_STORED_ERRORS.saturating_sub(stored) as usize;
+        let kept = &errors[..errors.len().min(room)];
+        insert_errors(&mut transaction, upload_id, kept).await?;
+        stored += kept.len() as u64;
     }
     let facts = parser
         .await
         .map_err(|error| UploadError::Read(io::Error::other(error.to_string())))??;
-    if request.mode == Mode::Full && valid == 0 {
+    if request.mode == Mode::Full && valid + invalid - unread == 0 {
         return Err(UploadError::EmptyFullRoster);
     }
 
-    let counts = Counts::of(
-        &mut transaction,
-        upload_id,
-        jurisdiction,
-        request.mode,
-        valid,
-    )
-    .await?;
     sqlx::query(
         "UPDATE roster_uploads SET sha256 = $1, bytes = $2, rows_valid = $3, rows_invalid = $4, \
-           ignored_columns = $5, new_members = $6, changed_members = $7, unchanged_members = $8, \
-           missing_members = $9 WHERE id = $10",
+           ignored_columns = $5, encoding = $6, rows_warned = $7, rows_unread = $8, \
+           columns_read = $9 WHERE id = $10",
     )
     .bind(&facts.sha256)
     .bind(facts.bytes as i64)
     .bind(valid as i64)
     .bind(invalid as i64)
     .bind(facts.ignored_columns.join(", "))
-    .bind(counts.new)
-    .bind(counts.changed)
-    .bind(counts.unchanged)
-    .bind(counts.missing)
+    .bind(facts.encoding)
+    .bind(warned as i64)
+    .bind(unread as i64)
+    .bind(facts.columns_read.join("; "))
     .bind(upload_id)
     .execute(&mut *transaction)
     .await?;
+    recount(&mut transaction, upload_id).await?;
     transaction.commit().await?;
     Ok(upload_id)
 }
@@ -581,8 +478,9 @@ async fn insert_rows(
     }
     let sql = format!(
         "INSERT INTO roster_staging (upload_id, bar_number, line, full_name, name_key, status, \
-         email, admitted_on, office_phone) VALUES {} ON CONFLICT DO NOTHING RETURNING bar_number",
-        db::values_placeholders(transaction, rows.len(), 9)
+         status_given, email, admitted_on, office_phone, office_phone_ext, blocking) VALUES {} \
+         ON CONFLICT DO NOTHING RETURNING bar_number",
+        db::values_placeholders(transaction, rows.len(), 12)
     );
     let mut query = sqlx::query_scalar::<_, String>(&sql);
     for row in rows {
@@ -593,35 +491,63 @@ async fn insert_rows(
             .bind(&row.full_name)
             .bind(&row.name_key)
             .bind(row.status)
+            .bind(&row.status_given)
             .bind(&row.email)
             .bind(&row.admitted_on)
-            .bind(&row.office_phone);
+            .bind(&row.office_phone)
+            .bind(&row.office_phone_ext)
+            .bind(row.blocking);
     }
     let mut inserted: HashSet<String> = query
         .fetch_all(&mut **transaction)
         .await?
         .into_iter()
         .collect();
-    let mut duplicates = Vec::new();
-    for row in rows {
-        // The first row with a bar number is the one stored.
-        if inserted.remove(&row.bar_number) {
-            continue;
-        }
-        let first: i64 = sqlx::query_scalar(
-            "SELECT line FROM roster_staging WHERE upload_id = $1 AND bar_number = $2",
-        )
-        .bind(upload_id)
-        .bind(&row.bar_number)
-        .fetch_one(&mut **transaction)
-        .await?;
-        duplicates.push(RowError {
+    // The first row with a bar number is the one stored; the others are
+    // told where it is, found in one query per batch (a file of one bar
+    // number a million times must not cost a million queries).
+    let repeated: Vec<&StagedRow> = rows
+        .iter()
+        .filter(|row| !inserted.remove(&row.bar_number))
+        .collect();
+    if repeated.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<&str> = repeated
+        .iter()
+        .map(|row| row.bar_number.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // `upload_id` is our own integer: written into the statement so the
+    // placeholders stay one style per engine.
+    let sql = format!(
+        "SELECT bar_number, line FROM roster_staging WHERE upload_id = {upload_id} \
+         AND bar_number IN (VALUES {})",
+        db::values_placeholders(transaction, wanted.len(), 1)
+    );
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+    for bar_number in &wanted {
+        query = query.bind(*bar_number);
+    }
+    let first: std::collections::HashMap<String, i64> = query
+        .fetch_all(&mut **transaction)
+        .await?
+        .into_iter()
+        .collect();
+    let duplicates = repeated
+        .into_iter()
+        .map(|row| RowError {
             line: row.line,
             column_name: "bar_number".into(),
             cell: row.bar_number.clone(),
-            message: format!("appears more than once in the file (first on line {first})"),
-        });
-    }
+            message: format!(
+                "appears more than once in the file (first on line {}); this row was not read",
+                first.get(&row.bar_number).copied().unwrap_or_default()
+            ),
+            severity: Severity::Error,
+        })
+        .collect();
     Ok(duplicates)
 }
 
@@ -632,8 +558,9 @@ async fn insert_errors(
 ) -> Result<(), sqlx::Error> {
     for chunk in errors.chunks(BATCH_ROWS) {
         let sql = format!(
-            "INSERT INTO roster_upload_errors (upload_id, line, column_name, cell, message) VALUES {}",
-            db::values_placeholders(transaction, chunk.len(), 5)
+            "INSERT INTO roster_upload_errors (upload_id, line, column_name, cell, message, \
+             severity) VALUES {}",
+            db::values_placeholders(transaction, chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for error in chunk {
@@ -642,7 +569,8 @@ async fn insert_errors(
                 .bind(error.line)
                 .bind(&error.column_name)
                 .bind(&error.cell)
-                .bind(&error.message);
+                .bind(&error.message)
+                .bind(error.severity);
         }
         query.execute(&mut **transaction).await?;
     }
@@ -656,66 +584,80 @@ fn differs(r: &str, s: &str) -> String {
         "({r}.full_name <> {s}.full_name OR {r}.status <> {s}.status \
          OR COALESCE({r}.email, '') <> COALESCE({s}.email, '') \
          OR COALESCE({r}.admitted_on, '') <> COALESCE({s}.admitted_on, '') \
-         OR COALESCE({r}.office_phone, '') <> COALESCE({s}.office_phone, ''))"
+         OR COALESCE({r}.office_phone, '') <> COALESCE({s}.office_phone, '') \
+         OR COALESCE({r}.office_phone_ext, '') <> COALESCE({s}.office_phone_ext, ''))"
     )
 }
 
-/// How an upload compares with the roster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub new: i64,
-    pub changed: i64,
-    pub unchanged: i64,
-    pub missing: i64,
-}
-
-impl Counts {
-    async fn of(
-        transaction: &mut Transaction<'static, Any>,
-        upload_id: i64,
-        jurisdiction: Jurisdiction,
-        mode: Mode,
-        valid: u64,
-    ) -> Result<Self, sqlx::Error> {
-        let new: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM roster_staging s WHERE s.upload_id = $1 AND NOT EXISTS \
-             (SELECT 1 FROM roster r WHERE r.jurisdiction = $2 AND r.bar_number = s.bar_number)",
-        )
-        .bind(upload_id)
-        .bind(jurisdiction.code())
-        .fetch_one(&mut **transaction)
-        .await?;
-        let changed: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM roster_staging s JOIN roster r \
-               ON r.jurisdiction = $2 AND r.bar_number = s.bar_number \
-             WHERE s.upload_id = $1 AND {}",
-            differs("r", "s")
-        ))
-        .bind(upload_id)
-        .bind(jurisdiction.code())
-        .fetch_one(&mut **transaction)
-        .await?;
-        let missing: i64 = match mode {
-            Mode::Partial => 0,
-            Mode::Full => {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM roster r WHERE r.jurisdiction = $2 \
-                       AND r.status <> 'not_listed' AND NOT EXISTS (SELECT 1 FROM roster_staging s \
-                       WHERE s.upload_id = $1 AND s.bar_number = r.bar_number)",
-                )
-                .bind(upload_id)
-                .bind(jurisdiction.code())
-                .fetch_one(&mut **transaction)
-                .await?
-            }
-        };
-        Ok(Self {
-            new,
-            changed,
-            unchanged: valid as i64 - new - changed,
-            missing,
-        })
-    }
+/// Works out how the staged rows compare with the roster and stores the
+/// counts: rows with blocking problems change nothing (they count as
+/// unchanged members, or not at all for members the roster lacks), and
+/// hold their member's place in a full roster.
+async fn recount(
+    transaction: &mut Transaction<'static, Any>,
+    upload_id: i64,
+) -> Result<(), sqlx::Error> {
+    let (jurisdiction, mode, unread): (String, Mode, i64) =
+        sqlx::query_as("SELECT jurisdiction, mode, rows_unread FROM roster_uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut **transaction)
+            .await?;
+    let new: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM roster_staging s WHERE s.upload_id = $1 AND s.blocking = 0 \
+         AND NOT EXISTS \
+         (SELECT 1 FROM roster r WHERE r.jurisdiction = $2 AND r.bar_number = s.bar_number)",
+    )
+    .bind(upload_id)
+    .bind(&jurisdiction)
+    .fetch_one(&mut **transaction)
+    .await?;
+    let (changed, unchanged): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT COALESCE(SUM(CASE WHEN s.blocking = 0 AND {d} THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN s.blocking = 0 AND {d} THEN 0 ELSE 1 END), 0) \
+         FROM roster_staging s JOIN roster r ON r.jurisdiction = $2 AND r.bar_number = s.bar_number \
+         WHERE s.upload_id = $1",
+        d = differs("r", "s")
+    ))
+    .bind(upload_id)
+    .bind(&jurisdiction)
+    .fetch_one(&mut **transaction)
+    .await?;
+    let missing: i64 = match mode {
+        Mode::Partial => 0,
+        Mode::Full => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM roster r WHERE r.jurisdiction = $2 \
+                   AND r.status <> 'not_listed' AND NOT EXISTS (SELECT 1 FROM roster_staging s \
+                   WHERE s.upload_id = $1 AND s.bar_number = r.bar_number)",
+            )
+            .bind(upload_id)
+            .bind(&jurisdiction)
+            .fetch_one(&mut **transaction)
+            .await?
+        }
+    };
+    let (staged, blocked): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN blocking > 0 THEN 1 ELSE 0 END), 0) \
+         FROM roster_staging WHERE upload_id = $1",
+    )
+    .bind(upload_id)
+    .fetch_one(&mut **transaction)
+    .await?;
+    sqlx::query(
+        "UPDATE roster_uploads SET new_members = $1, changed_members = $2, \
+           unchanged_members = $3, missing_members = $4, rows_valid = $5, rows_invalid = $6 \
+         WHERE id = $7",
+    )
+    .bind(new)
+    .bind(changed)
+    .bind(unchanged)
+    .bind(missing)
+    .bind(staged - blocked)
+    .bind(blocked + unread)
+    .bind(upload_id)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
 }
 
 /// An upload as its history and preview show it.
@@ -743,12 +685,20 @@ pub struct Upload {
     pub standings_changed: Option<i64>,
     pub numbers_added: Option<i64>,
     pub numbers_removed: Option<i64>,
+    /// How the file's bytes were read.
+    pub encoding: FileEncoding,
+    /// Rows with warnings only (a cell left empty or kept as given).
+    pub rows_warned: i64,
+    /// The count the admin repeated to pass the brake, if it was needed.
+    pub confirmed_removals: Option<i64>,
+    /// Which header gave each field: "bar_number: Registration Number; …".
+    pub columns_read: String,
 }
 
 const UPLOAD_COLUMNS: &str = "id, jurisdiction, mode, state, uploader, file_name, sha256, bytes, \
     rows_valid, rows_invalid, ignored_columns, new_members, changed_members, unchanged_members, \
     missing_members, created_at, decided_at, skipped_invalid, standings_changed, numbers_added, \
-    numbers_removed";
+    numbers_removed, encoding, rows_warned, confirmed_removals, columns_read";
 
 pub async fn upload(pool: &AnyPool, upload_id: i64) -> Result<Upload, UploadError> {
     sqlx::query_as(&format!(
@@ -788,15 +738,16 @@ pub async fn history(
     }
 }
 
-/// The row errors of an upload, by line; `limit` of them.
+/// The row problems (errors and warnings) of an upload, by line;
+/// `limit` of them.
 pub async fn errors(
     pool: &AnyPool,
     upload_id: i64,
     limit: i64,
 ) -> Result<Vec<RowError>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT line, column_name, cell, message FROM roster_upload_errors \
-         WHERE upload_id = $1 ORDER BY line LIMIT $2",
+        "SELECT line, column_name, cell, message, severity FROM roster_upload_errors \
+         WHERE upload_id = $1 ORDER BY line, severity LIMIT $2",
     )
     .bind(upload_id)
     .bind(limit)
@@ -839,6 +790,8 @@ pub struct Consequences {
     pub standing_changes: Vec<StandingChange>,
     pub numbers_leaving: usize,
     pub numbers_entering: usize,
+    /// Attorneys verified now who would not be after the commit.
+    pub attorneys_leaving: u64,
 }
 
 /// One attorney's row in [`consequences`]: the account, its staged and
@@ -851,6 +804,7 @@ struct RowFlat {
     bar_number: String,
     standing: Standing,
     standing_source: Option<StandingSource>,
+    blocking: Option<i64>,
     staged_name: Option<String>,
     staged_status: Option<String>,
     name_now: Option<String>,
@@ -869,7 +823,7 @@ struct RowFlat {
 pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequences, sqlx::Error> {
     let rows: Vec<RowFlat> = sqlx::query_as(
         "SELECT u.id, u.full_name, u.email, u.bar_number, u.standing, u.standing_source, \
-           s.full_name AS staged_name, s.status AS staged_status, \
+           s.blocking, s.full_name AS staged_name, s.status AS staged_status, \
            r.full_name AS name_now, r.status AS status_now, \
            u.email_key, u.email_verified_at, u.claim_state, \
            s.email AS staged_email, r.email AS email_now, \
@@ -895,6 +849,7 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
         bar_number: bar,
         standing,
         standing_source: source,
+        blocking,
         staged_name,
         staged_status,
         name_now,
@@ -907,11 +862,18 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
         verified_others,
     } in rows
     {
-        let staged = staged_name.is_some();
-        let entry = match (staged_name.zip(staged_status), name_now.zip(status_now)) {
-            (Some((full_name, status)), _) => Some((full_name, status)),
-            (None, Some((full_name, _))) if full => Some((full_name, "not_listed".to_owned())),
-            (None, current) => current,
+        // A staged row with blocking problems changes nothing of its
+        // member (skipped, or waiting to be mapped) but is not missing.
+        let staged = staged_name
+            .zip(staged_status)
+            .filter(|_| blocking == Some(0));
+        let staged_used = staged.is_some();
+        let entry = match (blocking, staged, name_now.zip(status_now)) {
+            (_, Some((full_name, status)), _) => Some((full_name, status)),
+            (None, None, Some((full_name, _))) if full => {
+                Some((full_name, "not_listed".to_owned()))
+            }
+            (_, None, current) => current,
         }
         .map(|(full_name, status)| RosterEntry {
             jurisdiction: upload.jurisdiction.clone(),
@@ -922,7 +884,7 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
         let current = standing;
         let admin = source == Some(StandingSource::Admin);
         // The email of record as it will be after the commit.
-        let email_of_record = if staged { staged_email } else { email_now };
+        let email_of_record = if staged_used { staged_email } else { email_now };
         let claim = rosters::ClaimCheck::of(
             claim_state,
             &email_key,
@@ -952,6 +914,7 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
             to: next,
         });
     }
+    result.attorneys_leaving = losing.len() as u64;
     result.numbers_leaving = numbers_leaving(pool, &losing).await?;
     result.numbers_entering = numbers_entering(pool, &gaining).await?;
     Ok(result)
@@ -1004,6 +967,161 @@ async fn numbers_entering(pool: &AnyPool, gaining: &[i64]) -> Result<usize, sqlx
     Ok(numbers.len())
 }
 
+/// When a commit needs a confirmation that repeats a count: the brake on
+/// mass removals (a county once lost 1,228 of 1,300 registered numbers in
+/// one bad import). Settings `ROSTER_BRAKE_PERCENT`,
+/// `ROSTER_BRAKE_ATTORNEYS`, `ROSTER_BRAKE_FULL_PERCENT`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BrakeRule {
+    /// More than this share (percent) of a jurisdiction's verified
+    /// attorneys leaving good standing needs a confirmation.
+    pub percent: f64,
+    /// More than this many verified attorneys leaving good standing does.
+    pub attorneys: u64,
+    /// A full roster listing fewer than this share (percent) of the
+    /// members listed now does.
+    pub full_roster_percent: f64,
+}
+
+impl Default for BrakeRule {
+    fn default() -> Self {
+        Self {
+            percent: 2.0,
+            attorneys: 25,
+            full_roster_percent: 80.0,
+        }
+    }
+}
+
+/// What a commit would take away, weighed by a [`BrakeRule`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Brake {
+    pub rule: BrakeRule,
+    pub jurisdiction: Jurisdiction,
+    /// Verified attorneys of the jurisdiction now.
+    pub verified: u64,
+    /// Of them, those the commit takes out of good standing.
+    pub attorneys_leaving: u64,
+    /// Full rosters only: members listed now, listed in the file, and
+    /// listed now but missing from the file.
+    pub full: Option<(u64, u64, u64)>,
+}
+
+impl Brake {
+    fn attorneys_pulled(&self) -> bool {
+        self.attorneys_leaving > self.rule.attorneys
+            || self.attorneys_leaving as f64 > self.verified as f64 * self.rule.percent / 100.0
+    }
+
+    fn roster_pulled(&self) -> bool {
+        self.full.is_some_and(|(listed, in_file, _)| {
+            listed > 0 && (in_file as f64) < listed as f64 * self.rule.full_roster_percent / 100.0
+        })
+    }
+
+    /// The count the admin must repeat, when the brake is on: the verified
+    /// attorneys leaving good standing, else the members a full roster
+    /// leaves out.
+    pub fn count(&self) -> Option<u64> {
+        if self.attorneys_pulled() {
+            Some(self.attorneys_leaving)
+        } else if self.roster_pulled() {
+            self.full.map(|(_, _, missing)| missing)
+        } else {
+            None
+        }
+    }
+
+    /// Why the brake is on, and what to type.
+    pub fn describe(&self) -> String {
+        let code = self.jurisdiction.code();
+        if self.attorneys_pulled() {
+            format!(
+                "this commit would take {} of the {} verified attorneys of {code} out of good \
+                 standing (more than {}% or more than {}), and their numbers out of the registry: \
+                 confirm by repeating the count, {}",
+                self.attorneys_leaving,
+                self.verified,
+                self.rule.percent,
+                self.rule.attorneys,
+                self.attorneys_leaving
+            )
+        } else if let (true, Some((listed, in_file, missing))) = (self.roster_pulled(), self.full) {
+            format!(
+                "this full roster lists {in_file} members where the roster of {code} lists {listed} \
+                 now (fewer than {}%): {missing} would become not listed. Check that the file is \
+                 complete, and confirm by repeating the count, {missing}",
+                self.rule.full_roster_percent
+            )
+        } else {
+            "no confirmation is needed".into()
+        }
+    }
+}
+
+/// Weighs an upload's [`Consequences`] by the rule, for the preview.
+pub async fn brake(
+    pool: &AnyPool,
+    upload: &Upload,
+    consequences: &Consequences,
+    rule: BrakeRule,
+) -> Result<Brake, UploadError> {
+    let jurisdiction =
+        Jurisdiction::parse(&upload.jurisdiction).map_err(|_| UploadError::NotFound)?;
+    let mut connection = pool.acquire().await?;
+    let verified = verified_attorneys(&mut connection, jurisdiction)
+        .await?
+        .len() as u64;
+    let full = match upload.mode {
+        Mode::Full => Some(members_listed(&mut connection, upload.id, jurisdiction).await?),
+        Mode::Partial => None,
+    };
+    Ok(Brake {
+        rule,
+        jurisdiction,
+        verified,
+        attorneys_leaving: consequences.attorneys_leaving,
+        full,
+    })
+}
+
+async fn verified_attorneys(
+    connection: &mut sqlx::AnyConnection,
+    jurisdiction: Jurisdiction,
+) -> Result<HashSet<i64>, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE role = 'attorney' AND jurisdiction = $1 \
+           AND standing = 'verified'",
+    )
+    .bind(jurisdiction.code())
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(ids.into_iter().collect())
+}
+
+/// (members listed now, members in the file, listed now but not in it).
+async fn members_listed(
+    connection: &mut sqlx::AnyConnection,
+    upload_id: i64,
+    jurisdiction: Jurisdiction,
+) -> Result<(u64, u64, u64), sqlx::Error> {
+    let (listed, missing): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM roster_staging s \
+             WHERE s.upload_id = $1 AND s.bar_number = r.bar_number) THEN 1 ELSE 0 END), 0) \
+         FROM roster r WHERE r.jurisdiction = $2 AND r.status <> 'not_listed'",
+    )
+    .bind(upload_id)
+    .bind(jurisdiction.code())
+    .fetch_one(&mut *connection)
+    .await?;
+    let in_file: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM roster_staging WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_one(&mut *connection)
+            .await?;
+    Ok((listed as u64, in_file as u64, missing as u64))
+}
+
 /// What a commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitReport {
@@ -1012,16 +1130,30 @@ pub struct CommitReport {
     pub numbers_removed: i64,
 }
 
+/// How the admin decided to commit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Decision {
+    pub decided_by: Option<i64>,
+    /// Leave out the rows with blocking errors (their members stay as they
+    /// are, and are not missing).
+    pub skip_invalid: bool,
+    /// The count repeated for the brake, if any.
+    pub confirm_removals: Option<u64>,
+}
+
 /// Applies a previewed upload to the roster, in one registry write: the
-/// staged rows replace their members' entries (only where something
-/// differs, so the same file twice changes nothing), a full roster marks
-/// the members it left out `not_listed`, and the match runs again for the
-/// jurisdiction, so standings and numbers follow through the change log.
+/// staged rows without blocking errors replace their members' entries
+/// (only where something differs, so the same file twice changes
+/// nothing), a full roster marks the members it left out `not_listed`
+/// (never one whose row is in the file, readable or not), and the match
+/// runs again for the jurisdiction, so standings and numbers follow
+/// through the change log. When the [`Brake`] is on and the decision does
+/// not repeat its count, nothing is written.
 pub async fn commit(
     pool: &AnyPool,
     upload_id: i64,
-    decided_by: Option<i64>,
-    skip_invalid: bool,
+    decision: Decision,
+    rule: BrakeRule,
 ) -> Result<CommitReport, UploadError> {
     let mut write = registry::begin_write(pool).await?;
     let head_before = registry::head(&mut *write.transaction).await?;
@@ -1042,19 +1174,26 @@ pub async fn commit(
             None => UploadError::NotFound,
         });
     };
-    if invalid > 0 && !skip_invalid {
+    if invalid > 0 && !decision.skip_invalid {
         return Err(UploadError::HasErrors(invalid as u64));
     }
+    let code = Jurisdiction::parse(&jurisdiction).map_err(|_| UploadError::NotFound)?;
+    let verified_before = verified_attorneys(&mut write.transaction, code).await?;
+    let full = match mode {
+        Mode::Full => Some(members_listed(&mut write.transaction, upload_id, code).await?),
+        Mode::Partial => None,
+    };
     let now = now_millis();
     sqlx::query(&format!(
         "INSERT INTO roster (jurisdiction, bar_number, full_name, name_key, status, email, \
-           admitted_on, office_phone, updated_at) \
-         SELECT $1, bar_number, full_name, name_key, status, email, admitted_on, office_phone, $2 \
-         FROM roster_staging WHERE upload_id = $3 \
+           admitted_on, office_phone, office_phone_ext, updated_at) \
+         SELECT $1, bar_number, full_name, name_key, status, email, admitted_on, office_phone, \
+           office_phone_ext, $2 \
+         FROM roster_staging WHERE upload_id = $3 AND blocking = 0 \
          ON CONFLICT (jurisdiction, bar_number) DO UPDATE SET full_name = excluded.full_name, \
            name_key = excluded.name_key, status = excluded.status, email = excluded.email, \
            admitted_on = excluded.admitted_on, office_phone = excluded.office_phone, \
-           updated_at = excluded.updated_at \
+           office_phone_ext = excluded.office_phone_ext, updated_at = excluded.updated_at \
          WHERE {}",
         differs("roster", "excluded")
     ))
@@ -1077,6 +1216,22 @@ pub async fn commit(
         .await?;
     }
     let standings_changed = rosters::rematch(&mut write, Attorneys::Of(&jurisdiction)).await?;
+    let verified_after = verified_attorneys(&mut write.transaction, code).await?;
+    let brake = Brake {
+        rule,
+        jurisdiction: code,
+        verified: verified_before.len() as u64,
+        attorneys_leaving: verified_before.difference(&verified_after).count() as u64,
+        full,
+    };
+    let confirmed = match brake.count() {
+        // Dropping the write rolls everything above back.
+        Some(count) if decision.confirm_removals != Some(count) => {
+            return Err(UploadError::NeedsConfirmation(brake));
+        }
+        Some(count) => Some(count as i64),
+        None => None,
+    };
     let flips: Vec<(String, i64)> =
         sqlx::query_as("SELECT op, COUNT(*) FROM registry_changes WHERE seq > $1 GROUP BY op")
             .bind(head_before)
@@ -1095,15 +1250,17 @@ pub async fn commit(
     };
     sqlx::query(
         "UPDATE roster_uploads SET state = 'committed', decided_by = $1, decided_at = $2, \
-           skipped_invalid = $3, standings_changed = $4, numbers_added = $5, numbers_removed = $6 \
-         WHERE id = $7",
+           skipped_invalid = $3, standings_changed = $4, numbers_added = $5, numbers_removed = $6, \
+           confirmed_removals = $7 \
+         WHERE id = $8",
     )
-    .bind(decided_by)
+    .bind(decision.decided_by)
     .bind(now)
     .bind(i64::from(invalid > 0))
     .bind(report.standings_changed as i64)
     .bind(report.numbers_added)
     .bind(report.numbers_removed)
+    .bind(confirmed)
     .bind(upload_id)
     .execute(&mut *write.transaction)
     .await?;
@@ -1142,6 +1299,286 @@ pub async fn discard(
     Ok(())
 }
 
+/// Discards the previews nobody committed or discarded within `ttl`
+/// (housekeeping): their staged rows are deleted, the history keeps the
+/// upload as discarded. Returns how many expired.
+pub async fn expire_abandoned(
+    pool: &AnyPool,
+    ttl: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    let now = now_millis();
+    let before = now - ttl.as_millis() as i64;
+    let mut transaction = pool.begin().await?;
+    let expired: Vec<i64> = sqlx::query_scalar(
+        "UPDATE roster_uploads SET state = 'discarded', decided_at = $1 \
+         WHERE state = 'previewed' AND created_at < $2 RETURNING id",
+    )
+    .bind(now)
+    .bind(before)
+    .fetch_all(&mut *transaction)
+    .await?;
+    for upload_id in &expired {
+        sqlx::query("DELETE FROM roster_staging WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(expired.len() as u64)
+}
+
+/// A jurisdiction's saved column names and status words.
+pub async fn load_mappings(
+    pool: &AnyPool,
+    jurisdiction: Jurisdiction,
+) -> Result<Mappings, sqlx::Error> {
+    let columns: Vec<(Field, String)> =
+        sqlx::query_as("SELECT field, header FROM roster_column_maps WHERE jurisdiction = $1")
+            .bind(jurisdiction.code())
+            .fetch_all(pool)
+            .await?;
+    let words: Vec<(String, RosterStatus)> =
+        sqlx::query_as("SELECT word, status FROM roster_status_words WHERE jurisdiction = $1")
+            .bind(jurisdiction.code())
+            .fetch_all(pool)
+            .await?;
+    Ok(Mappings {
+        columns,
+        statuses: words.into_iter().collect(),
+    })
+}
+
+/// The saved column names and status words of these jurisdictions, as
+/// (jurisdiction, field or word, header or status), for the pages.
+pub async fn saved_mappings(
+    pool: &AnyPool,
+    jurisdictions: &[Jurisdiction],
+) -> Result<(Vec<(String, String, String)>, Vec<(String, String, String)>), sqlx::Error> {
+    let mut columns = Vec::new();
+    let mut words = Vec::new();
+    for jurisdiction in jurisdictions {
+        let mappings = load_mappings(pool, *jurisdiction).await?;
+        let code = jurisdiction.code().to_owned();
+        for (field, header) in mappings.columns {
+            columns.push((code.clone(), field.as_str().to_owned(), header));
+        }
+        let mut sorted: Vec<_> = mappings.statuses.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (word, status) in sorted {
+            words.push((code.clone(), word, status.as_str().to_owned()));
+        }
+    }
+    Ok((columns, words))
+}
+
+/// Saves which header holds a field in this jurisdiction's files (an
+/// empty header forgets it).
+pub async fn save_column(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    jurisdiction: Jurisdiction,
+    field: Field,
+    header: &str,
+) -> Result<(), sqlx::Error> {
+    let header = header.trim();
+    if header.is_empty() {
+        sqlx::query("DELETE FROM roster_column_maps WHERE jurisdiction = $1 AND field = $2")
+            .bind(jurisdiction.code())
+            .bind(field)
+            .execute(executor)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO roster_column_maps (jurisdiction, field, header, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (jurisdiction, field) \
+         DO UPDATE SET header = excluded.header, updated_at = excluded.updated_at",
+    )
+    .bind(jurisdiction.code())
+    .bind(field)
+    .bind(header.chars().take(200).collect::<String>())
+    .bind(now_millis())
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Saves what one of this jurisdiction's status words means.
+pub async fn save_status_word(
+    executor: impl sqlx::Executor<'_, Database = Any>,
+    jurisdiction: Jurisdiction,
+    word: &str,
+    status: RosterStatus,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO roster_status_words (jurisdiction, word, status, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (jurisdiction, word) \
+         DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+    )
+    .bind(jurisdiction.code())
+    .bind(reading::fold_word(word))
+    .bind(status)
+    .bind(now_millis())
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// The status words of an upload the vocabulary did not know, each once,
+/// with how many rows wrote it, most frequent first.
+pub async fn unknown_statuses(
+    pool: &AnyPool,
+    upload_id: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status_given, COUNT(*) FROM roster_staging \
+         WHERE upload_id = $1 AND status IS NULL AND status_given IS NOT NULL \
+         GROUP BY status_given ORDER BY COUNT(*) DESC, status_given LIMIT 200",
+    )
+    .bind(upload_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Confirms what unknown status words mean: saves them to the
+/// jurisdiction's vocabulary and applies them to the waiting upload (its
+/// rows lose that blocking error), in one transaction.
+pub async fn map_statuses(
+    pool: &AnyPool,
+    upload_id: i64,
+    words: &[(String, RosterStatus)],
+) -> Result<(), UploadError> {
+    let mut transaction = pool.begin().await?;
+    let jurisdiction: Option<String> = sqlx::query_scalar(
+        "SELECT jurisdiction FROM roster_uploads WHERE id = $1 AND state = 'previewed'",
+    )
+    .bind(upload_id)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let jurisdiction = Jurisdiction::parse(&jurisdiction.ok_or(UploadError::AlreadyDecided)?)
+        .map_err(|_| UploadError::NotFound)?;
+    for (word, status) in words {
+        save_status_word(&mut *transaction, jurisdiction, word, *status).await?;
+        sqlx::query(
+            "UPDATE roster_staging SET status = $1, status_given = NULL, blocking = blocking - 1 \
+             WHERE upload_id = $2 AND status IS NULL AND status_given = $3",
+        )
+        .bind(status)
+        .bind(upload_id)
+        .bind(word)
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query(
+            "DELETE FROM roster_upload_errors WHERE upload_id = $1 AND severity = 'error' \
+               AND cell = $2 AND message LIKE 'status not in %'",
+        )
+        .bind(upload_id)
+        .bind(word)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    recount(&mut transaction, upload_id).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// The preview's changes as CSV, for a spreadsheet: one line per member
+/// who is new, changed or (full roster) missing, with the status before
+/// and after; and one per attorney in the portal whose standing changes,
+/// with the numbers that leave or enter the registry. Cells a spreadsheet
+/// would run as formulas are neutralised.
+pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, UploadError> {
+    let csv_error = |error: csv::Error| UploadError::Read(io::Error::other(error.to_string()));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let write = |writer: &mut csv::Writer<Vec<u8>>, record: [&str; 7]| {
+        let cells: Vec<String> = record.iter().map(|cell| neutralise_formula(cell)).collect();
+        writer.write_record(&cells).map_err(csv_error)
+    };
+    write(
+        &mut writer,
+        [
+            "bar_number",
+            "member",
+            "change",
+            "before",
+            "after",
+            "attorney_in_portal",
+            "numbers_affected",
+        ],
+    )?;
+    type Changed = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let changed: Vec<Changed> = sqlx::query_as(&format!(
+        "SELECT s.bar_number, s.full_name, r.full_name, r.status, s.status \
+         FROM roster_staging s LEFT JOIN roster r \
+           ON r.jurisdiction = $2 AND r.bar_number = s.bar_number \
+         WHERE s.upload_id = $1 AND s.blocking = 0 AND (r.bar_number IS NULL OR {}) \
+         ORDER BY s.line",
+        differs("r", "s")
+    ))
+    .bind(upload.id)
+    .bind(&upload.jurisdiction)
+    .fetch_all(pool)
+    .await?;
+    for (bar, name, name_before, before, after) in changed {
+        let change = if before.is_some() { "changed" } else { "new" };
+        let member = name.or(name_before).unwrap_or_default();
+        let (before, after) = (before.unwrap_or_default(), after.unwrap_or_default());
+        write(
+            &mut writer,
+            [&bar, &member, change, &before, &after, "", ""],
+        )?;
+    }
+    if upload.mode == Mode::Full {
+        let missing: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT r.bar_number, r.full_name, r.status FROM roster r \
+             WHERE r.jurisdiction = $2 AND r.status <> 'not_listed' AND NOT EXISTS \
+               (SELECT 1 FROM roster_staging s WHERE s.upload_id = $1 \
+                AND s.bar_number = r.bar_number) ORDER BY r.bar_number",
+        )
+        .bind(upload.id)
+        .bind(&upload.jurisdiction)
+        .fetch_all(pool)
+        .await?;
+        for (bar, name, before) in missing {
+            write(
+                &mut writer,
+                [&bar, &name, "missing", &before, "not_listed", "", ""],
+            )?;
+        }
+    }
+    let consequences = consequences(pool, upload).await?;
+    for change in consequences.standing_changes {
+        let numbers: Vec<String> = sqlx::query_scalar(
+            "SELECT e164 FROM registrations WHERE user_id = $1 \
+               AND status IN ('active', 'pending', 'suspended') ORDER BY e164",
+        )
+        .bind(change.user_id)
+        .fetch_all(pool)
+        .await?;
+        let standing = format!("{} -> {}", change.from, change.to);
+        write(
+            &mut writer,
+            [
+                &change.bar_number,
+                &change.full_name,
+                "standing",
+                change.from.as_str(),
+                change.to.as_str(),
+                &format!("{} ({standing})", change.email),
+                &numbers.join(" "),
+            ],
+        )?;
+    }
+    writer
+        .into_inner()
+        .map_err(|error| UploadError::Read(io::Error::other(error.to_string())))
+}
+
 /// A cell as a spreadsheet should show it: text that a spreadsheet would
 /// run as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) gets
 /// a leading apostrophe, as OWASP advises for CSV injection.
@@ -1156,17 +1593,24 @@ pub fn neutralise_formula(cell: &str) -> String {
 pub async fn errors_csv(pool: &AnyPool, upload_id: i64) -> Result<Vec<u8>, UploadError> {
     let rows = errors(pool, upload_id, MAX_STORED_ERRORS as i64).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let write = |writer: &mut csv::Writer<Vec<u8>>, record: [&str; 4]| {
+    let write = |writer: &mut csv::Writer<Vec<u8>>, record: [&str; 5]| {
         writer
             .write_record(record)
             .map_err(|error| UploadError::Read(io::Error::other(error.to_string())))
     };
-    write(&mut writer, ["line", "column", "value", "message"])?;
+    write(
+        &mut writer,
+        ["line", "column", "value", "message", "severity"],
+    )?;
     for row in rows {
         let line = row.line.to_string();
+        let column = neutralise_formula(&row.column_name);
         let value = neutralise_formula(&row.cell);
         let message = neutralise_formula(&row.message);
-        write(&mut writer, [&line, &row.column_name, &value, &message])?;
+        write(
+            &mut writer,
+            [&line, &column, &value, &message, row.severity.as_str()],
+        )?;
     }
     writer
         .into_inner()
@@ -1181,9 +1625,17 @@ impl From<UploadError> for AppError {
                 AppError::Conflict("This upload was already committed or discarded.".into())
             }
             UploadError::HasErrors(rows) => AppError::Validation(format!(
-                "{rows} rows have errors. Fix the file and upload it again, or tick \
-                 \"Skip the rows with errors\" to commit without them."
+                "{rows} rows have errors. Map their statuses above, fix the file and upload it \
+                 again, or tick \"Skip the rows with errors\" to commit without them (their \
+                 members stay as they are)."
             )),
+            UploadError::NeedsConfirmation(brake) => {
+                let mut message = brake.describe();
+                if let Some(first) = message.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                AppError::Validation(format!("{message}. Nothing was changed."))
+            }
             other => AppError::unexpected(other),
         }
     }
@@ -1202,6 +1654,36 @@ mod tests {
         assert_eq!(neutralise_formula("+1 202"), "'+1 202");
         assert_eq!(neutralise_formula("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise_formula("Jane Doe"), "Jane Doe");
+    }
+
+    fn brake(verified: u64, leaving: u64, full: Option<(u64, u64, u64)>) -> Brake {
+        Brake {
+            rule: BrakeRule::default(),
+            jurisdiction: Jurisdiction::parse("CA").expect("CA"),
+            verified,
+            attorneys_leaving: leaving,
+            full,
+        }
+    }
+
+    #[test]
+    fn the_brake_counts_attorneys_then_missing_members() {
+        // 2% of 1,000 is 20: 20 may leave, 21 may not without the count.
+        assert_eq!(brake(1000, 20, None).count(), None);
+        assert_eq!(brake(1000, 21, None).count(), Some(21));
+        // More than 25 always needs it, however large the bar.
+        assert_eq!(brake(100_000, 25, None).count(), None);
+        assert_eq!(brake(100_000, 26, None).count(), Some(26));
+        // A full roster with under 80% of the members listed now.
+        assert_eq!(brake(0, 0, Some((1300, 1040, 260))).count(), None);
+        assert_eq!(brake(0, 0, Some((1300, 72, 1228))).count(), Some(1228));
+        assert!(
+            brake(0, 0, Some((1300, 72, 1228)))
+                .describe()
+                .contains("1228 would become not listed")
+        );
+        // The first roster of a bar has nothing to lose.
+        assert_eq!(brake(0, 0, Some((0, 5, 0))).count(), None);
     }
 
     #[test]

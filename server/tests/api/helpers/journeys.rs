@@ -300,7 +300,7 @@ pub async fn verified_member(app: &TestApp, email: &str, full_name: &str, bar_nu
     let csv = format!(
         "jurisdiction,bar_number,full_name,status,email\nCA,{bar_number},{full_name},active,{email}\n"
     );
-    rosters::seed_csv(app.database.pool(), csv.as_bytes(), None)
+    rosters::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None)
         .await
         .expect("seed");
     let form = [
@@ -325,7 +325,7 @@ pub async fn seed_status(app: &TestApp, status: &str) {
     let csv = format!(
         "jurisdiction,bar_number,full_name,status,email\nCA,123456,Jane Doe,{status},jane@example.org\n"
     );
-    rosters::seed_csv(app.database.pool(), csv.as_bytes(), None)
+    rosters::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None)
         .await
         .expect("seed");
 }
@@ -498,7 +498,6 @@ pub fn multipart_body(
     fields: &[(&str, &str)],
     file: Option<(&str, &str, &str, &[u8])>,
 ) -> (String, Vec<u8>) {
-    const BOUNDARY: &str = "----counsel-registry-test-boundary";
     let mut body = Vec::new();
     for (name, value) in fields {
         body.extend(
@@ -521,4 +520,47 @@ pub fn multipart_body(
     }
     body.extend(format!("--{BOUNDARY}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+pub const BOUNDARY: &str = "----counsel-registry-test-boundary";
+
+/// A roster upload's multipart body: `fields`, then the CSV as `file`.
+pub fn multipart(fields: &[(&str, &str)], file: Option<&[u8]>) -> Vec<u8> {
+    multipart_body(
+        fields,
+        file.map(|content| ("file", "roster.csv", "text/csv", content)),
+    )
+    .1
+}
+
+pub async fn post_upload(app: &TestApp, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/admin/roster/upload"))
+        .header("referer", app.url("/admin/roster"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload sent")
+}
+
+/// Uploads a roster file through the portal as the signed-in admin and
+/// returns the upload's id (from the redirect to its preview).
+pub async fn upload_roster(app: &TestApp, jurisdiction: &str, mode: &str, file: &[u8]) -> i64 {
+    let response = post_upload(
+        app,
+        multipart(
+            &[("jurisdiction", jurisdiction), ("mode", mode)],
+            Some(file),
+        ),
+    )
+    .await;
+    let target = location(&response);
+    target
+        .strip_prefix("/admin/roster/uploads/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("an upload, not {target}"))
 }
