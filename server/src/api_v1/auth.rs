@@ -99,8 +99,7 @@ impl FromRequestParts<AppState> for Caller {
             .unwrap_or_default();
         let caller = cache
             .caller(state.database.pool(), key)
-            .await
-            .map_err(ApiError::internal)?
+            .await?
             .ok_or(ApiError::Unauthorized)?;
         if let Some(limits) = parts.extensions.get::<ApiLimits>()
             && let Err(not_until) = limits.limiter.check_key(&caller.key_id)

@@ -39,6 +39,24 @@ pub enum ApiError {
     Internal,
 }
 
+/// A database failure is the opaque 500; its cause is logged once, here.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+/// A refused webhook URL is the provider's 400, in the capability's words.
+impl From<app::ssr::providers::webhooks::WebhookError> for ApiError {
+    fn from(error: app::ssr::providers::webhooks::WebhookError) -> Self {
+        use app::ssr::providers::webhooks::WebhookError;
+        match error {
+            WebhookError::Database(cause) => ApiError::internal(cause),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     /// Logs the cause and answers with a 500 that does not show it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {

@@ -244,9 +244,7 @@ pub async fn changes(
     let pool = state.database.pool();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
     let mut rows = loop {
-        let rows = registry::changes_after(pool, after, limit + 1)
-            .await
-            .map_err(ApiError::internal)?;
+        let rows = registry::changes_after(pool, after, limit + 1).await?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
             break rows;
         }
@@ -369,9 +367,7 @@ pub async fn lookup(
         None => app::ssr::infra::clock::now_millis(),
     };
     log.record(caller.0.key_id, format!("number {}", phone.as_str()));
-    let found = providers::privilege_at(state.database.pool(), phone.as_str(), at)
-        .await
-        .map_err(ApiError::internal)?;
+    let found = providers::privilege_at(state.database.pool(), phone.as_str(), at).await?;
     Ok(Json(Lookup {
         e164: phone.as_str().to_owned(),
         privileged: found.privileged,

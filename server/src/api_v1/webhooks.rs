@@ -1,7 +1,7 @@
 //! A provider registers where to be told that the registry changed.
 
 use app::ssr::providers::Scope;
-use app::ssr::providers::webhooks::{self, WebhookError};
+use app::ssr::providers::webhooks;
 use app::ssr::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -52,13 +52,8 @@ pub async fn register(
     ApiJson(request): ApiJson<WebhookRequest>,
 ) -> Result<Json<WebhookRegistered>, ApiError> {
     caller.require(Scope::RegistryRead)?;
-    let url = webhooks::checked_url(&request.url).map_err(|error| match error {
-        WebhookError::Database(cause) => ApiError::internal(cause),
-        other => ApiError::BadRequest(other.to_string()),
-    })?;
-    let secret = webhooks::register(state.database.pool(), caller.0.provider_id, &url)
-        .await
-        .map_err(ApiError::internal)?;
+    let url = webhooks::checked_url(&request.url)?;
+    let secret = webhooks::register(state.database.pool(), caller.0.provider_id, &url).await?;
     Ok(Json(WebhookRegistered {
         url: url.to_string(),
         secret,

@@ -397,6 +397,17 @@ pub async fn rematch(
             roster_email.as_deref(),
             held_by_another,
         );
+        if claim == ClaimCheck::Proven && claim_state != ClaimState::Proven {
+            // Proof is an event: once the confirmed address matched the
+            // roster's, a later roster without (or with another) email
+            // of record does not take it back.
+            sqlx::query("UPDATE users SET claim_state = $1, claim_changed_at = $2 WHERE id = $3")
+                .bind(ClaimState::Proven)
+                .bind(now_millis())
+                .bind(user_id)
+                .execute(&mut *write.transaction)
+                .await?;
+        }
         let current = standing;
         let admin = source == Some(StandingSource::Admin);
         let next = claim.limit(verdict.next_standing(current, admin), current, admin);
