@@ -64,3 +64,24 @@ pub fn EmailField(autocomplete: &'static str) -> impl IntoView {
         </div>
     }
 }
+
+/// The current password, as a change confirmed by it asks for it; `id`
+/// keeps two such fields on one page apart.
+#[component]
+pub fn CurrentPasswordField(
+    #[prop(default = "current_password")] id: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>"Current password"</label>
+            <input
+                id=id
+                name="current_password"
+                type="password"
+                autocomplete="current-password"
+                required
+                maxlength="128"
+            />
+        </div>
+    }
+}

@@ -8,7 +8,7 @@ use crate::api::accounts::{
     VerifyEmail, VerifySecondFactor, current_account,
 };
 use crate::api::claims::RequestClaimLink;
-use crate::components::form::{EmailField, FormError, NewPasswordField};
+use crate::components::form::{CurrentPasswordField, EmailField, FormError, NewPasswordField};
 use crate::components::page_error::PageError;
 use crate::domain::bar::JURISDICTIONS;
 use crate::domain::{Role, Standing};
@@ -332,17 +332,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
                                 <p>"Every other session of your account is signed out when you change it."</p>
                                 <FormError result=action.value() />
                                 <ActionForm action=action attr:class="form">
-                                    <div class="field">
-                                        <label for="current_password">"Current password"</label>
-                                        <input
-                                            id="current_password"
-                                            name="current_password"
-                                            type="password"
-                                            autocomplete="current-password"
-                                            required
-                                            maxlength="128"
-                                        />
-                                    </div>
+                                    <CurrentPasswordField />
                                     <NewPasswordField label="New password" />
                                     <button type="submit" class="button">
                                         "Change password"

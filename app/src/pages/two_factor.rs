@@ -5,7 +5,7 @@ use leptos_router::components::Redirect;
 use crate::api::two_factor::{
     DisableTwoFactor, EnableTwoFactor, TwoFactorStatus, take_recovery_codes, two_factor_setup,
 };
-use crate::components::form::FormError;
+use crate::components::form::{CurrentPasswordField, FormError};
 use crate::components::page_error::PageError;
 use crate::error::AppError;
 
@@ -30,10 +30,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                                         <h2>"Turn it off"</h2>
                                         <FormError result=turn_off.value() />
                                         <ActionForm action=turn_off attr:class="form">
-                                            <div class="field">
-                                                <label for="off_password">"Current password"</label>
-                                                <input id="off_password" name="current_password" type="password" autocomplete="current-password" required />
-                                            </div>
+                                            <CurrentPasswordField id="off_password" />
                                             <div class="field">
                                                 <label for="off_code">"Code from the app, or a recovery code"</label>
                                                 <input id="off_code" name="code" type="text" autocomplete="one-time-code" required maxlength="64" />
@@ -89,16 +86,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                                 </ol>
                                 <FormError result=action.value() />
                                 <ActionForm action=action attr:class="form">
-                                    <div class="field">
-                                        <label for="current_password">"Current password"</label>
-                                        <input
-                                            id="current_password"
-                                            name="current_password"
-                                            type="password"
-                                            autocomplete="current-password"
-                                            required
-                                        />
-                                    </div>
+                                    <CurrentPasswordField />
                                     <div class="field">
                                         <label for="code">"Code from the app"</label>
                                         <input
