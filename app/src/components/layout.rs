@@ -85,7 +85,10 @@ fn SignedInNav(account: AccountSummary) -> impl IntoView {
     let log_out = ServerAction::<LogOut>::new();
     let links: Vec<(&'static str, &'static str)> = match account.role {
         Role::Attorney => vec![("/numbers", "Your numbers")],
-        Role::BarAdmin => vec![("/admin/roster", "Roster uploads")],
+        Role::BarAdmin => vec![
+            ("/admin/reviews", "Review queue"),
+            ("/admin/roster", "Roster uploads"),
+        ],
         Role::SiteAdmin => vec![
             ("/admin/reviews", "Review queue"),
             ("/admin/numbers", "Look up a number"),
