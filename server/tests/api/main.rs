@@ -27,5 +27,6 @@ mod smtp;
 mod sqlite;
 mod takeover;
 mod throttle;
+mod transactions;
 mod twilio;
 mod webhooks;

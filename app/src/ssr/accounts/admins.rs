@@ -7,7 +7,7 @@ use crate::ssr::accounts::{
     ADMIN_INVITATION_VALIDITY_MS, AccountError, TokenPurpose, issue_token_valid_for,
 };
 use crate::ssr::infra::clock::now_millis;
-use crate::ssr::infra::db::Database;
+use crate::ssr::infra::db::{self, Database};
 use crate::ssr::infra::mail::Mailer;
 use crate::ssr::infra::mail_queue;
 use crate::ssr::infra::messages;
@@ -51,7 +51,7 @@ pub async fn create_admin(
         AdminRole::Bar(jurisdiction) => (Role::BarAdmin.as_str(), Some(jurisdiction.code())),
     };
     let email_key = email.as_str().to_lowercase();
-    let mut transaction = database.pool().begin().await?;
+    let mut transaction = db::begin_write(database.pool()).await?;
     let existing: Option<(i64, String, Option<i64>)> =
         sqlx::query_as("SELECT id, full_name, email_verified_at FROM users WHERE email_key = $1")
             .bind(&email_key)

@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
-use crate::ssr::infra::db::Database;
+use crate::ssr::infra::db::{self, Database};
 use crate::ssr::infra::mail::{MailError, Mailer};
 use crate::ssr::infra::mail_queue::{self, QueuedEmail};
 use crate::ssr::infra::messages;
@@ -487,7 +487,7 @@ pub async fn request_password_reset(
     base_url: &str,
     email: &EmailAddress,
 ) -> Result<(), AccountError> {
-    let mut transaction = database.pool().begin().await?;
+    let mut transaction = db::begin_write(database.pool()).await?;
     let user_id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_key = $1")
         .bind(email.as_str().to_lowercase())
         .fetch_optional(&mut *transaction)
@@ -538,7 +538,7 @@ pub async fn reset_password(
         .map_err(AccountError::WeakPassword)?;
     let password_hash = secrets::hash_password(password).await?;
 
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     let consumed = consume_token(&mut transaction, token, TokenPurpose::ResetPassword).await?;
     if consumed != Some(user_id) {
         return Err(AccountError::InvalidToken);

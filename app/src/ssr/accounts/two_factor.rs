@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db;
 use crate::ssr::infra::secrets;
 
 const ISSUER: &str = "Counsel Registry";
@@ -108,7 +109,7 @@ pub async fn enrol(
     let Some(step) = matching_step(secret, code, now_secs())? else {
         return Ok(None);
     };
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     let updated = sqlx::query(
         "UPDATE users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3 AND totp_secret IS NULL",
     )
@@ -139,7 +140,7 @@ pub async fn enrol(
 /// Turns two-step sign-in off: the secret and the recovery codes go.
 /// The caller has checked the password and a current code.
 pub async fn disable(pool: &AnyPool, user_id: i64) -> Result<(), TwoFactorError> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     sqlx::query("UPDATE users SET totp_secret = NULL, totp_last_step = 0 WHERE id = $1")
         .bind(user_id)
         .execute(&mut *transaction)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -80,6 +80,22 @@ fn placeholders(numbered: bool, rows: usize, width: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Begins a transaction that may write. On SQLite it is `BEGIN
+/// IMMEDIATE`, taking the write lock at once (waiting up to
+/// [`SQLITE_BUSY_TIMEOUT`] for it): a deferred transaction that reads
+/// first cannot become a writer once another connection has committed in
+/// between, and SQLite then answers `SQLITE_BUSY` at once, without
+/// waiting (<https://www.sqlite.org/isolation.html>, "BUSY_SNAPSHOT").
+/// Seen as `server admin create` failing while the portal served.
+/// PostgreSQL gets a plain `BEGIN`.
+pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
 }
 
 /// What `/readyz` reports about the database.

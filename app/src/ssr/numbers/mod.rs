@@ -18,6 +18,7 @@ use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
 use crate::domain::{EmailAddress, RegistrationStatus, Role, Standing};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db;
 use crate::ssr::infra::delivery::{Channel, CodeSender, SendError};
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::infra::mail_queue;
@@ -588,7 +589,7 @@ pub async fn queue_reminders(pool: &AnyPool, base_url: &str) -> Result<usize, Nu
             } else {
                 ""
             };
-            let mut transaction = pool.begin().await?;
+            let mut transaction = db::begin_write(pool).await?;
             let claimed = sqlx::query(&format!(
                 "UPDATE registrations SET {column} = $1{also} WHERE id = $2 AND {column} IS NULL"
             ))

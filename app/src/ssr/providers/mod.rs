@@ -19,6 +19,7 @@ use sqlx::AnyPool;
 use crate::domain::closed_set::closed_set;
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db;
 use crate::ssr::registry;
 
 closed_set!(
@@ -165,7 +166,7 @@ pub async fn acknowledge(
     caller: &Caller,
     through_seq: i64,
 ) -> Result<i64, ProviderError> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     // Written first (SQLite: a writer from the start); it also orders
     // acknowledgements of one provider.
     let now = now_millis();
@@ -223,7 +224,7 @@ pub struct Read {
 
 /// Writes logged reads in one statement per 500, and the keys' last use.
 pub async fn record_reads(pool: &AnyPool, reads: &[Read]) -> Result<(), sqlx::Error> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     for chunk in reads.chunks(500) {
         let sql = format!(
             "INSERT INTO provider_reads (key_id, what, at) VALUES {}",

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db;
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::registry;
 
@@ -139,7 +140,7 @@ pub async fn dispatch(pool: &AnyPool) -> Result<usize, sqlx::Error> {
     .await?;
     let mut queued = 0;
     for endpoint_id in behind {
-        let mut transaction = pool.begin().await?;
+        let mut transaction = db::begin_write(pool).await?;
         let moved = sqlx::query(
             "UPDATE webhook_endpoints SET notified_seq = $1 WHERE id = $2 AND notified_seq < $1",
         )

@@ -20,6 +20,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use crate::domain::closed_set::closed_set;
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db;
 
 closed_set!(
     /// Which way a number's privileged state flipped (`registry_changes.op`).
@@ -55,7 +56,7 @@ impl RegistryWrite<'_> {
 /// SQLite a transaction that read before writing could not upgrade to a
 /// writer once another had committed.
 pub async fn begin_write(pool: &AnyPool) -> Result<RegistryWrite<'static>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     sqlx::query("UPDATE registry_head SET seq = seq WHERE id = 1")
         .execute(&mut *transaction)
         .await?;

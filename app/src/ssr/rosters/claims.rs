@@ -11,7 +11,7 @@ use sqlx::{Any, AnyPool, Transaction};
 use crate::domain::{ClaimState, EmailAddress, Role, Standing};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
-use crate::ssr::infra::db::Database;
+use crate::ssr::infra::db::{self, Database};
 use crate::ssr::infra::mail::Mailer;
 use crate::ssr::infra::mail_queue::{self, QueuedEmail};
 use crate::ssr::infra::messages;
@@ -124,7 +124,7 @@ pub async fn request_link(
     base_url: &str,
     user_id: i64,
 ) -> Result<(), ClaimError> {
-    let mut transaction = database.pool().begin().await?;
+    let mut transaction = db::begin_write(database.pool()).await?;
     let queued = queue_link(&mut transaction, base_url, user_id).await?;
     transaction.commit().await?;
     if let Some(queued) = queued {

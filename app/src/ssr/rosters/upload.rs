@@ -22,6 +22,7 @@ use crate::domain::closed_set::closed_set;
 use crate::domain::{ClaimState, Jurisdiction, NameKey, RosterStatus, Standing, StandingSource};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db;
 use crate::ssr::rosters::reading::{
     self, Field, FileEncoding, Mappings, Member, OfficePhone, Problem, ReadError, Reader, Row,
     Severity,
@@ -378,7 +379,7 @@ pub async fn stage(
 ) -> Result<i64, UploadError> {
     let jurisdiction = request.jurisdiction;
     let mappings = load_mappings(pool, jurisdiction).await?;
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     // Written first: on SQLite the transaction is a writer from the start.
     let upload_id: i64 = sqlx::query_scalar(
         "INSERT INTO roster_uploads (jurisdiction, mode, state, uploaded_by, uploader, file_name, \
@@ -1278,7 +1279,7 @@ pub async fn discard(
     upload_id: i64,
     decided_by: Option<i64>,
 ) -> Result<(), UploadError> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     let discarded = sqlx::query(
         "UPDATE roster_uploads SET state = 'discarded', decided_by = $1, decided_at = $2 \
          WHERE id = $3 AND state = 'previewed'",
@@ -1308,7 +1309,7 @@ pub async fn expire_abandoned(
 ) -> Result<u64, sqlx::Error> {
     let now = now_millis();
     let before = now - ttl.as_millis() as i64;
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     let expired: Vec<i64> = sqlx::query_scalar(
         "UPDATE roster_uploads SET state = 'discarded', decided_at = $1 \
          WHERE state = 'previewed' AND created_at < $2 RETURNING id",
@@ -1447,7 +1448,7 @@ pub async fn map_statuses(
     upload_id: i64,
     words: &[(String, RosterStatus)],
 ) -> Result<(), UploadError> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = db::begin_write(pool).await?;
     let jurisdiction: Option<String> = sqlx::query_scalar(
         "SELECT jurisdiction FROM roster_uploads WHERE id = $1 AND state = 'previewed'",
     )
