@@ -69,11 +69,20 @@ install_test_tools() {
 # virtual environment (pinned).
 SCHEMATHESIS_VERSION=4.32.5
 SCHEMATHESIS_VENV="$HOME/.cache/counsel-registry/schemathesis-$SCHEMATHESIS_VERSION"
+SPEC_VALIDATOR_VERSION=0.7.1
+SPEC_VALIDATOR_VENV="$HOME/.cache/counsel-registry/openapi-spec-validator-$SPEC_VALIDATOR_VERSION"
 install_contract_tester() {
   if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
     step "installing schemathesis $SCHEMATHESIS_VERSION (about a minute, once)"
     python3 -m venv "$SCHEMATHESIS_VENV"
     "$SCHEMATHESIS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  # A standard validator of the OpenAPI document itself, so a client
+  # generated from it is not broken by a misdeclared parameter.
+  if [ ! -x "$SPEC_VALIDATOR_VENV/bin/openapi-spec-validator" ]; then
+    step "installing openapi-spec-validator $SPEC_VALIDATOR_VERSION (seconds, once)"
+    python3 -m venv "$SPEC_VALIDATOR_VENV"
+    "$SPEC_VALIDATOR_VENV/bin/pip" install -q "openapi-spec-validator==$SPEC_VALIDATOR_VERSION"
   fi
 }
 

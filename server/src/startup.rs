@@ -374,7 +374,8 @@ fn code_sender(delivery: &CodeDelivery) -> anyhow::Result<CodeSender> {
 }
 
 /// Periodic work: expired sessions and rate-limit windows, expired
-/// registrations, renewal reminders, abandoned roster previews.
+/// registrations, renewal reminders, facilities that lag or have not
+/// matched, abandoned roster previews.
 fn spawn_housekeeping(
     sessions: SessionBackend,
     state: AppState,
@@ -412,6 +413,13 @@ fn spawn_housekeeping(
             }
             if let Err(error) = app::ssr::numbers::queue_reminders(&pool, &state.base_url).await {
                 tracing::error!(error = %error, "cannot send renewal reminders");
+            }
+            // A facility whose list stopped following the registry, or
+            // has not matched it for a day: the site admins hear once.
+            match app::ssr::providers::facilities::notify_unhealthy(&pool, &state.base_url).await {
+                Ok(0) => {}
+                Ok(opened) => tracing::warn!(opened, "facility incidents opened"),
+                Err(error) => tracing::error!(error = %error, "cannot check facilities"),
             }
             // A preview nobody decided (a browser closed, an import killed
             // before its commit) would keep its staged rows for good.

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod claims;
+pub mod facilities;
 pub mod notice;
 pub mod numbers;
 pub mod providers;

@@ -84,7 +84,10 @@ fn SignedOutNav() -> impl IntoView {
 fn SignedInNav(account: AccountSummary) -> impl IntoView {
     let log_out = ServerAction::<LogOut>::new();
     let links: Vec<(&'static str, &'static str)> = match account.role {
-        Role::Attorney => vec![("/numbers", "Your numbers")],
+        Role::Attorney => vec![
+            ("/numbers", "Your numbers"),
+            ("/numbers/facilities", "Where they are applied"),
+        ],
         Role::BarAdmin => vec![
             ("/admin/reviews", "Review queue"),
             ("/admin/roster", "Roster uploads"),
@@ -94,6 +97,7 @@ fn SignedInNav(account: AccountSummary) -> impl IntoView {
             ("/admin/numbers", "Look up a number"),
             ("/admin/roster", "Roster uploads"),
             ("/admin/providers", "Phone providers"),
+            ("/admin/facilities", "Facilities"),
         ],
     };
     view! {

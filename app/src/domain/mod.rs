@@ -32,6 +32,7 @@ macro_rules! string_value {
 pub mod bar;
 pub mod closed_set;
 pub mod email;
+pub mod facility;
 pub mod name;
 pub mod name_match;
 pub mod password;
@@ -41,6 +42,7 @@ pub mod standing;
 pub use bar::{BarNumber, Jurisdiction};
 pub use closed_set::UnknownValue;
 pub use email::EmailAddress;
+pub use facility::{FacilityCode, FacilityKind, FacilityName, FacilityStatus};
 pub use name::PersonName;
 pub use name_match::NameKey;
 pub use password::{NewPassword, PasswordProblem};

@@ -1,6 +1,7 @@
 mod accounts;
 mod admin;
 mod claims;
+mod facilities;
 mod home;
 mod how_it_works;
 mod not_found;
@@ -15,6 +16,7 @@ pub use accounts::{
 };
 pub use admin::{NumberLookupPage, ReviewQueuePage};
 pub use claims::{ClaimAnsweredPage, ClaimPage};
+pub use facilities::{FacilitiesPage, NumberFacilitiesPage};
 pub use home::HomePage;
 pub use how_it_works::HowItWorksPage;
 pub use not_found::NotFoundPage;

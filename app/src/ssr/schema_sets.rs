@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::domain::{
-    Channel, ClaimState, DocumentType, NumberLabel, RegistrationStatus, Role, RosterStatus,
-    Standing, StandingSource,
+    Channel, ClaimState, DocumentType, FacilityKind, FacilityStatus, NumberLabel,
+    RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
 };
 use crate::ssr::accounts::TokenPurpose;
 use crate::ssr::infra::jobs::JobState;
@@ -135,6 +135,14 @@ fn every_check_list_equals_its_enum_on_both_engines() {
         (
             ("roster_column_maps", "field"),
             texts(Field::ALL, Field::as_str),
+        ),
+        (
+            ("facilities", "kind"),
+            texts(FacilityKind::ALL, FacilityKind::as_str),
+        ),
+        (
+            ("facilities", "status"),
+            texts(FacilityStatus::ALL, FacilityStatus::as_str),
         ),
     ]
     .into_iter()

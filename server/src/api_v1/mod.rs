@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod facilities;
 mod openapi;
 mod problem;
 mod read_log;
@@ -26,6 +27,17 @@ pub fn router() -> Router<AppState> {
         .route("/registry/snapshot", get(registry::snapshot))
         .route("/registry/changes", get(registry::changes))
         .route("/registry/acks", post(registry::acknowledge))
+        .route("/registry/digests", get(registry::digests))
+        .route("/facilities", get(facilities::list))
+        .route(
+            "/facilities/{code}",
+            axum::routing::put(facilities::put).delete(facilities::retire),
+        )
+        .route("/facilities/{code}/acks", post(facilities::acknowledge))
+        .route(
+            "/facilities/{code}/reconciliations",
+            post(facilities::reconcile),
+        )
         .route("/numbers/{e164}", get(registry::lookup))
         .route("/audit/calls", post(audit::calls))
         .route(

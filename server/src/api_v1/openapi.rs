@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, problem, registry, webhooks};
+use super::{audit, facilities, problem, registry, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,12 @@ use super::{audit, problem, registry, webhooks};
         registry::changes,
         registry::acknowledge,
         registry::lookup,
+        registry::digests,
+        facilities::put,
+        facilities::list,
+        facilities::retire,
+        facilities::acknowledge,
+        facilities::reconcile,
         audit::calls,
         webhooks::register,
         webhooks::unregister,
@@ -32,6 +38,16 @@ use super::{audit, problem, registry, webhooks};
         registry::AckRequest,
         registry::AckResponse,
         registry::Lookup,
+        registry::DigestsResponse,
+        registry::BucketDigest,
+        facilities::Kind,
+        facilities::FacilityRequest,
+        facilities::FacilityResponse,
+        facilities::FacilityList,
+        facilities::FacilityAckRequest,
+        facilities::FacilityAckResponse,
+        facilities::ReconciliationRequest,
+        facilities::ReconciliationResponse,
         audit::AuditRequest,
         audit::Call,
         audit::AuditResponse,

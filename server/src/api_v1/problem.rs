@@ -29,6 +29,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("no such resource")]
     NotFound,
+    /// A 404 that names what was asked for.
+    #[error("{0}")]
+    Missing(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the request body must be JSON (Content-Type: application/json)")]
@@ -57,6 +60,23 @@ impl From<app::ssr::providers::webhooks::WebhookError> for ApiError {
     }
 }
 
+/// A facility's refusals in the capability's words: an unknown or
+/// retired facility is the provider's 404, a seq out of order its 409.
+impl From<app::ssr::providers::facilities::FacilityError> for ApiError {
+    fn from(error: app::ssr::providers::facilities::FacilityError) -> Self {
+        use app::ssr::providers::facilities::FacilityError;
+        match error {
+            FacilityError::Database(cause) => ApiError::internal(cause),
+            error @ (FacilityError::Unknown(_) | FacilityError::Retired(_)) => {
+                ApiError::Missing(error.to_string())
+            }
+            other @ (FacilityError::AckPastHead { .. }
+            | FacilityError::AckBehind { .. }
+            | FacilityError::AsOfPastHead { .. }) => ApiError::Conflict(other.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     /// Logs the cause and answers with a 500 that does not show it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -69,7 +89,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -82,7 +102,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound => "not-found",
+            ApiError::NotFound | ApiError::Missing(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::TooManyRequests(_) => "too-many-requests",

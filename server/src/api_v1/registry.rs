@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use app::domain::phone::PhoneNumber;
 use app::ssr::providers::{self, ProviderError, Scope};
-use app::ssr::registry;
+use app::ssr::registry::{self, digest};
 use app::ssr::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
@@ -48,15 +48,29 @@ pub struct Snapshot {
     pub numbers: Vec<SnapshotNumber>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SnapshotQuery {
+    /// The registry as it was at this seq (at most the head); the head
+    /// when absent.
+    as_of_seq: Option<String>,
+    /// Only the numbers of this bucket (0 to 255: the first byte of the
+    /// SHA-256 of the E.164 text), as listed by /registry/digests.
+    bucket: Option<String>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/registry/snapshot",
     tag = "registry",
+    params(SnapshotQuery),
     security(("bearer" = ["registry:read"])),
     responses(
         (status = 200, description = "The privileged numbers, streamed. With `Accept: application/x-ndjson` the same as NDJSON: a first line {\"as_of_seq\": N}, then one SnapshotNumber a line.", body = Snapshot),
+        (status = 400, description = "A malformed `as_of_seq` or `bucket`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`as_of_seq` is past the head", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -65,17 +79,51 @@ pub async fn snapshot(
     Extension(log): Extension<ReadLog>,
     caller: Caller,
     headers: HeaderMap,
+    Query(query): Query<SnapshotQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::RegistryRead)?;
     let ndjson = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("application/x-ndjson"));
-    log.record(caller.0.key_id, "snapshot".into());
-    let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let as_of_seq = match query.as_of_seq.as_deref() {
+        Some(raw) => Some(number_param(Some(raw), "as_of_seq", 0, 0..=i64::MAX)?),
+        None => None,
+    };
+    let bucket = match query.bucket.as_deref() {
+        Some(raw) => Some(number_param(Some(raw), "bucket", 0, 0..=255)? as u8),
+        None => None,
+    };
     let pool = state.database.pool().clone();
+    // Begun before answering, so a seq past the head is a 409, not a
+    // body cut short.
+    let reading = match (as_of_seq, bucket) {
+        (None, None) => Reading::Now(begin_snapshot_read(&pool).await?),
+        (as_of_seq, bucket) => {
+            let as_of_seq = match as_of_seq {
+                Some(seq) => seq,
+                None => registry::head(&pool).await?,
+            };
+            let transaction = digest::begin_read_at(&pool, as_of_seq)
+                .await
+                .map_err(digest_refusal)?;
+            Reading::At {
+                transaction,
+                as_of_seq,
+                bucket,
+            }
+        }
+    };
+    log.record(
+        caller.0.key_id,
+        match (as_of_seq, bucket) {
+            (None, None) => "snapshot".into(),
+            (seq, bucket) => format!("snapshot as_of_seq={seq:?} bucket={bucket:?}"),
+        },
+    );
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
-        if let Err(error) = stream_snapshot(&pool, ndjson, &sender).await {
+        if let Err(error) = stream_snapshot(reading, ndjson, &sender).await {
             tracing::error!(error = %error, "snapshot cut off");
             // The client sees the body end early, not a valid document.
             let _ = sender
@@ -101,23 +149,66 @@ pub async fn snapshot(
     Ok(response)
 }
 
-/// Writes the snapshot in chunks of about 64 KiB from one consistent read
-/// (a repeatable-read transaction on PostgreSQL; SQLite's read
-/// transaction is a snapshot already), so memory stays flat.
-async fn stream_snapshot(
-    pool: &AnyPool,
-    ndjson: bool,
-    sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(), sqlx::Error> {
-    use futures::TryStreamExt;
+/// A seq past the head is the provider's 409.
+fn digest_refusal(error: digest::DigestError) -> ApiError {
+    match error {
+        digest::DigestError::PastHead { .. } => ApiError::Conflict(error.to_string()),
+        digest::DigestError::Database(cause) => ApiError::internal(cause),
+    }
+}
 
+/// What a snapshot reads: the set now, or at a past seq (one bucket of
+/// it, or all), each in its own read transaction.
+enum Reading {
+    Now(Transaction<'static, Any>),
+    At {
+        transaction: Transaction<'static, Any>,
+        as_of_seq: i64,
+        bucket: Option<u8>,
+    },
+}
+
+/// One consistent read: a repeatable-read transaction on PostgreSQL;
+/// SQLite's read transaction is a snapshot already.
+async fn begin_snapshot_read(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
     let mut transaction = pool.begin().await?;
     if transaction.backend_name() != "SQLite" {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .execute(&mut *transaction)
             .await?;
     }
-    let head = registry::head(&mut *transaction).await?;
+    Ok(transaction)
+}
+
+/// Writes the snapshot in chunks of about 64 KiB from one consistent
+/// read, so memory stays flat.
+async fn stream_snapshot(
+    reading: Reading,
+    ndjson: bool,
+    sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), sqlx::Error> {
+    use futures::TryStreamExt;
+
+    let (mut transaction, as_of_seq, bucket, sql) = match reading {
+        Reading::Now(transaction) => (
+            transaction,
+            None,
+            None,
+            "SELECT e164, since FROM privileged_intervals WHERE until IS NULL ORDER BY e164",
+        ),
+        Reading::At {
+            transaction,
+            as_of_seq,
+            bucket,
+        } => {
+            let sql = digest::numbers_at_sql(&transaction);
+            (transaction, Some(as_of_seq), bucket, sql)
+        }
+    };
+    let head = match as_of_seq {
+        Some(seq) => seq,
+        None => registry::head(&mut *transaction).await?,
+    };
     let mut chunk = if ndjson {
         format!("{{\"as_of_seq\":{head}}}\n")
     } else {
@@ -125,11 +216,15 @@ async fn stream_snapshot(
     };
     let mut first = true;
     {
-        let mut rows = sqlx::query_as::<_, (String, i64)>(
-            "SELECT e164, since FROM privileged_intervals WHERE until IS NULL ORDER BY e164",
-        )
-        .fetch(&mut *transaction);
+        let mut query = sqlx::query_as::<_, (String, i64)>(sql);
+        if let Some(seq) = as_of_seq {
+            query = query.bind(seq);
+        }
+        let mut rows = query.fetch(&mut *transaction);
         while let Some((e164, since)) = rows.try_next().await? {
+            if bucket.is_some_and(|bucket| digest::bucket_of(&e164) != bucket) {
+                continue;
+            }
             // E.164 is `+` and digits: nothing in it needs escaping.
             let item = format!("{{\"e164\":\"{e164}\",\"since\":\"{}\"}}", rfc3339(since));
             if ndjson {
@@ -158,6 +253,7 @@ async fn stream_snapshot(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// Changes after this seq (default 0: from the start).
     after: Option<String>,
@@ -322,6 +418,7 @@ pub async fn acknowledge(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// An RFC 3339 instant; now when absent.
     at: Option<String>,
@@ -373,5 +470,85 @@ pub async fn lookup(
         privileged: found.privileged,
         since: found.since.map(rfc3339),
         until: found.until.map(rfc3339),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DigestsQuery {
+    /// The registry as it was at this seq (at most the head); the head
+    /// when absent.
+    as_of_seq: Option<String>,
+}
+
+/// One bucket's share of the registry at a seq.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BucketDigest {
+    /// 0 to 255: the first byte of the SHA-256 of a number's E.164 text.
+    pub bucket: u8,
+    pub count: i64,
+    /// SHA-256 (lower-case hex) of the bucket's E.164 numbers sorted by
+    /// byte order, each followed by "\n".
+    pub digest: String,
+}
+
+/// The registry's digests at a seq: the whole set's and the 256
+/// buckets', so a facility whose reconciliation failed can fetch only the
+/// buckets that differ.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DigestsResponse {
+    pub as_of_seq: i64,
+    /// The whole set's count and digest (what a reconciliation compares).
+    pub count: i64,
+    pub digest: String,
+    /// 256 of them, by bucket.
+    pub buckets: Vec<BucketDigest>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/registry/digests",
+    tag = "registry",
+    params(DigestsQuery),
+    security(("bearer" = ["registry:read"])),
+    responses(
+        (status = 200, description = "The whole set's and the 256 buckets' counts and digests", body = DigestsResponse),
+        (status = 400, description = "A malformed `as_of_seq`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`as_of_seq` is past the head", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn digests(
+    State(state): State<AppState>,
+    Extension(log): Extension<ReadLog>,
+    caller: Caller,
+    Query(query): Query<DigestsQuery>,
+) -> Result<Json<DigestsResponse>, ApiError> {
+    caller.require(Scope::RegistryRead)?;
+    let pool = state.database.pool();
+    let as_of_seq = match query.as_of_seq.as_deref() {
+        Some(raw) => number_param(Some(raw), "as_of_seq", 0, 0..=i64::MAX)?,
+        None => registry::head(pool).await?,
+    };
+    log.record(caller.0.key_id, format!("digests as_of_seq={as_of_seq}"));
+    let digests = digest::digests_at(pool, as_of_seq)
+        .await
+        .map_err(digest_refusal)?;
+    Ok(Json(DigestsResponse {
+        as_of_seq: digests.as_of_seq,
+        count: digests.whole.count,
+        digest: digests.whole.digest,
+        buckets: digests
+            .buckets
+            .into_iter()
+            .enumerate()
+            .map(|(bucket, set)| BucketDigest {
+                bucket: bucket as u8,
+                count: set.count,
+                digest: set.digest,
+            })
+            .collect(),
     }))
 }

@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod admins;
 mod claims;
+mod facilities;
 mod health;
 mod jobs;
 mod numbers;

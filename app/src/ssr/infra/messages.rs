@@ -208,6 +208,32 @@ pub fn claim_disputed_alert(
     )
 }
 
+/// To site admins: a facility's list no longer provably matches the
+/// registry (a failed reconciliation, a lag, no recent match). Sent once
+/// per incident; a matching reconciliation closes it.
+pub fn facility_incident(
+    facility: &str,
+    state: &str,
+    provider: &str,
+    reason: &str,
+    link: &str,
+) -> Email {
+    email(
+        "A facility's attorney list needs attention",
+        format!(
+            "Hello,\n\n\
+             This facility's list of attorney numbers may not match the\n\
+             registry, so privileged calls there may be recorded:\n\n\
+             {facility} ({state})\n\
+             {provider}\n\n\
+             Why:\n\
+             {reason}\n\n\
+             You will not be emailed again about it until it has matched.\n\n\
+             {link}\n"
+        ),
+    )
+}
+
 /// An account became an administrator (whoever ran the command).
 pub fn promoted_to_admin(name: &str, base_url: &str) -> Email {
     email(

@@ -8,6 +8,7 @@
 //! webhook delivery job. May use: `registry` (head, feed, privileged set)
 //! and infrastructure.
 
+pub mod facilities;
 pub mod webhooks;
 
 use base64::Engine as _;

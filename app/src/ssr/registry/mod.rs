@@ -16,6 +16,8 @@
 //! it knows nothing of rosters or registrations beyond the `registrations`
 //! rows it reads to decide whether a number is privileged.
 
+pub mod digest;
+
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::domain::closed_set::closed_set;

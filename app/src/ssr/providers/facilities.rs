@@ -1,0 +1,651 @@
+//! Facilities, their acknowledgements and reconciliations: whether each
+//! jail's own list provably matches the registry (issue 15).
+//!
+//! A provider registers each facility under its own code. A facility
+//! acknowledges the seqs it applied ("applied through N", kept forever,
+//! as the provider-wide acknowledgements) and reconciles: it sends the
+//! count and digest of the list it holds as of a seq, and the registry
+//! answers whether that equals the privileged set at that seq
+//! (`registry::digest`). A facility another provider served before
+//! starts `pending` and becomes `live` at its first matching
+//! reconciliation: a vendor switch is where lists silently shrink.
+//!
+//! Owns the tables `facilities`, `facility_acks` and
+//! `facility_reconciliations`.
+
+use sqlx::AnyPool;
+
+use crate::domain::{
+    EmailAddress, FacilityCode, FacilityKind, FacilityName, FacilityStatus, Jurisdiction, Role,
+};
+use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::{db, mail_queue, messages};
+use crate::ssr::providers::Caller;
+use crate::ssr::registry::{self, digest};
+
+/// Past this lag (the oldest change a facility has not acknowledged), a
+/// facility is flagged and site admins are emailed.
+pub const STALE_AFTER_MS: i64 = 60 * 60 * 1000;
+/// Past this long without a matching reconciliation, likewise.
+pub const UNRECONCILED_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What a provider says of one facility (`PUT /api/v1/facilities/{code}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityInput {
+    pub name: FacilityName,
+    pub state: Jurisdiction,
+    pub kind: FacilityKind,
+}
+
+/// A facility as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facility {
+    pub id: i64,
+    pub provider_id: i64,
+    pub code: String,
+    pub name: String,
+    /// USPS code.
+    pub state: String,
+    pub kind: FacilityKind,
+    pub status: FacilityStatus,
+    /// The same facility under the provider that served it before.
+    pub predecessor_id: Option<i64>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FacilityError {
+    #[error("this provider has no facility with the code {0:?}")]
+    Unknown(String),
+    #[error("the facility {0:?} is retired: PUT it again to bring it back")]
+    Retired(String),
+    #[error("seq {through_seq} is past the head of the change log ({head})")]
+    AckPastHead { through_seq: i64, head: i64 },
+    #[error("seq {through_seq} is before this facility's last acknowledgement ({previous})")]
+    AckBehind { through_seq: i64, previous: i64 },
+    #[error("seq {as_of_seq} is past the head of the change log ({head})")]
+    AsOfPastHead { as_of_seq: i64, head: i64 },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<digest::DigestError> for FacilityError {
+    fn from(error: digest::DigestError) -> Self {
+        match error {
+            digest::DigestError::PastHead { as_of_seq, head } => {
+                FacilityError::AsOfPastHead { as_of_seq, head }
+            }
+            digest::DigestError::Database(cause) => FacilityError::Database(cause),
+        }
+    }
+}
+
+type FacilityRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+const FACILITY_COLUMNS: &str = "id, provider_id, code, name, state, kind, status, predecessor_id, \
+                                created_at, updated_at, retired_at";
+
+fn facility_from(row: FacilityRow) -> Result<Facility, sqlx::Error> {
+    let (
+        id,
+        provider_id,
+        code,
+        name,
+        state,
+        kind,
+        status,
+        predecessor_id,
+        created,
+        updated,
+        retired,
+    ) = row;
+    let decode = |error: crate::domain::UnknownValue| sqlx::Error::Decode(Box::new(error));
+    Ok(Facility {
+        id,
+        provider_id,
+        code,
+        name,
+        state,
+        kind: FacilityKind::from_db(&kind).map_err(decode)?,
+        status: FacilityStatus::from_db(&status).map_err(decode)?,
+        predecessor_id,
+        created_at: created,
+        updated_at: updated,
+        retired_at: retired,
+    })
+}
+
+/// Creates or updates (and un-retires) the caller's facility `code`.
+/// Returns it and whether it is new. A new facility whose state and name
+/// (ignoring case) another provider's facility has is taken for the same
+/// place under a new vendor: it starts `pending`, linked to that one.
+pub async fn put(
+    pool: &AnyPool,
+    provider_id: i64,
+    code: &FacilityCode,
+    input: &FacilityInput,
+) -> Result<(Facility, bool), FacilityError> {
+    let mut transaction = db::begin_write(pool).await?;
+    let now = now_millis();
+    let updated = sqlx::query(
+        "UPDATE facilities SET name = $1, state = $2, kind = $3, updated_at = $4, \
+         retired_at = NULL WHERE provider_id = $5 AND code = $6",
+    )
+    .bind(input.name.as_str())
+    .bind(input.state.code())
+    .bind(input.kind)
+    .bind(now)
+    .bind(provider_id)
+    .bind(code.as_str())
+    .execute(&mut *transaction)
+    .await?;
+    let created = updated.rows_affected() == 0;
+    if created {
+        let predecessor: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM facilities WHERE provider_id <> $1 AND state = $2 \
+             AND LOWER(name) = LOWER($3) ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(provider_id)
+        .bind(input.state.code())
+        .bind(input.name.as_str())
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let status = if predecessor.is_some() {
+            FacilityStatus::Pending
+        } else {
+            FacilityStatus::Live
+        };
+        sqlx::query(
+            "INSERT INTO facilities (provider_id, code, name, state, kind, status, \
+             predecessor_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(provider_id)
+        .bind(code.as_str())
+        .bind(input.name.as_str())
+        .bind(input.state.code())
+        .bind(input.kind)
+        .bind(status)
+        .bind(predecessor)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    let facility = find(&mut transaction, provider_id, code.as_str()).await?;
+    transaction.commit().await?;
+    Ok((facility, created))
+}
+
+async fn find(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    provider_id: i64,
+    code: &str,
+) -> Result<Facility, FacilityError> {
+    let row: Option<FacilityRow> = sqlx::query_as(&format!(
+        "SELECT {FACILITY_COLUMNS} FROM facilities WHERE provider_id = $1 AND code = $2"
+    ))
+    .bind(provider_id)
+    .bind(code)
+    .fetch_optional(&mut **transaction)
+    .await?;
+    match row {
+        Some(row) => Ok(facility_from(row)?),
+        None => Err(FacilityError::Unknown(code.to_owned())),
+    }
+}
+
+/// The caller's facility `code`, unless unknown or retired.
+async fn find_active(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    provider_id: i64,
+    code: &str,
+) -> Result<Facility, FacilityError> {
+    let facility = find(transaction, provider_id, code).await?;
+    if facility.retired_at.is_some() {
+        return Err(FacilityError::Retired(code.to_owned()));
+    }
+    Ok(facility)
+}
+
+/// The provider's facilities that are not retired, by code.
+pub async fn list(pool: &AnyPool, provider_id: i64) -> Result<Vec<Facility>, sqlx::Error> {
+    let rows: Vec<FacilityRow> = sqlx::query_as(&format!(
+        "SELECT {FACILITY_COLUMNS} FROM facilities \
+         WHERE provider_id = $1 AND retired_at IS NULL ORDER BY code"
+    ))
+    .bind(provider_id)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(facility_from).collect()
+}
+
+/// Retires the caller's facility `code`; its acknowledgements and
+/// reconciliations stay. Retiring a retired one again is accepted.
+pub async fn retire(pool: &AnyPool, provider_id: i64, code: &str) -> Result<(), FacilityError> {
+    let retired = sqlx::query(
+        "UPDATE facilities SET retired_at = COALESCE(retired_at, $1) \
+         WHERE provider_id = $2 AND code = $3",
+    )
+    .bind(now_millis())
+    .bind(provider_id)
+    .bind(code)
+    .execute(pool)
+    .await?;
+    if retired.rows_affected() == 0 {
+        return Err(FacilityError::Unknown(code.to_owned()));
+    }
+    Ok(())
+}
+
+/// Records that facility `code` applied the change log through
+/// `through_seq`; the same rules as the provider-wide acknowledgement:
+/// past the head or behind its last one is refused, the same seq again
+/// answers with its first time. Returns that time (Unix ms).
+pub async fn acknowledge(
+    pool: &AnyPool,
+    caller: &Caller,
+    code: &str,
+    through_seq: i64,
+) -> Result<i64, FacilityError> {
+    let mut transaction = db::begin_write(pool).await?;
+    let facility = find_active(&mut transaction, caller.provider_id, code).await?;
+    let head = registry::head(&mut *transaction).await?;
+    if through_seq > head {
+        return Err(FacilityError::AckPastHead { through_seq, head });
+    }
+    let previous: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(through_seq) FROM facility_acks WHERE facility_id = $1")
+            .bind(facility.id)
+            .fetch_one(&mut *transaction)
+            .await?;
+    if let Some(previous) = previous
+        && previous > through_seq
+    {
+        return Err(FacilityError::AckBehind {
+            through_seq,
+            previous,
+        });
+    }
+    let now = now_millis();
+    sqlx::query(
+        "INSERT INTO facility_acks (facility_id, through_seq, acked_at, key_id) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(facility.id)
+    .bind(through_seq)
+    .bind(now)
+    .bind(caller.key_id)
+    .execute(&mut *transaction)
+    .await?;
+    let acked_at: i64 = sqlx::query_scalar(
+        "SELECT acked_at FROM facility_acks WHERE facility_id = $1 AND through_seq = $2",
+    )
+    .bind(facility.id)
+    .bind(through_seq)
+    .fetch_one(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(acked_at)
+}
+
+/// What a facility claims to hold as of a seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub as_of_seq: i64,
+    pub count: i64,
+    /// 64 hex digits (either case).
+    pub digest: String,
+}
+
+/// A reconciliation's result: the registry's own count and digest at the
+/// claim's seq, and whether the claim equals them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciliation {
+    pub matched: bool,
+    pub as_of_seq: i64,
+    pub count: i64,
+    pub digest: String,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// Compares facility `code`'s claim with the registry at the claim's seq
+/// and stores the result. A match makes a `pending` facility `live` and
+/// closes any open incident; a mismatch opens one, and the site admins
+/// are emailed once for it (the worker sends the email).
+pub async fn reconcile(
+    pool: &AnyPool,
+    caller: &Caller,
+    code: &str,
+    claim: &Claim,
+    base_url: &str,
+) -> Result<Reconciliation, FacilityError> {
+    // Checked first, so an unknown facility costs no digest.
+    {
+        let mut transaction = pool.begin().await?;
+        find_active(&mut transaction, caller.provider_id, code).await?;
+        transaction.commit().await?;
+    }
+    let registry_digest = digest::digest_at(pool, claim.as_of_seq).await?;
+    let matched = registry_digest.count == claim.count
+        && registry_digest.digest.eq_ignore_ascii_case(&claim.digest);
+    let now = now_millis();
+
+    let mut transaction = db::begin_write(pool).await?;
+    let facility = find_active(&mut transaction, caller.provider_id, code).await?;
+    sqlx::query(
+        "INSERT INTO facility_reconciliations (facility_id, as_of_seq, claimed_count, \
+         claimed_digest, registry_count, registry_digest, matched, at, key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(facility.id)
+    .bind(claim.as_of_seq)
+    .bind(claim.count)
+    .bind(claim.digest.to_ascii_lowercase())
+    .bind(registry_digest.count)
+    .bind(&registry_digest.digest)
+    .bind(matched)
+    .bind(now)
+    .bind(caller.key_id)
+    .execute(&mut *transaction)
+    .await?;
+    if matched {
+        sqlx::query("UPDATE facilities SET status = $1, incident_notified_at = NULL WHERE id = $2")
+            .bind(FacilityStatus::Live)
+            .bind(facility.id)
+            .execute(&mut *transaction)
+            .await?;
+    } else {
+        let reason = format!(
+            "its reconciliation at seq {} claimed {} numbers; the registry held {}{}",
+            claim.as_of_seq,
+            claim.count,
+            registry_digest.count,
+            if registry_digest.count == claim.count {
+                " (the same count, but other numbers)"
+            } else {
+                ""
+            }
+        );
+        open_incident(&mut transaction, &facility, &reason, base_url, now).await?;
+    }
+    transaction.commit().await?;
+    Ok(Reconciliation {
+        matched,
+        as_of_seq: claim.as_of_seq,
+        count: registry_digest.count,
+        digest: registry_digest.digest,
+        at: now,
+    })
+}
+
+/// Emails every site admin about `facility`, unless an incident is open
+/// for it already (notified and not cleared by a match since).
+async fn open_incident(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    facility: &Facility,
+    reason: &str,
+    base_url: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE facilities SET incident_notified_at = $1 \
+         WHERE id = $2 AND incident_notified_at IS NULL",
+    )
+    .bind(now)
+    .bind(facility.id)
+    .execute(&mut **transaction)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        return Ok(());
+    }
+    let provider: String = sqlx::query_scalar("SELECT name FROM providers WHERE id = $1")
+        .bind(facility.provider_id)
+        .fetch_one(&mut **transaction)
+        .await?;
+    let admins: Vec<String> =
+        sqlx::query_scalar("SELECT email FROM users WHERE role = $1 ORDER BY id")
+            .bind(Role::SiteAdmin)
+            .fetch_all(&mut **transaction)
+            .await?;
+    for admin in admins {
+        let Ok(to) = EmailAddress::parse(&admin) else {
+            continue;
+        };
+        let message = messages::facility_incident(
+            &facility.name,
+            &facility.state,
+            &provider,
+            reason,
+            &format!("{base_url}/admin/facilities"),
+        );
+        // The worker sends it: the provider's request does not wait.
+        let _queued = mail_queue::queue(&mut **transaction, &to, message).await?;
+    }
+    Ok(())
+}
+
+/// A facility as the site admins' page shows it, with its lag and its
+/// last reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityHealth {
+    pub facility: Facility,
+    pub provider: String,
+    /// The highest seq it acknowledged, and when (None: never).
+    pub acked_seq: Option<i64>,
+    pub acked_at: Option<i64>,
+    /// Seqs behind the head.
+    pub lag_seqs: i64,
+    /// How long the oldest change it has not acknowledged has waited
+    /// (ms; 0 when it is at the head).
+    pub lag_ms: i64,
+    /// The last reconciliation: when, and whether it matched.
+    pub reconciled_at: Option<i64>,
+    pub reconciled_matched: Option<bool>,
+    /// The last matching reconciliation (None: never).
+    pub matched_at: Option<i64>,
+}
+
+impl FacilityHealth {
+    /// Lagging past [`STALE_AFTER_MS`].
+    pub fn stale(&self) -> bool {
+        self.lag_ms > STALE_AFTER_MS
+    }
+
+    /// No matching reconciliation within [`UNRECONCILED_AFTER_MS`] (of
+    /// now, or of its creation for a new facility).
+    pub fn unreconciled(&self, now: i64) -> bool {
+        now - self.matched_at.unwrap_or(self.facility.created_at) > UNRECONCILED_AFTER_MS
+    }
+}
+
+/// `matched` read as 0 or 1: the `Any` driver cannot decode SQLite's
+/// booleans.
+type HealthRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// Every facility that is not retired, with its health, by provider,
+/// state and name.
+pub async fn health(pool: &AnyPool) -> Result<Vec<FacilityHealth>, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    let head = registry::head(&mut *transaction).await?;
+    let rows: Vec<FacilityRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM facilities f JOIN providers p ON p.id = f.provider_id \
+         WHERE f.retired_at IS NULL ORDER BY p.name, f.state, f.name, f.code",
+        FACILITY_COLUMNS
+            .split(", ")
+            .map(|column| format!("f.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .fetch_all(&mut *transaction)
+    .await?;
+    let now = now_millis();
+    let mut health = Vec::with_capacity(rows.len());
+    for row in rows {
+        let facility = facility_from(row)?;
+        let (_, provider, acked_seq, acked_at, reconciled_at, reconciled_matched, matched_at): HealthRow =
+            sqlx::query_as(
+                "SELECT p.id, p.name, \
+                   (SELECT MAX(through_seq) FROM facility_acks WHERE facility_id = $1), \
+                   (SELECT MAX(acked_at) FROM facility_acks WHERE facility_id = $1), \
+                   (SELECT MAX(at) FROM facility_reconciliations WHERE facility_id = $1), \
+                   (SELECT CASE WHEN matched THEN 1 ELSE 0 END FROM facility_reconciliations \
+                    WHERE facility_id = $1 ORDER BY at DESC, id DESC LIMIT 1), \
+                   (SELECT MAX(at) FROM facility_reconciliations \
+                    WHERE facility_id = $1 AND matched = TRUE) \
+                 FROM providers p WHERE p.id = $2",
+            )
+            .bind(facility.id)
+            .bind(facility.provider_id)
+            .fetch_one(&mut *transaction)
+            .await?;
+        let applied = acked_seq.unwrap_or(0);
+        let oldest_waiting: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(at) FROM registry_changes WHERE seq > $1")
+                .bind(applied)
+                .fetch_one(&mut *transaction)
+                .await?;
+        health.push(FacilityHealth {
+            facility,
+            provider,
+            acked_seq,
+            acked_at,
+            lag_seqs: head - applied,
+            lag_ms: oldest_waiting.map_or(0, |at| (now - at).max(0)),
+            reconciled_at,
+            reconciled_matched: reconciled_matched.map(|matched| matched == 1),
+            matched_at,
+        });
+    }
+    transaction.commit().await?;
+    Ok(health)
+}
+
+/// Emails the site admins once for each facility that has become stale
+/// or gone unreconciled (housekeeping). Returns how many incidents were
+/// opened.
+pub async fn notify_unhealthy(pool: &AnyPool, base_url: &str) -> Result<usize, sqlx::Error> {
+    let now = now_millis();
+    let mut opened = 0;
+    for facility in health(pool).await? {
+        let reason = if facility.stale() {
+            format!(
+                "it has not acknowledged changes for {} minutes ({} seqs behind)",
+                facility.lag_ms / 60_000,
+                facility.lag_seqs
+            )
+        } else if facility.unreconciled(now) {
+            "it has not reconciled with a match for more than 24 hours".to_owned()
+        } else {
+            continue;
+        };
+        let mut transaction = db::begin_write(pool).await?;
+        let before: Option<i64> =
+            sqlx::query_scalar("SELECT incident_notified_at FROM facilities WHERE id = $1")
+                .bind(facility.facility.id)
+                .fetch_one(&mut *transaction)
+                .await?;
+        open_incident(&mut transaction, &facility.facility, &reason, base_url, now).await?;
+        transaction.commit().await?;
+        if before.is_none() {
+            opened += 1;
+        }
+    }
+    Ok(opened)
+}
+
+/// A facility as an attorney sees it for one of their numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedAt {
+    pub provider: String,
+    pub code: String,
+    pub name: String,
+    pub state: String,
+    pub status: FacilityStatus,
+    /// When it first acknowledged a seq at or past the one that added
+    /// the number (None: not yet).
+    pub applied_at: Option<i64>,
+    /// Its last matching reconciliation at or past that seq (None: none).
+    pub reconciled_at: Option<i64>,
+}
+
+/// provider, code, name, state, status, applied at, reconciled at.
+type AppliedRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// For the number `e164` (privileged now), every facility not retired:
+/// whether it applied the number and reconciled since, matching `search`
+/// (a part of the facility's name, or a state's USPS code; empty: all),
+/// by state and name, at most `limit`.
+pub async fn applied_at(
+    pool: &AnyPool,
+    e164: &str,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<AppliedAt>, sqlx::Error> {
+    let search = search.trim();
+    let pattern = format!("%{}%", search.to_lowercase());
+    let rows: Vec<AppliedRow> = sqlx::query_as(
+        "SELECT p.name, f.code, f.name, f.state, f.status, \
+               (SELECT MIN(a.acked_at) FROM facility_acks a \
+                WHERE a.facility_id = f.id AND a.through_seq >= i.added_seq), \
+               (SELECT MAX(r.at) FROM facility_reconciliations r \
+                WHERE r.facility_id = f.id AND r.matched = TRUE AND r.as_of_seq >= i.added_seq) \
+             FROM facilities f JOIN providers p ON p.id = f.provider_id \
+             JOIN privileged_intervals i ON i.e164 = $1 AND i.until IS NULL \
+             WHERE f.retired_at IS NULL \
+               AND ($2 = '' OR LOWER(f.name) LIKE $3 OR f.state = UPPER($2)) \
+             ORDER BY f.state, f.name, p.name LIMIT $4",
+    )
+    .bind(e164)
+    .bind(search)
+    .bind(&pattern)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(provider, code, name, state, status, applied_at, reconciled_at)| {
+                Ok(AppliedAt {
+                    provider,
+                    code,
+                    name,
+                    state,
+                    status: FacilityStatus::from_db(&status)
+                        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
+                    applied_at,
+                    reconciled_at,
+                })
+            },
+        )
+        .collect()
+}
