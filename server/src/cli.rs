@@ -44,6 +44,29 @@ pub enum Command {
     /// Phone providers and their API keys.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// The reference consumer: mirror the registry for one facility into
+    /// a local SQLite file, follow the feed, acknowledge, and reconcile
+    /// (repairing a drift by buckets). Uses only the public API.
+    Consumer {
+        /// The portal's origin, e.g. https://registry.example
+        #[arg(long)]
+        url: String,
+        /// A provider key with registry:read.
+        #[arg(long)]
+        key: String,
+        /// The facility's code at this provider (it must be registered).
+        #[arg(long)]
+        facility: String,
+        /// The local SQLite file holding the mirror (created when missing).
+        #[arg(long)]
+        state: PathBuf,
+        /// Minutes between reconciliations while following the feed.
+        #[arg(long, default_value_t = 60)]
+        reconcile_every: u64,
+        /// Catch up, acknowledge, reconcile once (repairing), and stop.
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -523,5 +546,41 @@ pub async fn provider(settings: &Settings, command: ProviderCommand) -> anyhow::
         }
     }
     database.close().await;
+    Ok(())
+}
+
+/// `server consumer`: runs the reference consumer; with `--once` prints
+/// what its reconciliation found and fails when the list still differs.
+pub async fn consumer(command: Command) -> anyhow::Result<()> {
+    let Command::Consumer {
+        url,
+        key,
+        facility,
+        state,
+        reconcile_every,
+        once,
+    } = command
+    else {
+        anyhow::bail!("not the consumer command");
+    };
+    let report = crate::consumer::run(crate::consumer::ConsumerOptions {
+        url,
+        key,
+        facility,
+        state,
+        reconcile_every: std::time::Duration::from_secs(reconcile_every * 60),
+        once,
+    })
+    .await?;
+    if let Some(report) = report {
+        println!(
+            "reconciled at seq {}: {}",
+            report.as_of_seq,
+            crate::consumer::describe(&report)
+        );
+        if !report.matched {
+            anyhow::bail!("the facility's list does not match the registry");
+        }
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod api_v1;
 pub mod cli;
 pub mod configuration;
+pub mod consumer;
 pub mod middleware;
 pub mod routes;
 pub mod startup;

@@ -491,3 +491,74 @@ async fn a_failed_reconciliation_emails_the_site_admins_once_per_incident(engine
     assert_eq!(alerts().await, 2, "a new incident after a match is");
 }
 }
+
+/// Runs the reference consumer once for `facility`; (success, output).
+async fn consumer_once(app: &TestApp, key: &str, facility: &str, state: &std::path::Path) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .args(["consumer", "--url", &app.address, "--key", key, "--facility", facility, "--once", "--state"])
+        .arg(state)
+        .output()
+        .await
+        .expect("run server consumer");
+    (
+        output.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    )
+}
+
+db_test! {
+async fn the_reference_consumer_mirrors_acknowledges_and_repairs_a_drift_by_buckets(engine: Engine) {
+    let app = spawn_app_with(engine, &[("API_REQUESTS_PER_SECOND", "100000")]).await;
+    let provider = key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+    let numbers = fill(&app, 200).await;
+    put_facility(&app, &provider, "KC", "King County Jail", "WA").await;
+    let directory = tempfile::tempdir().expect("dir");
+    let state = directory.path().join("kc.db");
+
+    let (ok, output) = consumer_once(&app, &provider, "KC", &state).await;
+    assert!(ok, "{output}");
+    assert!(output.contains("matched"), "{output}");
+
+    // The registry moves on: the consumer follows the feed.
+    let pool = app.database.pool();
+    let user = writer_accounts(pool, 0).await[0];
+    for number in numbers.iter().take(5) {
+        flip(pool, user, number, false).await;
+    }
+    flip(pool, user, "+12065559999", true).await;
+    let (ok, output) = consumer_once(&app, &provider, "KC", &state).await;
+    assert!(ok, "{output}");
+    let head = app::ssr::registry::head(pool).await.expect("head");
+    assert!(output.contains(&format!("reconciled at seq {head}: matched")), "{output}");
+    let acked: Option<i64> = sqlx::query_scalar("SELECT MAX(through_seq) FROM facility_acks")
+        .fetch_one(pool)
+        .await
+        .expect("acks");
+    assert_eq!(acked, Some(head));
+
+    // The facility's copy loses 5% of its numbers, and gains one it
+    // should not hold: the next run finds the buckets and repairs them.
+    let local = sqlx::SqlitePool::connect(&format!("sqlite://{}", state.display())).await.expect("state");
+    let deleted = sqlx::query("DELETE FROM numbers WHERE e164 IN (SELECT e164 FROM numbers ORDER BY e164 LIMIT 10)")
+        .execute(&local)
+        .await
+        .expect("delete");
+    assert_eq!(deleted.rows_affected(), 10);
+    sqlx::query("INSERT INTO numbers (e164) VALUES ('+12065550999')").execute(&local).await.expect("insert");
+    local.close().await;
+    let (ok, output) = consumer_once(&app, &provider, "KC", &state).await;
+    assert!(ok, "{output}");
+    assert!(output.contains("did not match; repaired"), "{output}");
+    assert!(output.contains("(10 numbers added, 1 removed), then matched"), "{output}");
+    let results: Vec<(i64,)> = sqlx::query_as("SELECT CASE WHEN matched THEN 1 ELSE 0 END FROM facility_reconciliations ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .expect("results");
+    assert_eq!(results, vec![(1,), (1,), (0,), (1,)]);
+}
+}
