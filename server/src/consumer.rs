@@ -159,7 +159,7 @@ impl Consumer {
                 .unwrap_or(text);
             bail!("{method} {path}: {status}: {detail}");
         }
-        Ok(serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON"))?)
+        serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON"))
     }
 
     async fn check_facility(&self) -> anyhow::Result<()> {

@@ -493,21 +493,40 @@ async fn a_failed_reconciliation_emails_the_site_admins_once_per_incident(engine
 }
 
 /// Runs the reference consumer once for `facility`; (success, output).
-async fn consumer_once(app: &TestApp, key: &str, facility: &str, state: &std::path::Path) -> (bool, String) {
+async fn consumer_once(
+    app: &TestApp,
+    key: &str,
+    facility: &str,
+    state: &std::path::Path,
+) -> (bool, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "error")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
-        .args(["consumer", "--url", &app.address, "--key", key, "--facility", facility, "--once", "--state"])
+        .args([
+            "consumer",
+            "--url",
+            &app.address,
+            "--key",
+            key,
+            "--facility",
+            facility,
+            "--once",
+            "--state",
+        ])
         .arg(state)
         .output()
         .await
         .expect("run server consumer");
     (
         output.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
     )
 }
 
