@@ -191,3 +191,17 @@ export function seedRoster(testInfo: TestInfo, csv: string) {
     stdio: "pipe",
   });
 }
+
+/** Creates a provider through the release binary's CLI and makes it a key; the key. */
+export function providerKey(testInfo: TestInfo, name: string): string {
+  const engine = testInfo.project.name.split("-")[0];
+  const databaseUrl = engine === "postgres" ? process.env.E2E_POSTGRES_URL : process.env.E2E_SQLITE_URL;
+  const run = (args: string[]) =>
+    execFileSync(path.resolve(__dirname, "../../target/release/server"), args, {
+      env: { PATH: process.env.PATH ?? "", DATABASE_URL: databaseUrl ?? "", RUST_LOG: "warn" },
+      stdio: "pipe",
+    }).toString();
+  run(["provider", "create", name]);
+  const lines = run(["provider", "key", name, "--scope", "registry:read"]).trim().split("\n");
+  return lines[lines.length - 1].trim();
+}
