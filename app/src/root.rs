@@ -7,11 +7,11 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    AccountPage, ChangePasswordPage, CheckEmailPage, ClaimAnsweredPage, ClaimPage, FacilitiesPage,
-    ForgotPasswordPage, HomePage, HowItWorksPage, LoginPage, NotFoundPage, NumberFacilitiesPage,
-    NumberLookupPage, NumbersPage, ProvidersPage, RecoveryCodesPage, ResetPasswordPage,
-    ResetSentPage, ReviewQueuePage, RosterPreviewPage, RosterUploadPage, SecondFactorPage,
-    SignUpPage, TwoFactorPage, VerifyEmailPage,
+    AccountPage, AuditPage, ChangePasswordPage, CheckEmailPage, ClaimAnsweredPage, ClaimPage,
+    FacilitiesPage, ForgotPasswordPage, HomePage, HowItWorksPage, LoginPage, NotFoundPage,
+    NumberFacilitiesPage, NumberLookupPage, NumbersPage, ProvidersPage, RecoveryCodesPage,
+    ResetPasswordPage, ResetSentPage, ReviewQueuePage, RosterPreviewPage, RosterUploadPage,
+    SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -105,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("roster")) view=RosterUploadPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("providers")) view=ProvidersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("facilities")) view=FacilitiesPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("numbers"), StaticSegment("facilities")) view=NumberFacilitiesPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("roster"), StaticSegment("uploads"), ParamSegment("id"))

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use app::domain::{EmailAddress, Jurisdiction, PersonName};
 use app::ssr::accounts::admins::{self as admin, AdminCreated, AdminRole};
+use app::ssr::infra::audit_trail::Actor;
 use app::ssr::infra::db::Database;
 use app::ssr::infra::mail::Mailer;
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub enum Command {
     /// Phone providers and their API keys.
     #[command(subcommand)]
     Provider(ProviderCommand),
+    /// The audit trail of admin decisions.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// The reference consumer: mirror the registry for one facility into
     /// a local SQLite file, follow the feed, acknowledge, and reconcile
     /// (repairing a drift by buckets). Uses only the public API.
@@ -67,6 +71,14 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; fails on any edited or deleted entry,
+    /// and prints the head hash (keep it elsewhere to detect a rewrite of
+    /// the whole tail).
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +232,7 @@ pub async fn roster(settings: &Settings, command: RosterCommand) -> anyhow::Resu
                 commit,
                 decision: Decision {
                     decided_by: None,
+                    actor: Actor::command_line(),
                     skip_invalid,
                     confirm_removals,
                 },
@@ -325,6 +338,7 @@ async fn import(
     jurisdiction: &str,
     options: ImportOptions,
 ) -> anyhow::Result<()> {
+    let (columns, statuses) = mappings(&options)?;
     let ImportOptions {
         mode,
         commit,
@@ -332,7 +346,6 @@ async fn import(
         ..
     } = options;
     let jurisdiction = Jurisdiction::parse(jurisdiction).context("--jurisdiction")?;
-    let (columns, statuses) = mappings(&options)?;
     let input =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = input.metadata().map(|meta| meta.len()).unwrap_or(0);
@@ -495,9 +508,17 @@ pub async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
     let mailer = Mailer::new(&settings.mail_from, &settings.mail_transport)
         .context("cannot set up email (MAIL_FROM, SMTP_URL, MAIL_OUTBOX_DIR)")?;
     let database = open_database(settings).await?;
-    let created = admin::create_admin(&database, &mailer, &base_url, &email, &name, role)
-        .await
-        .context("the admin was not created")?;
+    let created = admin::create_admin(
+        &database,
+        &mailer,
+        &base_url,
+        &email,
+        &name,
+        role,
+        &Actor::command_line(),
+    )
+    .await
+    .context("the admin was not created")?;
     match created {
         AdminCreated::New => {
             println!("created {email}; a link to choose the password (valid 24 hours) was emailed")
@@ -519,7 +540,7 @@ pub async fn provider(settings: &Settings, command: ProviderCommand) -> anyhow::
     let pool = database.pool();
     match command {
         ProviderCommand::Create { name } => {
-            providers::create_provider(pool, &name).await?;
+            providers::create_provider(pool, &Actor::command_line(), &name).await?;
             println!("provider {name:?} created; make it a key with: server provider key {name:?}");
         }
         ProviderCommand::Key { name, scopes } => {
@@ -535,13 +556,13 @@ pub async fn provider(settings: &Settings, command: ProviderCommand) -> anyhow::
                     })
                     .collect::<anyhow::Result<_>>()?
             };
-            let key = providers::create_key(pool, &name, &scopes).await?;
+            let key = providers::create_key(pool, &Actor::command_line(), &name, &scopes).await?;
             let scopes: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
             println!("key for {name:?} ({}), shown this once:", scopes.join(", "));
             println!("{}", key.key);
         }
         ProviderCommand::RevokeKey { prefix } => {
-            providers::revoke_key(pool, &prefix).await?;
+            providers::revoke_key(pool, &Actor::command_line(), &prefix).await?;
             println!("key {prefix} revoked; it stops working within 2 seconds");
         }
     }
@@ -583,4 +604,28 @@ pub async fn consumer(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `server audit verify`.
+pub async fn audit(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::Verify = command;
+    let database = open_database(settings).await?;
+    let found = app::ssr::infra::audit_trail::verify(database.pool()).await?;
+    database.close().await;
+    if found.problems.is_empty() {
+        println!(
+            "audit trail intact: {} entries; head hash {}",
+            found.entries, found.head_hash
+        );
+        Ok(())
+    } else {
+        for problem in &found.problems {
+            println!("{problem}");
+        }
+        anyhow::bail!(
+            "the audit trail is broken in {} places ({} entries read)",
+            found.problems.len(),
+            found.entries
+        )
+    }
 }

@@ -24,6 +24,7 @@ async fn main() -> ExitCode {
         Command::Roster(command) => server::cli::roster(&settings, command).await,
         Command::Admin(command) => server::cli::admin(&settings, command).await,
         Command::Provider(command) => server::cli::provider(&settings, command).await,
+        Command::Audit(command) => server::cli::audit(&settings, command).await,
         command @ Command::Consumer { .. } => server::cli::consumer(command).await,
     };
     match outcome {

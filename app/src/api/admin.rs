@@ -162,6 +162,10 @@ pub async fn decide_review(
         user_id,
         decision,
         reason,
+        &crate::ssr::infra::audit_trail::Actor::Account {
+            id: reviewer.id,
+            email: reviewer.email.clone(),
+        },
     )
     .await
     {
@@ -278,6 +282,10 @@ pub async fn revoke_registration(
     let state = crate::ssr::auth::state()?;
     match crate::ssr::numbers::revoke(
         state.database.pool(),
+        &crate::ssr::infra::audit_trail::Actor::Account {
+            id: admin.id,
+            email: admin.email.clone(),
+        },
         admin.id,
         registration,
         reason,

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audit;
 pub mod claims;
 pub mod facilities;
 pub mod notice;

@@ -46,11 +46,27 @@ const FRESH_KEY: &str = "fresh_provider_key";
 
 #[cfg(feature = "ssr")]
 async fn site_admin() -> Result<tower_sessions::Session, AppError> {
+    Ok(site_admin_acting().await?.0)
+}
+
+/// The session and, for the audit trail, the site admin acting.
+#[cfg(feature = "ssr")]
+async fn site_admin_acting() -> Result<
+    (
+        tower_sessions::Session,
+        crate::ssr::infra::audit_trail::Actor,
+    ),
+    AppError,
+> {
     use crate::ssr::accounts::permission::Permission;
     use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
-    auth::require(&session, Permission::ManageProviders).await?;
-    Ok(session)
+    let account = auth::require(&session, Permission::ManageProviders).await?;
+    let actor = crate::ssr::infra::audit_trail::Actor::Account {
+        id: account.id,
+        email: account.email,
+    };
+    Ok((session, actor))
 }
 
 #[server(endpoint = "providers_page")]
@@ -99,9 +115,9 @@ pub async fn providers_page() -> Result<ProvidersOverview, AppError> {
 
 #[server(endpoint = "create_provider")]
 pub async fn create_provider(name: String) -> Result<(), AppError> {
-    site_admin().await?;
+    let (_, actor) = site_admin_acting().await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::providers::create_provider(state.database.pool(), &name).await?;
+    crate::ssr::providers::create_provider(state.database.pool(), &actor, &name).await?;
     leptos_axum::redirect("/admin/providers?created=1");
     Ok(())
 }
@@ -113,7 +129,7 @@ pub async fn create_provider_key(
     audit_write: Option<String>,
 ) -> Result<(), AppError> {
     use crate::ssr::providers::Scope;
-    let session = site_admin().await?;
+    let (session, actor) = site_admin_acting().await?;
     let scopes: Vec<Scope> = [
         (registry_read.is_some(), Scope::RegistryRead),
         (audit_write.is_some(), Scope::AuditWrite),
@@ -127,7 +143,8 @@ pub async fn create_provider_key(
         ));
     }
     let state = crate::ssr::auth::state()?;
-    let key = crate::ssr::providers::create_key(state.database.pool(), &provider, &scopes).await?;
+    let key = crate::ssr::providers::create_key(state.database.pool(), &actor, &provider, &scopes)
+        .await?;
     session
         .insert(FRESH_KEY, (provider.trim().to_owned(), key.key))
         .await?;
@@ -137,9 +154,9 @@ pub async fn create_provider_key(
 
 #[server(endpoint = "revoke_provider_key")]
 pub async fn revoke_provider_key(prefix: String) -> Result<(), AppError> {
-    site_admin().await?;
+    let (_, actor) = site_admin_acting().await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::providers::revoke_key(state.database.pool(), &prefix).await?;
+    crate::ssr::providers::revoke_key(state.database.pool(), &actor, &prefix).await?;
     leptos_axum::redirect("/admin/providers?revoked=1");
     Ok(())
 }

@@ -315,6 +315,10 @@ pub async fn commit_roster_upload(
         id,
         Decision {
             decided_by: Some(account.id),
+            actor: crate::ssr::infra::audit_trail::Actor::Account {
+                id: account.id,
+                email: account.email.clone(),
+            },
             skip_invalid: skip_invalid.is_some(),
             confirm_removals,
         },

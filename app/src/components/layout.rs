@@ -98,6 +98,7 @@ fn SignedInNav(account: AccountSummary) -> impl IntoView {
             ("/admin/roster", "Roster uploads"),
             ("/admin/providers", "Phone providers"),
             ("/admin/facilities", "Facilities"),
+            ("/admin/audit", "Audit trail"),
         ],
     };
     view! {

@@ -1,5 +1,6 @@
 mod accounts;
 mod admin;
+mod audit;
 mod claims;
 mod facilities;
 mod home;
@@ -15,6 +16,7 @@ pub use accounts::{
     ResetPasswordPage, ResetSentPage, SecondFactorPage, SignUpPage, VerifyEmailPage,
 };
 pub use admin::{NumberLookupPage, ReviewQueuePage};
+pub use audit::AuditPage;
 pub use claims::{ClaimAnsweredPage, ClaimPage};
 pub use facilities::{FacilitiesPage, NumberFacilitiesPage};
 pub use home::HomePage;

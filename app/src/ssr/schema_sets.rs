@@ -10,6 +10,7 @@ use crate::domain::{
     RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
 };
 use crate::ssr::accounts::TokenPurpose;
+use crate::ssr::infra::audit_trail::AuditAction;
 use crate::ssr::infra::jobs::JobState;
 use crate::ssr::registry::Op;
 use crate::ssr::rosters::reading::{Field, FileEncoding, Severity};
@@ -135,6 +136,10 @@ fn every_check_list_equals_its_enum_on_both_engines() {
         (
             ("roster_column_maps", "field"),
             texts(Field::ALL, Field::as_str),
+        ),
+        (
+            ("audit_trail", "action"),
+            texts(AuditAction::ALL, AuditAction::as_str),
         ),
         (
             ("facilities", "kind"),

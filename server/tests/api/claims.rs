@@ -196,9 +196,16 @@ db_test!(
         let phones = Phones::new();
         let jane = user_id(&app, "jane@example.org").await;
         let revoked = phones.proven_white_house(pool, jane).await;
-        numbers::revoke(pool, admin_id, revoked, "Not an office line.", &app.address)
-            .await
-            .expect("revoked");
+        numbers::revoke(
+            pool,
+            &app::ssr::infra::audit_trail::Actor::command_line(),
+            admin_id,
+            revoked,
+            "Not an office line.",
+            &app.address,
+        )
+        .await
+        .expect("revoked");
         let before = log(&app).await;
         assert_eq!(before.last().map(|(_, op)| *op), Some(Op::Remove));
 

@@ -7,6 +7,7 @@ mod helpers;
 
 mod accounts;
 mod admins;
+mod audit_trail;
 mod claims;
 mod facilities;
 mod health;

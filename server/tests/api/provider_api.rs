@@ -373,9 +373,13 @@ db_test!(
         })
         .await;
         assert!(reads >= 10);
-        providers::revoke_key(pool, &reader[..12])
-            .await
-            .expect("revoked");
+        providers::revoke_key(
+            pool,
+            &app::ssr::infra::audit_trail::Actor::command_line(),
+            &reader[..12],
+        )
+        .await
+        .expect("revoked");
         refused_within_the_cache_ttl(&app, &reader).await;
     }
 );

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use app::ssr::infra::audit_trail::Actor;
 use app::ssr::rosters::reading::FileEncoding;
 use app::ssr::rosters::upload::{self as uploads, BrakeRule, Decision, UploadState};
 
@@ -54,6 +55,7 @@ async fn standing_of(app: &TestApp, email: &str) -> String {
 fn decision(skip: bool, confirm: Option<u64>) -> Decision {
     Decision {
         decided_by: None,
+        actor: Actor::command_line(),
         skip_invalid: skip,
         confirm_removals: confirm,
     }

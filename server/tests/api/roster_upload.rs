@@ -6,6 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use app::domain::Jurisdiction;
+use app::ssr::infra::audit_trail::Actor;
 use app::ssr::registry::Op;
 use app::ssr::rosters::reading::{FileEncoding, ReadError, Severity};
 use app::ssr::rosters::upload::{
@@ -56,6 +57,7 @@ async fn commit(
 ) -> Result<uploads::CommitReport, UploadError> {
     let decision = Decision {
         decided_by: None,
+        actor: Actor::command_line(),
         skip_invalid: skip,
         confirm_removals: confirm,
     };

@@ -6,6 +6,7 @@ use crate::domain::{EmailAddress, Jurisdiction, NewPassword, PersonName, Role};
 use crate::ssr::accounts::{
     ADMIN_INVITATION_VALIDITY_MS, AccountError, TokenPurpose, issue_token_valid_for,
 };
+use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db::{self, Database};
 use crate::ssr::infra::mail::Mailer;
@@ -45,6 +46,7 @@ pub async fn create_admin(
     email: &EmailAddress,
     full_name: &PersonName,
     role: AdminRole,
+    actor: &Actor,
 ) -> Result<AdminCreated, AccountError> {
     let (role_text, scope) = match role {
         AdminRole::Site => (Role::SiteAdmin.as_str(), None),
@@ -72,6 +74,17 @@ pub async fn create_admin(
         .await?;
         let message = messages::promoted_to_admin(&name, base_url);
         let queued = mail_queue::queue(&mut *transaction, email, message).await?;
+        audit_trail::append(
+            &mut transaction,
+            actor,
+            AuditAction::AdminCreated,
+            &format!("account {user_id} <{}>", email.as_str()),
+            &format!(
+                "promoted to {role_text}{}",
+                scope.map(|j| format!(" for {j}")).unwrap_or_default()
+            ),
+        )
+        .await?;
         transaction.commit().await?;
         mail_queue::send_queued(mailer, database, queued).await;
         return Ok(AdminCreated::Promoted { user_id });
@@ -109,6 +122,17 @@ pub async fn create_admin(
         &format!("{base_url}/reset-password?token={token}"),
     );
     let queued = mail_queue::queue(&mut *transaction, email, message).await?;
+    audit_trail::append(
+        &mut transaction,
+        actor,
+        AuditAction::AdminCreated,
+        &format!("account {user_id} <{}>", email.as_str()),
+        &format!(
+            "new {role_text}{}",
+            scope.map(|j| format!(" for {j}")).unwrap_or_default()
+        ),
+    )
+    .await?;
     transaction.commit().await?;
     mail_queue::send_queued(mailer, database, queued).await;
     Ok(AdminCreated::New)

@@ -3,6 +3,7 @@
 //! capability (accounts, rosters, numbers, registry, providers) or the
 //! web wiring; capabilities build on it.
 
+pub mod audit_trail;
 pub mod clock;
 pub mod db;
 pub mod delivery;

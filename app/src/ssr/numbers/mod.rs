@@ -17,6 +17,7 @@ use sqlx::AnyPool;
 use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
 use crate::domain::{EmailAddress, RegistrationStatus, Role, Standing};
 use crate::error::AppError;
+use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
 use crate::ssr::infra::delivery::{Channel, CodeSender, SendError};
@@ -410,6 +411,7 @@ pub async fn remove_number(
 /// number back ([`add_number`] refuses it); others who hold it keep it.
 pub async fn revoke(
     pool: &AnyPool,
+    actor: &Actor,
     admin_id: i64,
     registration_id: i64,
     reason: &str,
@@ -438,6 +440,14 @@ pub async fn revoke(
     let message = messages::revocation_notice(&name, &display, reason, base_url);
     let _queued =
         mail_queue::queue(&mut *write.transaction, &parse_email(&email)?, message).await?;
+    audit_trail::append(
+        &mut write.transaction,
+        actor,
+        AuditAction::RegistrationRevoked,
+        &format!("registration {registration_id} of {e164} (attorney {user_id} <{email}>)"),
+        reason,
+    )
+    .await?;
     write.commit().await?;
     Ok(())
 }

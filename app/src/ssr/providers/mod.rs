@@ -19,6 +19,7 @@ use sqlx::AnyPool;
 
 use crate::domain::closed_set::closed_set;
 use crate::error::AppError;
+use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
 use crate::ssr::registry;
@@ -59,17 +60,33 @@ fn checked_name(name: &str) -> Result<&str, ProviderError> {
     Ok(name)
 }
 
-pub async fn create_provider(pool: &AnyPool, name: &str) -> Result<i64, ProviderError> {
+/// Registers a provider; its id. Appended to the audit trail.
+pub async fn create_provider(
+    pool: &AnyPool,
+    actor: &Actor,
+    name: &str,
+) -> Result<i64, ProviderError> {
     let name = checked_name(name)?;
+    let mut transaction = db::begin_write(pool).await?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO providers (name, created_at) VALUES ($1, $2) \
          ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(name)
     .bind(now_millis())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *transaction)
     .await?;
-    id.ok_or_else(|| ProviderError::NameTaken(name.to_owned()))
+    let id = id.ok_or_else(|| ProviderError::NameTaken(name.to_owned()))?;
+    audit_trail::append(
+        &mut transaction,
+        actor,
+        AuditAction::ProviderCreated,
+        &format!("provider {id} {name:?}"),
+        "",
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(id)
 }
 
 /// The SHA-256 of a key, as stored.
@@ -85,15 +102,18 @@ pub struct NewKey {
     pub prefix: String,
 }
 
-/// Makes a key for the provider named `name` with `scopes`.
+/// Makes a key for the provider named `name` with `scopes`. Appended to
+/// the audit trail (its prefix, never the key).
 pub async fn create_key(
     pool: &AnyPool,
+    actor: &Actor,
     name: &str,
     scopes: &[Scope],
 ) -> Result<NewKey, ProviderError> {
+    let mut transaction = db::begin_write(pool).await?;
     let provider_id: i64 = sqlx::query_scalar("SELECT id FROM providers WHERE name = $1")
         .bind(name.trim())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *transaction)
         .await?
         .ok_or_else(|| ProviderError::UnknownProvider(name.to_owned()))?;
     let mut secret = [0_u8; 32];
@@ -113,26 +133,44 @@ pub async fn create_key(
     .bind(key_hash(&key))
     .bind(scopes.join(" "))
     .bind(now_millis())
-    .execute(pool)
+    .execute(&mut *transaction)
     .await?;
+    audit_trail::append(
+        &mut transaction,
+        actor,
+        AuditAction::ProviderKeyCreated,
+        &format!("key {prefix}… of provider {provider_id} {:?}", name.trim()),
+        &format!("scopes: {}", scopes.join(" ")),
+    )
+    .await?;
+    transaction.commit().await?;
     Ok(NewKey { key, prefix })
 }
 
 /// Revokes the key with this visible prefix; it stops working within the
 /// API's key cache time (2 s).
-pub async fn revoke_key(pool: &AnyPool, prefix: &str) -> Result<(), ProviderError> {
+pub async fn revoke_key(pool: &AnyPool, actor: &Actor, prefix: &str) -> Result<(), ProviderError> {
+    let mut transaction = db::begin_write(pool).await?;
     let revoked = sqlx::query(
         "UPDATE provider_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL",
     )
     .bind(now_millis())
     .bind(prefix.trim())
-    .execute(pool)
+    .execute(&mut *transaction)
     .await?;
-    if revoked.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(ProviderError::UnknownKey(prefix.to_owned()))
+    if revoked.rows_affected() != 1 {
+        return Err(ProviderError::UnknownKey(prefix.to_owned()));
     }
+    audit_trail::append(
+        &mut transaction,
+        actor,
+        AuditAction::ProviderKeyRevoked,
+        &format!("key {}…", prefix.trim()),
+        "",
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(())
 }
 
 /// A key in use: who it speaks for and what it may do.

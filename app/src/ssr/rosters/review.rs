@@ -6,6 +6,7 @@ use sqlx::AnyPool;
 
 use crate::domain::{EmailAddress, Standing};
 use crate::ssr::accounts::AccountError;
+use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db::Database;
 use crate::ssr::infra::mail::Mailer;
@@ -140,6 +141,7 @@ pub async fn decide(
     user_id: i64,
     decision: Decision,
     reason: &str,
+    actor: &Actor,
 ) -> Result<(), ReviewError> {
     let standing = match decision {
         Decision::Approve => Standing::Verified,
@@ -163,6 +165,21 @@ pub async fn decide(
     let email = EmailAddress::parse(&email).map_err(|_| ReviewError::NotPending)?;
     let message = messages::review_decision(&full_name, decision == Decision::Approve, reason);
     let queued = mail_queue::queue(&mut *write.transaction, &email, message).await?;
+    audit_trail::append(
+        &mut write.transaction,
+        actor,
+        AuditAction::ReviewDecided,
+        &format!("attorney {user_id} <{}>", email.as_str()),
+        &format!(
+            "{}: {reason}",
+            if decision == Decision::Approve {
+                "approved"
+            } else {
+                "rejected"
+            }
+        ),
+    )
+    .await?;
     write.commit().await?;
     mail_queue::send_queued(mailer, database, queued).await;
     if let Err(error) = evidence::delete_all(database.pool(), documents_dir, user_id).await {

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::domain::closed_set::closed_set;
 use crate::domain::{ClaimState, Jurisdiction, NameKey, RosterStatus, Standing, StandingSource};
 use crate::error::AppError;
+use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::rosters::reading::{
     self, Field, FileEncoding, Mappings, Member, OfficePhone, Problem, ReadError, Reader, Row,
@@ -1131,9 +1132,11 @@ pub struct CommitReport {
 }
 
 /// How the admin decided to commit.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct Decision {
     pub decided_by: Option<i64>,
+    /// Who decided, for the audit trail.
+    pub actor: Actor,
     /// Leave out the rows with blocking errors (their members stay as they
     /// are, and are not missing).
     pub skip_invalid: bool,
@@ -1268,6 +1271,31 @@ pub async fn commit(
         .bind(upload_id)
         .execute(&mut *write.transaction)
         .await?;
+    audit_trail::append(
+        &mut write.transaction,
+        &decision.actor,
+        AuditAction::RosterCommitted,
+        &format!(
+            "roster upload {upload_id} ({jurisdiction}, {})",
+            mode.as_str()
+        ),
+        &format!(
+            "{} standings changed, {} numbers entered and {} left the registry{}{}",
+            report.standings_changed,
+            report.numbers_added,
+            report.numbers_removed,
+            if decision.skip_invalid {
+                "; rows with errors skipped"
+            } else {
+                ""
+            },
+            decision
+                .confirm_removals
+                .map(|count| format!("; {count} removals confirmed"))
+                .unwrap_or_default()
+        ),
+    )
+    .await?;
     write.commit().await?;
     Ok(report)
 }

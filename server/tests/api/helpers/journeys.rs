@@ -149,6 +149,7 @@ pub async fn enrolled_admin(app: &TestApp, email: &str, role: AdminRole) -> Admi
         &EmailAddress::parse(email).expect("email"),
         &PersonName::parse("Ada Admin").expect("name"),
         role,
+        &app::ssr::infra::audit_trail::Actor::command_line(),
     )
     .await
     .expect("admin created");
@@ -461,8 +462,9 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
 /// Creates provider `name` (once) and a key of `scopes` for it; the key.
 pub async fn key(app: &TestApp, name: &str, scopes: &[Scope]) -> String {
     let pool = app.database.pool();
-    let _ = providers::create_provider(pool, name).await;
-    providers::create_key(pool, name, scopes)
+    let actor = app::ssr::infra::audit_trail::Actor::command_line();
+    let _ = providers::create_provider(pool, &actor, name).await;
+    providers::create_key(pool, &actor, name, scopes)
         .await
         .expect("key")
         .key
