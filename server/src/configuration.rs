@@ -64,6 +64,9 @@ pub struct Settings {
     /// How long a roster preview may wait for a decision before the
     /// housekeeping task discards it (`ROSTER_PREVIEW_TTL_HOURS`, 24).
     pub roster_preview_ttl: Duration,
+    /// How long the hourly counts of providers' look-ups are kept
+    /// (`LOOKUP_COUNTS_RETENTION_DAYS`, 365, at least 1).
+    pub lookup_counts_retention: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,8 +308,22 @@ impl Settings {
             });
         }
         let roster_preview_ttl = Duration::from_secs(ttl_hours * 3600);
+        let retention_days: u64 = parse(
+            "LOOKUP_COUNTS_RETENTION_DAYS",
+            read("LOOKUP_COUNTS_RETENTION_DAYS"),
+            "365",
+            "expected a whole number of days, at least 1",
+        )?;
+        if retention_days == 0 {
+            return Err(ConfigError {
+                variable: "LOOKUP_COUNTS_RETENTION_DAYS",
+                message: "expected a whole number of days, at least 1".into(),
+            });
+        }
+        let lookup_counts_retention = Duration::from_secs(retention_days * 24 * 3600);
 
         Ok(Self {
+            lookup_counts_retention,
             roster_brake,
             roster_preview_ttl,
             bind_address,
@@ -416,6 +433,10 @@ mod tests {
             app::ssr::rosters::upload::BrakeRule::default()
         );
         assert_eq!(s.roster_preview_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(
+            s.lookup_counts_retention,
+            Duration::from_secs(365 * 24 * 3600)
+        );
     }
 
     #[test]
@@ -451,6 +472,8 @@ mod tests {
             ("ROSTER_BRAKE_ATTORNEYS", "-1"),
             ("ROSTER_BRAKE_FULL_PERCENT", "two"),
             ("ROSTER_PREVIEW_TTL_HOURS", "0"),
+            ("LOOKUP_COUNTS_RETENTION_DAYS", "0"),
+            ("LOOKUP_COUNTS_RETENTION_DAYS", "a year"),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

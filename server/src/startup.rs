@@ -107,6 +107,7 @@ impl Application {
             state.clone(),
             settings.session_cleanup_interval,
             settings.roster_preview_ttl,
+            settings.lookup_counts_retention,
         );
         let worker = spawn_worker(state.clone(), settings.job_poll_interval);
         let allowed_origin = AllowedOrigin(public_origin);
@@ -381,6 +382,7 @@ fn spawn_housekeeping(
     state: AppState,
     every: std::time::Duration,
     roster_preview_ttl: std::time::Duration,
+    lookup_counts_retention: std::time::Duration,
 ) -> JoinHandle<()> {
     let pool = state.database.pool().clone();
     // Windows are at most an hour long; two hours back is surely finished.
@@ -413,6 +415,13 @@ fn spawn_housekeeping(
             }
             if let Err(error) = app::ssr::numbers::queue_reminders(&pool, &state.base_url).await {
                 tracing::error!(error = %error, "cannot send renewal reminders");
+            }
+            let cutoff =
+                app::ssr::infra::clock::now_millis() - lookup_counts_retention.as_millis() as i64;
+            if let Err(error) =
+                app::ssr::providers::forget_lookup_counts_before(&pool, cutoff).await
+            {
+                tracing::error!(error = %error, "cannot prune old look-up counts");
             }
             // A facility whose list stopped following the registry, or
             // has not matched it for a day: the site admins hear once.

@@ -1,5 +1,5 @@
 //! The log of every read of the registry by a provider (which key, what,
-//! when). Handlers hand reads to a channel; one task writes them in
+//! when; look-ups of single numbers only counted per key and hour). Handlers hand reads to a channel; one task writes them in
 //! batches, so logging costs a request no database round trip. Reads
 //! still in the channel when the process is killed are lost (at most one
 //! batch); a clean shutdown writes them.
@@ -35,10 +35,21 @@ impl ReadLog {
         (Self { sender }, writer)
     }
 
+    /// Logs a read as written (snapshot, feed, digests, audits).
     pub fn record(&self, key_id: i64, what: String) {
         let _ = self.sender.send(Read {
             key_id,
-            what,
+            what: Some(what),
+            at: now_millis(),
+        });
+    }
+
+    /// Counts a look-up of one number for its key and hour; the number is
+    /// not kept.
+    pub fn record_lookup(&self, key_id: i64) {
+        let _ = self.sender.send(Read {
+            key_id,
+            what: None,
             at: now_millis(),
         });
     }

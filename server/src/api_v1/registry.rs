@@ -463,7 +463,7 @@ pub async fn lookup(
         Some(raw) => parse_rfc3339(raw, "at")?,
         None => app::ssr::infra::clock::now_millis(),
     };
-    log.record(caller.0.key_id, format!("number {}", phone.as_str()));
+    log.record_lookup(caller.0.key_id);
     let found = providers::privilege_at(state.database.pool(), phone.as_str(), at).await?;
     Ok(Json(Lookup {
         e164: phone.as_str().to_owned(),

@@ -16,6 +16,7 @@ mod numbers;
 mod pages;
 mod process;
 mod provider_api;
+mod read_log;
 mod registry;
 mod revocation;
 mod roster;

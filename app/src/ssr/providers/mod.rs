@@ -257,21 +257,51 @@ pub async fn acknowledge(
 #[derive(Debug, Clone)]
 pub struct Read {
     pub key_id: i64,
-    pub what: String,
+    /// What was read (`snapshot`, `changes after=…`), kept as written; or
+    /// None for a look-up of one number, which is only counted per key
+    /// and hour (never which number: that would record which lawyers a
+    /// facility's callers reached).
+    pub what: Option<String>,
+    /// Unix milliseconds.
     pub at: i64,
 }
 
-/// Writes logged reads in one statement per 500, and the keys' last use.
+/// One hour, in milliseconds: the granularity of the look-up counts.
+pub const LOOKUP_COUNT_HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// Writes logged reads in one statement per 500, adds the look-ups to
+/// their keys' hourly counts, and records the keys' last use.
 pub async fn record_reads(pool: &AnyPool, reads: &[Read]) -> Result<(), sqlx::Error> {
     let mut transaction = db::begin_write(pool).await?;
-    for chunk in reads.chunks(500) {
+    let mut lookups: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
+    for read in reads.iter().filter(|read| read.what.is_none()) {
+        let hour = read.at - read.at.rem_euclid(LOOKUP_COUNT_HOUR_MS);
+        *lookups.entry((read.key_id, hour)).or_default() += 1;
+    }
+    for ((key_id, hour_start), count) in lookups {
+        sqlx::query(
+            "INSERT INTO provider_lookup_counts (key_id, hour_start, lookups) VALUES ($1, $2, $3) \
+             ON CONFLICT (key_id, hour_start) DO UPDATE \
+             SET lookups = provider_lookup_counts.lookups + excluded.lookups",
+        )
+        .bind(key_id)
+        .bind(hour_start)
+        .bind(count)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    let exact: Vec<(&Read, &str)> = reads
+        .iter()
+        .filter_map(|read| read.what.as_deref().map(|what| (read, what)))
+        .collect();
+    for chunk in exact.chunks(500) {
         let sql = format!(
             "INSERT INTO provider_reads (key_id, what, at) VALUES {}",
             crate::ssr::infra::db::values_placeholders(&transaction, chunk.len(), 3)
         );
         let mut query = sqlx::query(&sql);
-        for read in chunk {
-            query = query.bind(read.key_id).bind(&read.what).bind(read.at);
+        for (read, what) in chunk {
+            query = query.bind(read.key_id).bind(*what).bind(read.at);
         }
         query.execute(&mut *transaction).await?;
     }
@@ -291,6 +321,19 @@ pub async fn record_reads(pool: &AnyPool, reads: &[Read]) -> Result<(), sqlx::Er
         .await?;
     }
     transaction.commit().await
+}
+
+/// Deletes the hourly look-up counts of hours that started before
+/// `cutoff` (Unix ms; housekeeping, `LOOKUP_COUNTS_RETENTION_DAYS`).
+/// Returns how many rows went.
+pub async fn forget_lookup_counts_before(pool: &AnyPool, cutoff: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM provider_lookup_counts WHERE hour_start < $1")
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Whether a number was privileged at an instant, and the interval
