@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod admins;
 mod audit_trail;
+mod backup;
 mod claims;
 mod facilities;
 mod health;

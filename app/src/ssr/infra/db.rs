@@ -52,6 +52,24 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(
+        "backups of PostgreSQL are made with pg_dump or point-in-time recovery (see the README)"
+    )]
+    NotSqlite,
+    #[error("{0} exists already: choose a new file")]
+    TargetExists(String),
+    #[error("the backup file's path must be UTF-8")]
+    PathNotUtf8,
+    #[error("the copy failed SQLite's integrity check: {0}")]
+    CopyDamaged(String),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
 /// `VALUES` placeholders for a multi-row insert of `rows` rows of `width`
 /// values in `transaction`: `($1, $2), ($3, $4)` on PostgreSQL, `(?, ?),
 /// (?, ?)` on SQLite, which binds numbered parameters about ten times
@@ -193,6 +211,35 @@ impl Database {
         } else {
             Ok(Readiness::MigrationsPending(pending))
         }
+    }
+
+    /// Writes a consistent copy of a SQLite database to `target` while
+    /// the portal keeps serving (`VACUUM INTO`, SQLite 3.27+: one read
+    /// transaction, so the copy is a snapshot; <https://www.sqlite.org/lang_vacuum.html#vacuuminto>),
+    /// then checks the copy (`PRAGMA integrity_check`). Refused when
+    /// `target` exists (SQLite would refuse too) and on PostgreSQL, whose
+    /// backups are `pg_dump` or point-in-time recovery (README).
+    pub async fn backup_to(&self, target: &std::path::Path) -> Result<(), BackupError> {
+        if self.engine != Engine::Sqlite {
+            return Err(BackupError::NotSqlite);
+        }
+        if target.exists() {
+            return Err(BackupError::TargetExists(target.display().to_string()));
+        }
+        let path = target.to_str().ok_or(BackupError::PathNotUtf8)?;
+        // A string literal: SQLite doubles a quote inside one.
+        sqlx::query(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
+            .execute(&self.pool)
+            .await?;
+        let copy = Database::connect(&format!("sqlite://{path}"), 1).await?;
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(copy.pool())
+            .await?;
+        copy.close().await;
+        if check != "ok" {
+            return Err(BackupError::CopyDamaged(check));
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {
