@@ -152,11 +152,10 @@ pub async fn add_number(
     label: Option<String>,
     extension: String,
 ) -> Result<(), AppError> {
-    use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
+    use crate::domain::phone::{NumberLabel, PhoneNumber};
     let account = attorney().await?;
-    let phone = PhoneNumber::parse(&number).map_err(|e| AppError::Validation(e.to_string()))?;
-    let extension =
-        Extension::parse(&extension).map_err(|e| AppError::Validation(e.to_string()))?;
+    let (phone, extension) =
+        PhoneNumber::read(&number, &extension).map_err(|e| AppError::Validation(e.to_string()))?;
     let label = match label.as_deref().unwrap_or("") {
         "" => None,
         "office" => Some(NumberLabel::Office),
@@ -174,7 +173,20 @@ pub async fn add_number(
         extension.as_ref(),
     )
     .await?;
-    leptos_axum::redirect("/numbers");
+    // The confirmation shows the number as read (digits for a vanity
+    // number, the extension moved out of the number field) and warns
+    // about a toll-free one.
+    let mut location = format!(
+        "/numbers?added={}",
+        PhoneNumber::national_display(phone.as_str()).replace(' ', "%20")
+    );
+    if let Some(extension) = &extension {
+        location.push_str(&format!("&ext={}", extension.as_str()));
+    }
+    if phone.is_toll_free() {
+        location.push_str("&toll_free=1");
+    }
+    leptos_axum::redirect(&location);
     Ok(())
 }
 

@@ -28,7 +28,7 @@ use crate::ssr::rosters::reading::{
     Severity,
 };
 use crate::ssr::rosters::{self, Attorneys, RosterEntry, Verdict};
-use crate::ssr::{infra::db, registry};
+use crate::ssr::registry;
 
 /// Largest file taken, in bytes (50 MiB).
 pub const MAX_BYTES: u64 = 50 * 1024 * 1024;
