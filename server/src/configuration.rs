@@ -64,6 +64,11 @@ pub struct Settings {
     /// How long a roster preview may wait for a decision before the
     /// housekeeping task discards it (`ROSTER_PREVIEW_TTL_HOURS`, 24).
     pub roster_preview_ttl: Duration,
+    /// The HMAC key one-time phone codes are stored under
+    /// (`CODE_HMAC_KEY`, 64 hex digits). Unset: a key generated once and
+    /// kept in the database, which then holds everything needed to
+    /// search its codes; set it in production.
+    pub code_key: Option<app::ssr::infra::secrets::CodeKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +272,14 @@ impl Settings {
             }
         };
 
+        let code_key = read("CODE_HMAC_KEY")
+            .map(|raw| app::ssr::infra::secrets::CodeKey::from_hex(&raw))
+            .transpose()
+            .map_err(|error| ConfigError {
+                variable: "CODE_HMAC_KEY",
+                message: error.to_string(),
+            })?;
+
         let percent = |variable: &'static str, default: &str| {
             let value: f64 = parse(
                 variable,
@@ -309,6 +322,7 @@ impl Settings {
         Ok(Self {
             roster_brake,
             roster_preview_ttl,
+            code_key,
             bind_address,
             public_url,
             database_url,

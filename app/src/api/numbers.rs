@@ -206,6 +206,7 @@ pub async fn send_number_code(
     match crate::ssr::numbers::send_code(
         state.database.pool(),
         &state.code_sender,
+        &state.code_key,
         account.id,
         id,
         channel,
@@ -232,7 +233,14 @@ pub async fn prove_number(registration: String, code: String) -> Result<(), AppE
         return Err(AppError::Validation("A code is 6 digits.".into()));
     }
     let state = crate::ssr::auth::state()?;
-    crate::ssr::numbers::verify_code(state.database.pool(), account.id, id, &code).await?;
+    crate::ssr::numbers::verify_code(
+        state.database.pool(),
+        &state.code_key,
+        account.id,
+        id,
+        &code,
+    )
+    .await?;
     leptos_axum::redirect(&format!("/numbers?proven={id}"));
     Ok(())
 }

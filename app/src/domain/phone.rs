@@ -28,7 +28,9 @@ pub enum PhoneError {
         "We read the letters \"{0}\" in the number: write digits, or a whole word as on a vanity number (1-800-555-LAWS)."
     )]
     StrayLetters(String),
-    #[error("We read \"{0}\", which is not a phone number we can read. Write it like (202) 456-1111.")]
+    #[error(
+        "We read \"{0}\", which is not a phone number we can read. Write it like (202) 456-1111."
+    )]
     Unreadable(String),
     #[error(
         "We read {0}, which is not North American: only numbers of the US, its territories and Canada (+1) can be registered for now."
@@ -98,11 +100,16 @@ fn fold(raw: &str) -> String {
         .map(|c| match c {
             '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE63}' | '\u{FF0D}' => '-',
             // Full-width forms sit at U+FF01..U+FF5E, 0xFEE0 above ASCII.
-            '\u{FF10}'..='\u{FF19}' | '\u{FF08}' | '\u{FF09}' | '\u{FF0B}' | '\u{FF0E}'
-            | '\u{FF0F}' | '\u{FF03}' | '\u{FF0C}' | '\u{FF21}'..='\u{FF3A}'
-            | '\u{FF41}'..='\u{FF5A}' => {
-                char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c)
-            }
+            '\u{FF10}'..='\u{FF19}'
+            | '\u{FF08}'
+            | '\u{FF09}'
+            | '\u{FF0B}'
+            | '\u{FF0E}'
+            | '\u{FF0F}'
+            | '\u{FF03}'
+            | '\u{FF0C}'
+            | '\u{FF21}'..='\u{FF3A}'
+            | '\u{FF41}'..='\u{FF5A}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
             '\u{0660}'..='\u{0669}' => char::from(b'0' + (u32::from(c) - 0x0660) as u8),
             '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (u32::from(c) - 0x06F0) as u8),
             c if c.is_whitespace() && !matches!(c, '\t' | '\n' | '\r') => ' ',
@@ -164,8 +171,7 @@ fn split_extension(folded: &str) -> (&str, Option<&str>) {
     match best {
         // ASCII lower-casing keeps byte offsets.
         Some((at, len)) => {
-            let rest = folded[at + len..]
-                .trim_matches(|c: char| c == ' ' || ".:#".contains(c));
+            let rest = folded[at + len..].trim_matches(|c: char| c == ' ' || ".:#".contains(c));
             (&folded[..at], Some(rest))
         }
         None => (folded, None),
@@ -230,10 +236,7 @@ impl PhoneNumber {
         }
         // libphonenumber reads letters as a vanity number from three on;
         // fewer are a typo (an `l` for a `1`) better shown than guessed.
-        let letters: String = trimmed
-            .chars()
-            .filter(char::is_ascii_alphabetic)
-            .collect();
+        let letters: String = trimmed.chars().filter(char::is_ascii_alphabetic).collect();
         if !letters.is_empty() && letters.len() < 3 {
             return Err(PhoneError::StrayLetters(letters));
         }
@@ -485,11 +488,7 @@ mod tests {
             ("1 (800) NEXT-LAW", "+18006398529", None),
         ] {
             let read = PhoneNumber::read(raw, "").map(|(n, e)| (n.0, e.map(|e| e.0)));
-            assert_eq!(
-                read,
-                Ok((e164.to_owned(), ext.map(str::to_owned))),
-                "{raw}"
-            );
+            assert_eq!(read, Ok((e164.to_owned(), ext.map(str::to_owned))), "{raw}");
         }
     }
 
@@ -540,8 +539,16 @@ mod tests {
 
     #[test]
     fn toll_free_numbers_are_known() {
-        assert!(PhoneNumber::parse("1-800-555-LAWS").expect("read").is_toll_free());
-        assert!(!PhoneNumber::parse("202-456-1111").expect("read").is_toll_free());
+        assert!(
+            PhoneNumber::parse("1-800-555-LAWS")
+                .expect("read")
+                .is_toll_free()
+        );
+        assert!(
+            !PhoneNumber::parse("202-456-1111")
+                .expect("read")
+                .is_toll_free()
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ pub fn NumbersPage() -> impl IntoView {
                  minutes; this page shows when the code has gone out."
                     .to_owned(),
             )
-        } else if let Some(added) = query.get("added").filter(|added| looks_like_a_number(added)) {
+        } else if let Some(added) = query
+            .get("added")
+            .filter(|added| looks_like_a_number(added))
+        {
             let extension = query
                 .get("ext")
                 .filter(|ext| ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_digit()))

@@ -36,6 +36,8 @@ use super::{audit, problem, registry, webhooks};
         audit::Call,
         audit::AuditResponse,
         audit::PrivilegedCall,
+        audit::CallResult,
+        audit::CallVerdict,
         webhooks::WebhookRequest,
         webhooks::WebhookRegistered,
     )),

@@ -61,7 +61,7 @@ impl std::fmt::Debug for Twilio {
 
 #[derive(Debug, Clone)]
 pub enum CodeSender {
-    /// Each message becomes `<dir>/code-<millis>-<channel>-<digits>.txt`.
+    /// Each message becomes `<dir>/code-<millis>-<sequence>-<channel>-<digits>.txt`.
     Outbox(PathBuf),
     Twilio(Twilio),
 }
@@ -80,8 +80,13 @@ impl CodeSender {
                     Channel::Sms => messages::code_sms(code),
                     Channel::Voice => messages::code_voice_text(code),
                 };
+                // Two codes to one number within a millisecond (parallel
+                // requests) must not share a file.
+                static SEQUENCE: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0);
+                let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let file = directory.join(format!(
-                    "code-{}-{}-{}.txt",
+                    "code-{}-{sequence:08}-{}-{}.txt",
                     now_millis(),
                     channel.as_str(),
                     to.as_str().trim_start_matches('+')
