@@ -19,7 +19,7 @@ use crate::domain::{EmailAddress, RegistrationStatus, Role, Standing};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
-use crate::ssr::infra::delivery::{Channel, CodeSender, SendError};
+use crate::ssr::infra::delivery::{Channel, CodeSender, Refusal, SendError};
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::infra::mail_queue;
 use crate::ssr::infra::messages;
@@ -58,8 +58,8 @@ pub enum NumberError {
     WrongCode { tries_left: i64 },
     #[error("too many wrong tries: ask for a new code")]
     TooManyTries,
-    #[error("the code could not be sent: {0}")]
-    Send(#[from] SendError),
+    #[error("the code could not be sent by {}: {error}", channel.as_str())]
+    Send { error: SendError, channel: Channel },
     #[error("too many tries at proving codes; wait {retry_after_secs} s")]
     TooManyProofTries { retry_after_secs: u64 },
     #[error(transparent)]
@@ -158,7 +158,7 @@ pub async fn send_code(
             jobs::cancel_queued(pool, &key).await?;
             Ok(())
         }
-        Err(NumberError::Send(error)) if error.is_transient() => {
+        Err(NumberError::Send { error, .. }) if error.is_transient() => {
             let job = SendCodeJob {
                 registration_id,
                 user_id,
@@ -167,8 +167,58 @@ pub async fn send_code(
             jobs::enqueue(pool, &job, now_millis() + jobs::backoff_ms(1)).await?;
             Err(NumberError::SendQueued(error))
         }
+        Err(NumberError::Send { error, channel }) => {
+            if error.refusal() == Some(Refusal::OurSide) {
+                // The attorney is told it is not their fault; the people
+                // who can fix it are told too.
+                if let Err(failure) = alert_site_admins(pool, &error).await {
+                    tracing::error!(error = %failure, "site admins not alerted");
+                }
+            }
+            Err(NumberError::Send { error, channel })
+        }
         Err(other) => Err(other),
     }
+}
+
+/// At most one alert an hour per error code, however many attorneys
+/// meet it.
+const DELIVERY_ALERTS: rate_limit::Limit = rate_limit::Limit {
+    max_hits: 1,
+    window: std::time::Duration::from_secs(60 * 60),
+};
+
+/// Queues an email to every site admin about a refusal on our side (the
+/// worker sends it).
+async fn alert_site_admins(pool: &AnyPool, error: &SendError) -> Result<(), sqlx::Error> {
+    let code = error
+        .code()
+        .map_or_else(|| "none".to_owned(), |c| c.to_string());
+    let bucket = format!("delivery_alert:{code}");
+    if rate_limit::hit(pool, &bucket, DELIVERY_ALERTS).await?
+        != (rate_limit::Decision::Allowed { hits: 1 })
+    {
+        return Ok(());
+    }
+    let admins: Vec<String> = sqlx::query_scalar("SELECT email FROM users WHERE role = $1")
+        .bind(Role::SiteAdmin)
+        .fetch_all(pool)
+        .await?;
+    let message = match error {
+        SendError::Refused { message, .. } => message.as_str(),
+        _ => "no message",
+    };
+    let mut transaction = db::begin_write(pool).await?;
+    for admin in admins {
+        let to = parse_email(&admin)?;
+        let _queued = mail_queue::queue(
+            &mut *transaction,
+            &to,
+            messages::delivery_refused_alert(error.code(), message),
+        )
+        .await?;
+    }
+    transaction.commit().await
 }
 
 /// Checks the send limits and stores the code's tag, as one step: see
@@ -276,7 +326,7 @@ impl Job for SendCodeJob {
         {
             // Removed or revoked meanwhile: nothing left to deliver.
             Ok(()) | Err(NumberError::NotFound) => Ok(()),
-            Err(NumberError::Send(error)) if error.is_transient() => {
+            Err(NumberError::Send { error, .. }) if error.is_transient() => {
                 Err(JobFailure::Transient(error.to_string()))
             }
             Err(other) => Err(JobFailure::Permanent(other.to_string())),
@@ -364,8 +414,10 @@ async fn send(
     // Parsed when it was stored; one that no longer parses is a bug to
     // report, not to skip.
     let phone = PhoneNumber::parse(e164).map_err(|_| NumberError::NotFound)?;
-    sender.send(&phone, channel, code).await?;
-    Ok(())
+    sender
+        .send(&phone, channel, code)
+        .await
+        .map_err(|error| NumberError::Send { error, channel })
 }
 
 /// Makes a code, sends it, and stores its tag once it has gone out (the
@@ -825,14 +877,25 @@ impl From<NumberError> for AppError {
                 "The registry's administrators revoked this number for you: {reason} \
                  Reply to their email if you think this is wrong."
             )),
-            NumberError::Send(cause) => {
-                tracing::error!(error = %cause, "code not sent");
-                let why = match &cause {
-                    SendError::Refused { status, .. } if *status == 400 || *status == 404 => {
-                        "the phone service refused this number. Check it; for a landline choose a \
-                         voice call."
+            NumberError::Send { error, channel } => {
+                tracing::error!(error = %error, "code not sent");
+                let why = match (error.refusal(), channel) {
+                    (Some(Refusal::CannotTakeTexts), Channel::Sms) => {
+                        "the phone service says this number cannot take text messages (a \
+                         landline, or not a mobile number). Ask for a voice call instead."
                     }
-                    _ => "of a problem on our side, and we have been alerted. Try again later.",
+                    (Some(Refusal::CannotTakeTexts), Channel::Voice) => {
+                        "the phone service refused this number as not valid. Check it."
+                    }
+                    (Some(Refusal::RepliedStop), _) => {
+                        "this phone once replied STOP to our text messages, so the carrier blocks \
+                         them. Reply START to one of our earlier texts, then ask again, or ask \
+                         for a voice call."
+                    }
+                    _ => {
+                        "of a problem on our side, not with your number, and our administrators \
+                         have been alerted. Try again later, or ask for a voice call."
+                    }
                 };
                 AppError::Validation(format!(
                     "We could not send the code because {why} Nothing was used up."
