@@ -465,6 +465,11 @@ mod tests {
             ("ROSTER_BRAKE_ATTORNEYS", "-1"),
             ("ROSTER_BRAKE_FULL_PERCENT", "two"),
             ("ROSTER_PREVIEW_TTL_HOURS", "0"),
+            ("CODE_HMAC_KEY", "secret"),
+            (
+                "CODE_HMAC_KEY",
+                "gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg",
+            ),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

@@ -219,21 +219,7 @@ db_test!(
         verified_account(&app, "jane@example.org").await;
         log_in(&app, "jane@example.org", PASSWORD).await;
 
-        let add = |number: &'static str, label: &'static str, extension: &'static str| {
-            let app = &app;
-            async move {
-                app.post_form_from(
-                    "/numbers",
-                    "/api/add_number",
-                    &[
-                        ("number", number),
-                        ("label", label),
-                        ("extension", extension),
-                    ],
-                )
-                .await
-            }
-        };
+        let add = |number, label, extension| add_through_the_form(&app, number, label, extension);
         let long = "2".repeat(5_000);
         let long: &'static str = Box::leak(long.into_boxed_str());
         for (number, label, extension, expected) in [
@@ -456,6 +442,25 @@ db_test!(
     }
 );
 
+/// The attorney's add-number form, posted without JavaScript.
+async fn add_through_the_form(
+    app: &crate::helpers::TestApp,
+    number: &str,
+    label: &str,
+    extension: &str,
+) -> reqwest::Response {
+    app.post_form_from(
+        "/numbers",
+        "/api/add_number",
+        &[
+            ("number", number),
+            ("label", label),
+            ("extension", extension),
+        ],
+    )
+    .await
+}
+
 db_test!(
     async fn numbers_pasted_from_signatures_are_read_and_shown_as_read(engine: Engine) {
         use crate::helpers::form_error;
@@ -464,17 +469,7 @@ db_test!(
         let app = spawn_app(engine).await;
         verified_account(&app, "jane@example.org").await;
         log_in(&app, "jane@example.org", PASSWORD).await;
-        let add = |number: &'static str, extension: &'static str| {
-            let app = &app;
-            async move {
-                app.post_form_from(
-                    "/numbers",
-                    "/api/add_number",
-                    &[("number", number), ("label", ""), ("extension", extension)],
-                )
-                .await
-            }
-        };
+        let add = |number, extension| add_through_the_form(&app, number, "", extension);
 
         // Refusals name what was read and why; nothing invisible is echoed.
         for (number, extension, expected) in [
@@ -725,6 +720,14 @@ db_test!(
                 .await
                 .is_ok()
         );
+
+        // Without CODE_HMAC_KEY every instance on one database shares the
+        // key kept in it.
+        let stored = app::ssr::infra::secrets::CodeKey::stored(pool)
+            .await
+            .expect("stored key");
+        let tag = app.state.code_key.tag(id, &code);
+        assert!(stored.verify(id, &code, &tag));
 
         // Past the attorney's hourly tries, nothing is even looked up.
         let limit = numbers::PROOF_TRIES_PER_ATTORNEY.max_hits;
