@@ -77,8 +77,6 @@ fn describe_char(c: char) -> String {
         '\u{2060}' => Some("word joiner"),
         '\u{FEFF}' => Some("zero-width no-break space (byte order mark)"),
         '\u{00AD}' => Some("soft hyphen"),
-        '\t' => Some("tab"),
-        '\n' | '\r' => Some("line break"),
         c if c.is_control() => Some("control character"),
         _ => None,
     };
@@ -91,7 +89,7 @@ fn describe_char(c: char) -> String {
 /// Folds what a pasted number may hold into ASCII, as libphonenumber's
 /// normalisation does: Unicode dashes (U+2010–U+2015, U+2212, small and
 /// full-width hyphen-minus) to `-`, every Unicode space (no-break, narrow
-/// no-break, figure, ideographic…) to a space, full-width and Arabic-Indic
+/// no-break, figure, ideographic, tab…) to a space, full-width and Arabic-Indic
 /// digits and full-width `()+./#,` to their ASCII forms. Anything else is
 /// kept for the caller to judge.
 #[cfg(feature = "ssr")]
@@ -112,7 +110,7 @@ fn fold(raw: &str) -> String {
             | '\u{FF41}'..='\u{FF5A}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
             '\u{0660}'..='\u{0669}' => char::from(b'0' + (u32::from(c) - 0x0660) as u8),
             '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (u32::from(c) - 0x06F0) as u8),
-            c if c.is_whitespace() && !matches!(c, '\t' | '\n' | '\r') => ' ',
+            c if c.is_whitespace() => ' ',
             c => c,
         })
         .collect()
@@ -475,6 +473,7 @@ mod tests {
             // No-break, narrow no-break, figure and ideographic spaces.
             ("202\u{00A0}555\u{202F}0146", "+12025550146", None),
             ("\u{3000}202\u{2007}555 0146\u{00A0}", "+12025550146", None),
+            ("202\t555\u{2028}0146", "+12025550146", None),
             // Full-width digits and punctuation.
             (
                 "\u{FF08}\u{FF12}\u{FF10}\u{FF12}\u{FF09}\u{FF15}\u{FF15}\u{FF15}\u{FF0D}\u{FF10}\u{FF11}\u{FF14}\u{FF17}",

@@ -156,7 +156,7 @@ pub fn NumbersPage() -> impl IntoView {
         <ActionForm action=add attr:class="form">
             <div class="field">
                 <label for="number">"Phone number"</label>
-                <p class="hint" id="number-hint">"A US, US territory or Canadian number, e.g. (202) 456-1111."</p>
+                <p class="hint" id="number-hint">"A US, US territory or Canadian number, e.g. (202) 456-1111 ext. 12, as you would paste it."</p>
                 <input id="number" name="number" type="tel" autocomplete="tel" required maxlength="40" aria-describedby="number-hint" />
             </div>
             <div class="field">
