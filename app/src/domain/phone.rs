@@ -116,6 +116,27 @@ fn fold(raw: &str) -> String {
         .collect()
 }
 
+/// `text` without a label before the number, as signatures write them
+/// ("Tel: ", "Office ", "T. "): words, spaces, `:` and `.` before the first
+/// digit, `+` or `(`. libphonenumber drops whatever precedes the number
+/// (`extractPossibleNumber`); dropping only words keeps any other stray
+/// character there to be named in a refusal.
+#[cfg(feature = "ssr")]
+fn without_label(text: &str) -> &str {
+    let Some(start) = text.find(|c: char| c.is_ascii_digit() || c == '+' || c == '(') else {
+        return text;
+    };
+    let label = &text[..start];
+    let is_label = label.contains(|c: char| c.is_ascii_alphabetic())
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || " :.".contains(c))
+        // "1-800-FLOWERS" has no label; "LAWS 555-0101" is not one either
+        // unless a separator says so.
+        && (label.contains(':') || label.trim_end().len() < label.len());
+    if is_label { &text[start..] } else { text }
+}
+
 /// The digit a letter stands for on a phone keypad (ITU-T E.161).
 #[cfg(feature = "ssr")]
 fn keypad_digit(letter: char) -> Option<char> {
@@ -218,7 +239,7 @@ impl PhoneNumber {
         use phonenumber::metadata::DATABASE;
         use phonenumber::{Mode, Type};
 
-        let trimmed = folded.trim();
+        let trimmed = without_label(folded.trim());
         if trimmed.is_empty() {
             return Err(PhoneError::Empty);
         }
@@ -485,6 +506,10 @@ mod tests {
             ("202-CALL-NOW", "+12022255669", None),
             ("1-800-TAXI-CAB x 9", "+18008294222", Some("9")),
             ("1 (800) NEXT-LAW", "+18006398529", None),
+            // A label before the number, as signatures write it.
+            ("Tel: (202) 555-0148", "+12025550148", None),
+            ("Office 202.555.0148 ext. 3", "+12025550148", Some("3")),
+            ("T. +1 202 555 0148", "+12025550148", None),
         ] {
             let read = PhoneNumber::read(raw, "").map(|(n, e)| (n.0, e.map(|e| e.0)));
             assert_eq!(read, Ok((e164.to_owned(), ext.map(str::to_owned))), "{raw}");

@@ -329,6 +329,16 @@ impl Job for SendCodeJob {
             Err(NumberError::Send { error, .. }) if error.is_transient() => {
                 Err(JobFailure::Transient(error.to_string()))
             }
+            Err(NumberError::Send { error, .. }) => {
+                // A retry refused for a reason on our side is as much the
+                // admins' business as a refusal at the first try.
+                if error.refusal() == Some(Refusal::OurSide)
+                    && let Err(failure) = alert_site_admins(context.database.pool(), &error).await
+                {
+                    tracing::error!(error = %failure, "site admins not alerted");
+                }
+                Err(JobFailure::Permanent(error.to_string()))
+            }
             Err(other) => Err(JobFailure::Permanent(other.to_string())),
         }
     }
