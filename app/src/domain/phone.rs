@@ -61,26 +61,35 @@ pub enum PhoneError {
 #[cfg(feature = "ssr")]
 const EXTENSION_MARKERS: [&str; 7] = ["extension", "ext.", "ext:", "ext", "x", "#", ","];
 
+/// The name of a character that shows as nothing (or as a blank), for
+/// a message; `None` for a visible one.
+fn invisible_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{200E}' => "left-to-right mark",
+        '\u{200F}' => "right-to-left mark",
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "text-direction control",
+        '\u{2060}' => "word joiner",
+        '\u{2061}'..='\u{2064}' => "invisible operator",
+        '\u{FEFF}' => "zero-width no-break space (byte order mark)",
+        '\u{00AD}' => "soft hyphen",
+        '\u{180E}' => "Mongolian vowel separator",
+        '\u{FE00}'..='\u{FE0F}' => "variation selector",
+        '\u{E0000}'..='\u{E007F}' => "tag character",
+        c if c.is_control() => "control character",
+        c if c.is_whitespace() && c != ' ' => "space other than a plain space",
+        _ => return None,
+    })
+}
+
 /// The character as the attorney should read it in a message: visible
 /// ones quoted with their code point, invisible ones by code point and
 /// name only (shown raw they would look like nothing).
-#[cfg(feature = "ssr")]
 fn describe_char(c: char) -> String {
     let code = format!("U+{:04X}", u32::from(c));
-    let name = match c {
-        '\u{200B}' => Some("zero-width space"),
-        '\u{200C}' => Some("zero-width non-joiner"),
-        '\u{200D}' => Some("zero-width joiner"),
-        '\u{200E}' => Some("left-to-right mark"),
-        '\u{200F}' => Some("right-to-left mark"),
-        '\u{202A}'..='\u{202E}' => Some("text-direction control"),
-        '\u{2060}' => Some("word joiner"),
-        '\u{FEFF}' => Some("zero-width no-break space (byte order mark)"),
-        '\u{00AD}' => Some("soft hyphen"),
-        c if c.is_control() => Some("control character"),
-        _ => None,
-    };
-    match name {
+    match invisible_name(c) {
         Some(name) => format!("{code} {name} (an invisible character)"),
         None => format!("\"{c}\" ({code})"),
     }
@@ -383,7 +392,15 @@ impl Extension {
             return Ok(None);
         }
         if trimmed.len() > 10 || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
-            let shown: String = trimmed.chars().take(20).collect();
+            // Shown back as read, but an invisible character by its name.
+            let shown: String = trimmed
+                .chars()
+                .take(20)
+                .map(|c| match invisible_name(c) {
+                    Some(_) => format!("[{}]", describe_char(c)),
+                    None => c.to_string(),
+                })
+                .collect();
             return Err(PhoneError::InvalidExtension(shown));
         }
         Ok(Some(Self(trimmed.to_owned())))
@@ -590,5 +607,13 @@ mod tests {
             Extension::parse("12a"),
             Err(PhoneError::InvalidExtension(_))
         ));
+        let error = Extension::parse("12\u{200B}").expect_err("refused");
+        assert_eq!(
+            error,
+            PhoneError::InvalidExtension(
+                "12[U+200B zero-width space (an invisible character)]".into()
+            )
+        );
+        assert!(!error.to_string().contains('\u{200B}'));
     }
 }
