@@ -1,3 +1,4 @@
+import type { Page, TestInfo } from "@playwright/test";
 import { test, expect, hydrated, codeSentTo, signUpAndConfirm, uniqueEmail } from "./fixtures";
 
 const PASSWORD = "violet tugboat orbit";
@@ -53,19 +54,45 @@ test("an attorney adds a number and proves it with a code", async ({ page, conso
   expect(consoleErrors).toEqual([]);
 });
 
-test("a number from abroad is refused with the reason", async ({ page, javaScriptEnabled }, testInfo) => {
+/** A new attorney, signed in, on the numbers page. */
+async function onTheNumbersPage(page: Page, testInfo: TestInfo, name: string, javaScriptEnabled: boolean) {
   const email = uniqueEmail(testInfo);
-  await signUpAndConfirm(page, testInfo, { email, name: "Otto Abroad", password: PASSWORD });
+  await signUpAndConfirm(page, testInfo, { email, name, password: PASSWORD });
   await page.getByLabel("Email address").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
   await page.goto("/numbers");
   if (javaScriptEnabled) await hydrated(page);
+}
+
+test("a number from abroad is refused with the reason", async ({ page, javaScriptEnabled }, testInfo) => {
+  await onTheNumbersPage(page, testInfo, "Otto Abroad", javaScriptEnabled);
   await page.getByLabel("Phone number").fill("+44 20 7946 0958");
   await page.getByRole("button", { name: "Add number" }).click();
-  await expect(page.getByRole("alert")).toContainText("Only North American numbers");
+  await expect(page.getByRole("alert")).toContainText("not North American");
   await expect(page.getByText("You have not registered a number yet.")).toBeVisible();
+});
+
+test("a number pasted from a signature is read, and the page says what was read", async ({ page, javaScriptEnabled }, testInfo) => {
+  await onTheNumbersPage(page, testInfo, "Paula Paste", javaScriptEnabled);
+
+  // An invisible character is named, never echoed.
+  await page.getByLabel("Phone number").fill("202\u200B555-0143");
+  await page.getByRole("button", { name: "Add number" }).click();
+  await expect(page.getByRole("alert")).toContainText("U+200B zero-width space");
+
+  // Non-breaking hyphens, a no-break space and the extension in the number.
+  await page.getByLabel("Phone number").fill("(202)\u00A0555\u20110143 ext. 12");
+  await page.getByRole("button", { name: "Add number" }).click();
+  await expect(page.getByRole("status")).toContainText("Added (202) 555-0143, extension 12, as we read it.");
+  await expect(page.locator("li.review-card", { hasText: "(202) 555-0143 ext. 12" })).toBeVisible();
+
+  // A vanity number comes back as digits, with the toll-free warning.
+  await page.getByLabel("Phone number").fill("1-800-555-LAWS");
+  await page.getByRole("button", { name: "Add number" }).click();
+  await expect(page.getByRole("status")).toContainText("Added (800) 555-5297");
+  await expect(page.getByRole("status")).toContainText("many facilities");
 });
 
 // Hydrated only: without JavaScript a page is as fresh as its last load.

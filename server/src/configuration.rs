@@ -67,6 +67,11 @@ pub struct Settings {
     /// How long the hourly counts of providers' look-ups are kept
     /// (`LOOKUP_COUNTS_RETENTION_DAYS`, 365, at least 1).
     pub lookup_counts_retention: Duration,
+    /// The HMAC key one-time phone codes are stored under
+    /// (`CODE_HMAC_KEY`, 64 hex digits). Unset: a key generated once and
+    /// kept in the database, which then holds everything needed to
+    /// search its codes; set it in production.
+    pub code_key: Option<app::ssr::infra::secrets::CodeKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,6 +275,14 @@ impl Settings {
             }
         };
 
+        let code_key = read("CODE_HMAC_KEY")
+            .map(|raw| app::ssr::infra::secrets::CodeKey::from_hex(&raw))
+            .transpose()
+            .map_err(|error| ConfigError {
+                variable: "CODE_HMAC_KEY",
+                message: error.to_string(),
+            })?;
+
         let percent = |variable: &'static str, default: &str| {
             let value: f64 = parse(
                 variable,
@@ -326,6 +339,7 @@ impl Settings {
             lookup_counts_retention,
             roster_brake,
             roster_preview_ttl,
+            code_key,
             bind_address,
             public_url,
             database_url,
@@ -474,6 +488,11 @@ mod tests {
             ("ROSTER_PREVIEW_TTL_HOURS", "0"),
             ("LOOKUP_COUNTS_RETENTION_DAYS", "0"),
             ("LOOKUP_COUNTS_RETENTION_DAYS", "a year"),
+            ("CODE_HMAC_KEY", "secret"),
+            (
+                "CODE_HMAC_KEY",
+                "gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg",
+            ),
         ];
         for (variable, value) in cases {
             let error = settings(&[(variable, value)]).expect_err(variable);

@@ -95,6 +95,12 @@ impl Application {
             database: database.clone(),
             mailer,
             code_sender: code_sender(&settings.code_delivery)?,
+            code_key: match &settings.code_key {
+                Some(key) => key.clone(),
+                None => app::ssr::infra::secrets::CodeKey::stored(database.pool())
+                    .await
+                    .context("cannot read or create the code key (CODE_HMAC_KEY unset)")?,
+            },
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
             roster_progress: Default::default(),

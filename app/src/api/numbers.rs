@@ -152,11 +152,10 @@ pub async fn add_number(
     label: Option<String>,
     extension: String,
 ) -> Result<(), AppError> {
-    use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
+    use crate::domain::phone::{NumberLabel, PhoneNumber};
     let account = attorney().await?;
-    let phone = PhoneNumber::parse(&number).map_err(|e| AppError::Validation(e.to_string()))?;
-    let extension =
-        Extension::parse(&extension).map_err(|e| AppError::Validation(e.to_string()))?;
+    let (phone, extension) =
+        PhoneNumber::read(&number, &extension).map_err(|e| AppError::Validation(e.to_string()))?;
     let label = match label.as_deref().unwrap_or("") {
         "" => None,
         "office" => Some(NumberLabel::Office),
@@ -174,7 +173,20 @@ pub async fn add_number(
         extension.as_ref(),
     )
     .await?;
-    leptos_axum::redirect("/numbers");
+    // The confirmation shows the number as read (digits for a vanity
+    // number, the extension moved out of the number field) and warns
+    // about a toll-free one.
+    let mut location = format!(
+        "/numbers?added={}",
+        PhoneNumber::national_display(phone.as_str()).replace(' ', "%20")
+    );
+    if let Some(extension) = &extension {
+        location.push_str(&format!("&ext={}", extension.as_str()));
+    }
+    if phone.is_toll_free() {
+        location.push_str("&toll_free=1");
+    }
+    leptos_axum::redirect(&location);
     Ok(())
 }
 
@@ -194,6 +206,7 @@ pub async fn send_number_code(
     match crate::ssr::numbers::send_code(
         state.database.pool(),
         &state.code_sender,
+        &state.code_key,
         account.id,
         id,
         channel,
@@ -220,7 +233,14 @@ pub async fn prove_number(registration: String, code: String) -> Result<(), AppE
         return Err(AppError::Validation("A code is 6 digits.".into()));
     }
     let state = crate::ssr::auth::state()?;
-    crate::ssr::numbers::verify_code(state.database.pool(), account.id, id, &code).await?;
+    crate::ssr::numbers::verify_code(
+        state.database.pool(),
+        &state.code_key,
+        account.id,
+        id,
+        &code,
+    )
+    .await?;
     leptos_axum::redirect(&format!("/numbers?proven={id}"));
     Ok(())
 }

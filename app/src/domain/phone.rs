@@ -11,58 +11,300 @@ use crate::domain::closed_set::closed_set;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PhoneNumber(String);
 
+/// Why a pasted number was refused. Each message names what was read, so
+/// the attorney can see which part to fix; an invisible character is named
+/// by its code point, never shown raw.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
     #[error("Enter a phone number.")]
     Empty,
-    #[error("A phone number has digits, spaces, dots, dashes, parentheses and a leading + only.")]
-    InvalidCharacters,
-    #[error("That is not a phone number we can read. Write it like (202) 456-1111.")]
-    Unreadable,
+    #[error("A phone number is at most 40 characters; this one has {0}.")]
+    TooLong(usize),
     #[error(
-        "Only North American numbers (+1: the US, its territories and Canada) can be registered for now."
+        "The number contains {0}, which is not part of a phone number. Write it like (202) 456-1111 ext. 12."
     )]
-    NotNorthAmerican,
+    InvalidCharacter(String),
     #[error(
-        "That number is not in use in the North American plan: check the area code and length."
+        "We read the letters \"{0}\" in the number: write digits, or a whole word as on a vanity number (1-800-555-LAWS)."
     )]
-    NotAssigned,
-    #[error("Premium-rate numbers cannot be registered.")]
-    PremiumRate,
-    #[error("An extension is up to 10 digits.")]
-    InvalidExtension,
+    StrayLetters(String),
+    #[error(
+        "We read \"{0}\", which is not a phone number we can read. Write it like (202) 456-1111."
+    )]
+    Unreadable(String),
+    #[error(
+        "We read {0}, which is not North American: only numbers of the US, its territories and Canada (+1) can be registered for now."
+    )]
+    NotNorthAmerican(String),
+    #[error(
+        "We read {read}, a number in {country}. Only the US, its territories and Canada are accepted: calls to other +1 countries are billed as international, and codes sent there are a known toll-fraud pattern."
+    )]
+    OtherCountry { read: String, country: &'static str },
+    #[error(
+        "We read {0}, which is not in use in the North American plan: check the area code and the number of digits (10)."
+    )]
+    NotAssigned(String),
+    #[error("We read {0}, a premium-rate number: premium-rate numbers cannot be registered.")]
+    PremiumRate(String),
+    #[error("We read the extension \"{0}\": an extension is up to 10 digits.")]
+    InvalidExtension(String),
+    #[error(
+        "The number field has extension {in_number} but the extension field says {in_field}: keep one."
+    )]
+    ExtensionConflict { in_number: String, in_field: String },
+}
+
+/// Extension markers people write after a number, as libphonenumber
+/// accepts them (`ext`, `ext.`, `x`, `#`, `extension`) plus the comma a
+/// phone dials as a pause before the extension. Longest first: at one
+/// place "extension" wins over "ext".
+#[cfg(feature = "ssr")]
+const EXTENSION_MARKERS: [&str; 7] = ["extension", "ext.", "ext:", "ext", "x", "#", ","];
+
+/// The name of a character that shows as nothing (or as a blank), for
+/// a message; `None` for a visible one.
+fn invisible_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{200E}' => "left-to-right mark",
+        '\u{200F}' => "right-to-left mark",
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "text-direction control",
+        '\u{2060}' => "word joiner",
+        '\u{2061}'..='\u{2064}' => "invisible operator",
+        '\u{FEFF}' => "zero-width no-break space (byte order mark)",
+        '\u{00AD}' => "soft hyphen",
+        '\u{180E}' => "Mongolian vowel separator",
+        '\u{FE00}'..='\u{FE0F}' => "variation selector",
+        '\u{E0000}'..='\u{E007F}' => "tag character",
+        c if c.is_control() => "control character",
+        c if c.is_whitespace() && c != ' ' => "space other than a plain space",
+        _ => return None,
+    })
+}
+
+/// The character as the attorney should read it in a message: visible
+/// ones quoted with their code point, invisible ones by code point and
+/// name only (shown raw they would look like nothing).
+fn describe_char(c: char) -> String {
+    let code = format!("U+{:04X}", u32::from(c));
+    match invisible_name(c) {
+        Some(name) => format!("{code} {name} (an invisible character)"),
+        None => format!("\"{c}\" ({code})"),
+    }
+}
+
+/// Folds what a pasted number may hold into ASCII, as libphonenumber's
+/// normalisation does: Unicode dashes (U+2010–U+2015, U+2212, small and
+/// full-width hyphen-minus) to `-`, every Unicode space (no-break, narrow
+/// no-break, figure, ideographic, tab…) to a space, full-width and Arabic-Indic
+/// digits and full-width `()+./#,` to their ASCII forms. Anything else is
+/// kept for the caller to judge.
+#[cfg(feature = "ssr")]
+fn fold(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE63}' | '\u{FF0D}' => '-',
+            // Full-width forms sit at U+FF01..U+FF5E, 0xFEE0 above ASCII.
+            '\u{FF10}'..='\u{FF19}'
+            | '\u{FF08}'
+            | '\u{FF09}'
+            | '\u{FF0B}'
+            | '\u{FF0E}'
+            | '\u{FF0F}'
+            | '\u{FF03}'
+            | '\u{FF0C}'
+            | '\u{FF21}'..='\u{FF3A}'
+            | '\u{FF41}'..='\u{FF5A}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            '\u{0660}'..='\u{0669}' => char::from(b'0' + (u32::from(c) - 0x0660) as u8),
+            '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (u32::from(c) - 0x06F0) as u8),
+            c if c.is_whitespace() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// `text` without a label before the number, as signatures write them
+/// ("Tel: ", "Office ", "T. "): words, spaces, `:` and `.` before the first
+/// digit, `+` or `(`. libphonenumber drops whatever precedes the number
+/// (`extractPossibleNumber`); dropping only words keeps any other stray
+/// character there to be named in a refusal.
+#[cfg(feature = "ssr")]
+fn without_label(text: &str) -> &str {
+    let Some(start) = text.find(|c: char| c.is_ascii_digit() || c == '+' || c == '(') else {
+        return text;
+    };
+    let label = &text[..start];
+    let is_label = label.contains(|c: char| c.is_ascii_alphabetic())
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || " :.".contains(c))
+        // "1-800-FLOWERS" has no label; "LAWS 555-0101" is not one either
+        // unless a separator says so.
+        && (label.contains(':') || label.trim_end().len() < label.len());
+    if is_label { &text[start..] } else { text }
+}
+
+/// The digit a letter stands for on a phone keypad (ITU-T E.161).
+#[cfg(feature = "ssr")]
+fn keypad_digit(letter: char) -> Option<char> {
+    Some(match letter.to_ascii_uppercase() {
+        'A'..='C' => '2',
+        'D'..='F' => '3',
+        'G'..='I' => '4',
+        'J'..='L' => '5',
+        'M'..='O' => '6',
+        'P'..='S' => '7',
+        'T'..='V' => '8',
+        'W'..='Z' => '9',
+        _ => return None,
+    })
+}
+
+/// Splits `folded` at its extension marker: the earliest marker that
+/// does not sit inside a word (so the `x` of `TAXI` or the `ext` of
+/// `NEXT` are vanity letters) and is followed by digits or nothing.
+/// Returns the number part and the extension as written (trimmed).
+#[cfg(feature = "ssr")]
+fn split_extension(folded: &str) -> (&str, Option<&str>) {
+    let lower = folded.to_ascii_lowercase();
+    let trim = |rest: &'_ str| -> String {
+        rest.trim_matches(|c: char| c == ' ' || ".:#".contains(c))
+            .to_owned()
+    };
+    let mut best: Option<(usize, usize)> = None;
+    for (at, _) in lower.char_indices() {
+        if best.is_some() {
+            break;
+        }
+        let before_is_letter = lower[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphabetic());
+        for marker in EXTENSION_MARKERS {
+            if !lower[at..].starts_with(marker) {
+                continue;
+            }
+            let word = marker.starts_with(|c: char| c.is_ascii_alphabetic());
+            let rest = trim(&lower[at + marker.len()..]);
+            let follows = rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit());
+            if (word && before_is_letter) || !follows || at == 0 {
+                continue;
+            }
+            best = Some((at, marker.len()));
+            break;
+        }
+    }
+    match best {
+        // ASCII lower-casing keeps byte offsets.
+        Some((at, len)) => {
+            let rest = folded[at + len..].trim_matches(|c: char| c == ' ' || ".:#".contains(c));
+            (&folded[..at], Some(rest))
+        }
+        None => (folded, None),
+    }
 }
 
 #[cfg(feature = "ssr")]
 impl PhoneNumber {
+    /// Reads a number as pasted from a signature or a website, without an
+    /// extension (an extension written in it is refused as letters or
+    /// characters; use [`PhoneNumber::read`] where one may come along).
     pub fn parse(raw: &str) -> Result<Self, PhoneError> {
+        let folded = fold(raw.trim());
+        Self::parse_folded(&folded)
+    }
+
+    /// Reads the number field and the extension field of a form (or a
+    /// roster cell, with an empty `extension_field`) as people paste
+    /// them: `(202) 555-0143 ext. 12`, `202‑555‑0144 x12`, `1-800-555-LAWS`,
+    /// no-break spaces, full-width digits. An extension written in the
+    /// number moves to the extension; written in both places differently,
+    /// it is refused ([`PhoneError::ExtensionConflict`]).
+    pub fn read(
+        number_field: &str,
+        extension_field: &str,
+    ) -> Result<(Self, Option<Extension>), PhoneError> {
+        let folded = fold(number_field.trim());
+        let (main, in_number) = split_extension(&folded);
+        let in_number = in_number.map(Extension::parse).transpose()?.flatten();
+        let in_field = Extension::parse(&fold(extension_field))?;
+        let number = Self::parse_folded(main)?;
+        let extension = match (in_number, in_field) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(PhoneError::ExtensionConflict {
+                    in_number: a.0,
+                    in_field: b.0,
+                });
+            }
+            (a, b) => a.or(b),
+        };
+        Ok((number, extension))
+    }
+
+    fn parse_folded(folded: &str) -> Result<Self, PhoneError> {
         use phonenumber::country::Id;
         use phonenumber::metadata::DATABASE;
         use phonenumber::{Mode, Type};
 
-        let trimmed = raw.trim();
+        let trimmed = without_label(folded.trim());
         if trimmed.is_empty() {
             return Err(PhoneError::Empty);
         }
-        if trimmed.chars().count() > 40
-            || !trimmed
-                .chars()
-                .all(|c| c.is_ascii_digit() || " .-()+/".contains(c))
-        {
-            return Err(PhoneError::InvalidCharacters);
+        let length = trimmed.chars().count();
+        if length > 40 {
+            return Err(PhoneError::TooLong(length));
         }
-        let number =
-            phonenumber::parse(Some(Id::US), trimmed).map_err(|_| PhoneError::Unreadable)?;
+        if let Some(bad) = trimmed
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || " .-()+/".contains(*c)))
+        {
+            return Err(PhoneError::InvalidCharacter(describe_char(bad)));
+        }
+        // libphonenumber reads letters as a vanity number from three on;
+        // fewer are a typo (an `l` for a `1`) better shown than guessed.
+        let letters: String = trimmed.chars().filter(char::is_ascii_alphabetic).collect();
+        if !letters.is_empty() && letters.len() < 3 {
+            return Err(PhoneError::StrayLetters(letters));
+        }
+        let dialled: String = trimmed
+            .chars()
+            .map(|c| keypad_digit(c).unwrap_or(c))
+            .collect();
+        let number = phonenumber::parse(Some(Id::US), &dialled)
+            .map_err(|_| PhoneError::Unreadable(dialled.clone()))?;
+        let read = number.format().mode(Mode::E164).to_string();
         if number.code().value() != 1 {
-            return Err(PhoneError::NotNorthAmerican);
+            return Err(PhoneError::NotNorthAmerican(read));
         }
         if !phonenumber::is_valid(&number) {
-            return Err(PhoneError::NotAssigned);
+            return Err(PhoneError::NotAssigned(read));
+        }
+        // The region comes from libphonenumber's metadata, not from a list
+        // of area codes kept here.
+        match number.country().id() {
+            Some(Id::US | Id::CA | Id::PR | Id::VI | Id::GU | Id::MP | Id::AS) => {}
+            other => {
+                return Err(PhoneError::OtherCountry {
+                    read,
+                    country: other.map_or("another country", country_name),
+                });
+            }
         }
         if number.number_type(&DATABASE) == Type::PremiumRate {
-            return Err(PhoneError::PremiumRate);
+            return Err(PhoneError::PremiumRate(read));
         }
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        Ok(Self(read))
+    }
+
+    /// Whether the number is toll-free (800, 833, 844…): accepted, but
+    /// many correctional facilities' phone systems cannot place calls to
+    /// toll-free numbers, so the attorney is warned.
+    pub fn is_toll_free(&self) -> bool {
+        use phonenumber::metadata::DATABASE;
+        phonenumber::parse(None, &self.0)
+            .is_ok_and(|number| number.number_type(&DATABASE) == phonenumber::Type::TollFree)
     }
 
     /// A stored E.164 number as people in North America write it,
@@ -76,6 +318,34 @@ impl PhoneNumber {
                     .to_string()
             })
             .unwrap_or_else(|_| e164.to_owned())
+    }
+}
+
+/// The English name of a +1 country outside the US, its territories and
+/// Canada, for the refusal (names from ISO 3166-1).
+#[cfg(feature = "ssr")]
+fn country_name(id: phonenumber::country::Id) -> &'static str {
+    use phonenumber::country::Id;
+    match id {
+        Id::AG => "Antigua and Barbuda",
+        Id::AI => "Anguilla",
+        Id::BB => "Barbados",
+        Id::BM => "Bermuda",
+        Id::BS => "the Bahamas",
+        Id::DM => "Dominica",
+        Id::DO => "the Dominican Republic",
+        Id::GD => "Grenada",
+        Id::JM => "Jamaica",
+        Id::KN => "Saint Kitts and Nevis",
+        Id::KY => "the Cayman Islands",
+        Id::LC => "Saint Lucia",
+        Id::MS => "Montserrat",
+        Id::SX => "Sint Maarten",
+        Id::TC => "the Turks and Caicos Islands",
+        Id::TT => "Trinidad and Tobago",
+        Id::VC => "Saint Vincent and the Grenadines",
+        Id::VG => "the British Virgin Islands",
+        _ => "another country",
     }
 }
 
@@ -115,13 +385,23 @@ closed_set!(
 pub struct Extension(String);
 
 impl Extension {
+    /// Digits only, at most 10; empty is no extension.
     pub fn parse(raw: &str) -> Result<Option<Self>, PhoneError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Ok(None);
         }
         if trimmed.len() > 10 || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(PhoneError::InvalidExtension);
+            // Shown back as read, but an invisible character by its name.
+            let shown: String = trimmed
+                .chars()
+                .take(20)
+                .map(|c| match invisible_name(c) {
+                    Some(_) => format!("[{}]", describe_char(c)),
+                    None => c.to_string(),
+                })
+                .collect();
+            return Err(PhoneError::InvalidExtension(shown));
         }
         Ok(Some(Self(trimmed.to_owned())))
     }
@@ -163,36 +443,152 @@ mod tests {
     fn refusals_say_why() {
         assert_eq!(PhoneNumber::parse(""), Err(PhoneError::Empty));
         assert_eq!(
-            PhoneNumber::parse("202-CALL-NOW"),
-            Err(PhoneError::InvalidCharacters)
-        );
-        assert_eq!(
             PhoneNumber::parse("<script>"),
-            Err(PhoneError::InvalidCharacters)
+            Err(PhoneError::InvalidCharacter("\"<\" (U+003C)".into()))
         );
         assert_eq!(
             PhoneNumber::parse("+44 20 7946 0958"),
-            Err(PhoneError::NotNorthAmerican)
+            Err(PhoneError::NotNorthAmerican("+442079460958".into()))
         );
         assert_eq!(
             PhoneNumber::parse("202-456-111"),
-            Err(PhoneError::NotAssigned)
+            Err(PhoneError::NotAssigned("+1202456111".into()))
         );
-        assert_eq!(
+        assert!(matches!(
             PhoneNumber::parse("202-456-11111"),
-            Err(PhoneError::NotAssigned)
-        );
-        assert_eq!(
+            Err(PhoneError::NotAssigned(_))
+        ));
+        assert!(matches!(
             PhoneNumber::parse("(123) 456-7890"),
-            Err(PhoneError::NotAssigned)
-        );
+            Err(PhoneError::NotAssigned(_))
+        ));
         assert_eq!(
             PhoneNumber::parse("1-900-976-1234"),
-            Err(PhoneError::PremiumRate)
+            Err(PhoneError::PremiumRate("+19009761234".into()))
         );
         assert_eq!(
             PhoneNumber::parse(&"1".repeat(41)),
-            Err(PhoneError::InvalidCharacters)
+            Err(PhoneError::TooLong(41))
+        );
+        assert_eq!(
+            PhoneNumber::parse("202-456-111l"),
+            Err(PhoneError::StrayLetters("l".into()))
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_named_never_shown() {
+        let error = PhoneNumber::parse("202\u{200B}456-1111").expect_err("refused");
+        assert_eq!(
+            error,
+            PhoneError::InvalidCharacter("U+200B zero-width space (an invisible character)".into())
+        );
+        assert!(!error.to_string().contains('\u{200B}'));
+        assert!(
+            PhoneNumber::parse("202-456-1111\u{FEFF}")
+                .expect_err("refused")
+                .to_string()
+                .contains("U+FEFF")
+        );
+    }
+
+    #[test]
+    fn pasted_forms_are_read_as_libphonenumber_would() {
+        for (raw, e164, ext) in [
+            ("(202) 555-0143 ext. 12", "+12025550143", Some("12")),
+            ("202-555-0144 x12", "+12025550144", Some("12")),
+            ("202-555-0144x12", "+12025550144", Some("12")),
+            ("(415) 555-0120 ext: 12", "+14155550120", Some("12")),
+            ("415-555-0121 #204", "+14155550121", Some("204")),
+            ("(415) 555-0122 extension 7", "+14155550122", Some("7")),
+            ("415-555-0123, 3", "+14155550123", Some("3")),
+            ("415 555 0125 X7", "+14155550125", Some("7")),
+            ("202-555-0144 ext.", "+12025550144", None),
+            // Non-breaking hyphen, en and em dash, minus sign.
+            ("202\u{2011}555\u{2011}0145", "+12025550145", None),
+            ("202\u{2013}555\u{2014}0145", "+12025550145", None),
+            ("202\u{2212}555\u{2010}0145", "+12025550145", None),
+            // No-break, narrow no-break, figure and ideographic spaces.
+            ("202\u{00A0}555\u{202F}0146", "+12025550146", None),
+            ("\u{3000}202\u{2007}555 0146\u{00A0}", "+12025550146", None),
+            ("202\t555\u{2028}0146", "+12025550146", None),
+            // Full-width digits and punctuation.
+            (
+                "\u{FF08}\u{FF12}\u{FF10}\u{FF12}\u{FF09}\u{FF15}\u{FF15}\u{FF15}\u{FF0D}\u{FF10}\u{FF11}\u{FF14}\u{FF17}",
+                "+12025550147",
+                None,
+            ),
+            // Vanity letters become the keypad's digits.
+            ("1-800-555-LAWS", "+18005555297", None),
+            ("202-CALL-NOW", "+12022255669", None),
+            ("1-800-TAXI-CAB x 9", "+18008294222", Some("9")),
+            ("1 (800) NEXT-LAW", "+18006398529", None),
+            // A label before the number, as signatures write it.
+            ("Tel: (202) 555-0148", "+12025550148", None),
+            ("Office 202.555.0148 ext. 3", "+12025550148", Some("3")),
+            ("T. +1 202 555 0148", "+12025550148", None),
+        ] {
+            let read = PhoneNumber::read(raw, "").map(|(n, e)| (n.0, e.map(|e| e.0)));
+            assert_eq!(read, Ok((e164.to_owned(), ext.map(str::to_owned))), "{raw}");
+        }
+    }
+
+    #[test]
+    fn an_extension_is_taken_from_either_field_but_not_two_different_ones() {
+        let read = |number, field| PhoneNumber::read(number, field).map(|(_, e)| e.map(|e| e.0));
+        assert_eq!(read("202-555-0143", " 12 "), Ok(Some("12".into())));
+        assert_eq!(read("202-555-0143 ext 12", "12"), Ok(Some("12".into())));
+        assert_eq!(read("202-555-0143 ext 12", ""), Ok(Some("12".into())));
+        assert_eq!(
+            read("202-555-0143 ext 12", "13"),
+            Err(PhoneError::ExtensionConflict {
+                in_number: "12".into(),
+                in_field: "13".into()
+            })
+        );
+        assert_eq!(
+            read("202-555-0143 ext 12a", ""),
+            Err(PhoneError::InvalidExtension("12a".into()))
+        );
+    }
+
+    #[test]
+    fn only_the_us_its_territories_and_canada() {
+        for (raw, region) in [
+            ("+1 787 721 7000", "Puerto Rico"),
+            ("+1 340 774 1234", "US Virgin Islands"),
+            ("+1 671 475 1234", "Guam"),
+            ("+1 670 234 5678", "Northern Mariana Islands"),
+            ("+1 684 633 1234", "American Samoa"),
+            ("+1 416 363 1212", "Canada"),
+        ] {
+            assert!(PhoneNumber::parse(raw).is_ok(), "{region}");
+        }
+        for (raw, country) in [
+            ("+1 876 927 1234", "Jamaica"),
+            ("+1 809 221 1234", "the Dominican Republic"),
+            ("+1 242 322 1234", "the Bahamas"),
+        ] {
+            let error = PhoneNumber::parse(raw).expect_err(country);
+            assert!(
+                matches!(&error, PhoneError::OtherCountry { country: c, .. } if *c == country),
+                "{raw}: {error:?}"
+            );
+            assert!(error.to_string().contains("toll-fraud"), "{error}");
+        }
+    }
+
+    #[test]
+    fn toll_free_numbers_are_known() {
+        assert!(
+            PhoneNumber::parse("1-800-555-LAWS")
+                .expect("read")
+                .is_toll_free()
+        );
+        assert!(
+            !PhoneNumber::parse("202-456-1111")
+                .expect("read")
+                .is_toll_free()
         );
     }
 
@@ -203,10 +599,21 @@ mod tests {
             Extension::parse("1234").map(|e| e.map(|e| e.0)),
             Ok(Some("1234".into()))
         );
-        assert_eq!(
+        assert!(matches!(
             Extension::parse("12345678901"),
-            Err(PhoneError::InvalidExtension)
+            Err(PhoneError::InvalidExtension(_))
+        ));
+        assert!(matches!(
+            Extension::parse("12a"),
+            Err(PhoneError::InvalidExtension(_))
+        ));
+        let error = Extension::parse("12\u{200B}").expect_err("refused");
+        assert_eq!(
+            error,
+            PhoneError::InvalidExtension(
+                "12[U+200B zero-width space (an invisible character)]".into()
+            )
         );
-        assert_eq!(Extension::parse("12a"), Err(PhoneError::InvalidExtension));
+        assert!(!error.to_string().contains('\u{200B}'));
     }
 }

@@ -77,16 +77,37 @@ pub fn NumbersPage() -> impl IntoView {
     let notice = move || {
         let query = query.read();
         if query.get("sent").is_some() {
-            Some("A code is on its way. Enter it below within 10 minutes.")
+            Some("A code is on its way. Enter it below within 10 minutes.".to_owned())
         } else if query.get("queued").is_some() {
             Some(
                 "We could not reach the phone network just now. We keep trying for a few \
-                 minutes; this page shows when the code has gone out.",
+                 minutes; this page shows when the code has gone out."
+                    .to_owned(),
             )
+        } else if let Some(added) = query
+            .get("added")
+            .filter(|added| looks_like_a_number(added))
+        {
+            let extension = query
+                .get("ext")
+                .filter(|ext| ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_digit()))
+                .map(|ext| format!(", extension {ext}"))
+                .unwrap_or_default();
+            let toll_free = if query.get("toll_free").is_some() {
+                " This is a toll-free number: many facilities' phone systems cannot place calls \
+                 to toll-free numbers, so clients there may not reach you on it. Register a \
+                 direct number as well."
+            } else {
+                ""
+            };
+            Some(format!(
+                "Added {added}{extension}, as we read it. Check it, then ask for a code to prove \
+                 it.{toll_free}"
+            ))
         } else if query.get("proven").is_some() {
-            Some("Number proven.")
+            Some("Number proven.".to_owned())
         } else if query.get("removed").is_some() {
-            Some("Number removed.")
+            Some("Number removed.".to_owned())
         } else {
             None
         }
@@ -135,7 +156,7 @@ pub fn NumbersPage() -> impl IntoView {
         <ActionForm action=add attr:class="form">
             <div class="field">
                 <label for="number">"Phone number"</label>
-                <p class="hint" id="number-hint">"A US, US territory or Canadian number, e.g. (202) 456-1111."</p>
+                <p class="hint" id="number-hint">"A US, US territory or Canadian number, e.g. (202) 456-1111 ext. 12, as you would paste it."</p>
                 <input id="number" name="number" type="tel" autocomplete="tel" required maxlength="40" aria-describedby="number-hint" />
             </div>
             <div class="field">
@@ -318,4 +339,13 @@ fn SendForm(
             </button>
         </ActionForm>
     }
+}
+
+/// Whether a query's `added` value is a number as the server formats it,
+/// "(202) 456-1111": a crafted link cannot make the page say other words.
+fn looks_like_a_number(text: &str) -> bool {
+    text.len() <= 20
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || " ()-+".contains(c))
 }

@@ -13,6 +13,9 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Sends one-time codes to phone numbers.
     pub code_sender: CodeSender,
+    /// The key one-time phone codes are stored under (`CODE_HMAC_KEY`,
+    /// else the database's own).
+    pub code_key: crate::ssr::infra::secrets::CodeKey,
     /// Where the portal is reached, without a trailing slash: the base of
     /// links in emails.
     pub base_url: String,

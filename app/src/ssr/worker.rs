@@ -22,6 +22,7 @@ pub fn context(state: &AppState) -> JobContext {
         database: state.database.clone(),
         mailer: state.mailer.clone(),
         code_sender: state.code_sender.clone(),
+        code_key: state.code_key.clone(),
         http: webhooks::client(),
     }
 }

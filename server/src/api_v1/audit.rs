@@ -1,9 +1,12 @@
 //! Call-record audits: which of a batch of calls were placed to a number
 //! privileged at that instant (calls the provider must not have recorded).
+//! Exports mix every kind of call, so a called number that is
+//! international or unreadable is answered for that call, never by
+//! refusing the batch (issue 14).
 
 use std::collections::HashMap;
 
-use app::domain::phone::PhoneNumber;
+use app::domain::phone::{PhoneError, PhoneNumber};
 use app::ssr::providers::Scope;
 use app::ssr::state::AppState;
 use axum::extract::rejection::JsonRejection;
@@ -41,9 +44,10 @@ pub struct Call {
     /// The provider's own id of the call (at most 200 characters).
     #[schema(max_length = 200)]
     pub call_id: String,
-    /// The number called, in any common format (a North American number
-    /// the registry can hold; anything else is answered 400).
-    #[schema(min_length = 1, max_length = 40, example = "(202) 456-1111")]
+    /// The number called, in any common format. A number the registry
+    /// cannot hold (international, or not readable as a number) is
+    /// answered in that call's result, not by refusing the request.
+    #[schema(example = "(202) 456-1111")]
     pub e164: String,
     /// RFC 3339.
     #[schema(format = DateTime)]
@@ -65,9 +69,48 @@ pub struct PrivilegedCall {
     pub privileged_since: String,
 }
 
+/// What the audit found for one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallVerdict {
+    /// Placed to a number privileged at that instant: it must not have
+    /// been recorded.
+    Privileged,
+    /// Read as a number the registry can hold, not privileged then (or a
+    /// premium-rate number, which it never holds).
+    NotPrivileged,
+    /// Outside the US, its territories and Canada (another country, or
+    /// another country of the +1 plan such as Jamaica): the registry never
+    /// holds it, so the call was not privileged by the registry.
+    NotNorthAmerican,
+    /// Not readable as a phone number (see `reason`).
+    Unreadable,
+}
+
+/// One call's answer, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallResult {
+    pub call_id: String,
+    pub result: CallVerdict,
+    /// The number as read, in E.164; null when it could not be read.
+    #[schema(nullable)]
+    pub e164: Option<String>,
+    /// When the number's privileged interval began (RFC 3339), for a
+    /// privileged call; else null.
+    #[schema(nullable)]
+    pub privileged_since: Option<String>,
+    /// Why the number is not one the registry holds, in words; null for
+    /// `privileged` and `not_privileged` numbers it can hold.
+    #[schema(nullable)]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditResponse {
+    /// The calls placed to privileged numbers, in request order.
     pub privileged_calls: Vec<PrivilegedCall>,
+    /// Every call's answer, in request order (added in issue 14).
+    pub results: Vec<CallResult>,
 }
 
 #[utoipa::path(
@@ -77,8 +120,8 @@ pub struct AuditResponse {
     request_body = AuditRequest,
     security(("bearer" = ["audit:write"])),
     responses(
-        (status = 200, description = "The calls placed to privileged numbers, in request order", body = AuditResponse),
-        (status = 400, description = "Not the JSON described, over 10,000 calls, or an unreadable number or instant", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Every call's result, and the calls placed to privileged numbers, in request order; an international or unreadable number is answered per call", body = AuditResponse),
+        (status = 400, description = "Not the JSON described, over 10,000 calls, a call id over 200 characters or an unreadable instant", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks audit:write", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
@@ -98,7 +141,8 @@ pub async fn calls(
             request.calls.len()
         )));
     }
-    // Everything is checked before anything is looked up.
+    // The shape is checked before anything is looked up; numbers are
+    // answered per call.
     let mut parsed = Vec::with_capacity(request.calls.len());
     for (index, call) in request.calls.into_iter().enumerate() {
         if call.call_id.chars().count() > 200 {
@@ -106,9 +150,10 @@ pub async fn calls(
                 "calls[{index}].call_id is longer than 200 characters"
             )));
         }
-        let phone = PhoneNumber::parse(&call.e164)
-            .map_err(|error| ApiError::BadRequest(format!("calls[{index}].e164: {error}")))?;
         let at = parse_rfc3339(&call.started_at, &format!("calls[{index}].started_at"))?;
+        // A call record may carry the extension dialled: the line is the
+        // number.
+        let phone = PhoneNumber::read(&call.e164, "").map(|(phone, _)| phone);
         parsed.push((call.call_id, phone, at));
     }
     log.record(caller.0.key_id, format!("audit of {} calls", parsed.len()));
@@ -117,7 +162,15 @@ pub async fn calls(
     let pool = state.database.pool();
     let mut intervals: HashMap<String, Vec<(i64, Option<i64>)>> = HashMap::new();
     let mut privileged_calls = Vec::new();
+    let mut results = Vec::with_capacity(parsed.len());
     for (call_id, phone, at) in parsed {
+        let phone = match phone {
+            Ok(phone) => phone,
+            Err(error) => {
+                results.push(refused(call_id, &error));
+                continue;
+            }
+        };
         if !intervals.contains_key(phone.as_str()) {
             let rows: Vec<(i64, Option<i64>)> =
                 sqlx::query_as("SELECT since, until FROM privileged_intervals WHERE e164 = $1")
@@ -129,13 +182,46 @@ pub async fn calls(
         let during = intervals[phone.as_str()]
             .iter()
             .find(|(since, until)| *since <= at && until.is_none_or(|until| until > at));
-        if let Some((since, _)) = during {
+        let privileged_since = during.map(|(since, _)| rfc3339(*since));
+        if let Some(since) = &privileged_since {
             privileged_calls.push(PrivilegedCall {
-                call_id,
+                call_id: call_id.clone(),
                 e164: phone.as_str().to_owned(),
-                privileged_since: rfc3339(*since),
+                privileged_since: since.clone(),
             });
         }
+        results.push(CallResult {
+            call_id,
+            result: if privileged_since.is_some() {
+                CallVerdict::Privileged
+            } else {
+                CallVerdict::NotPrivileged
+            },
+            e164: Some(phone.as_str().to_owned()),
+            privileged_since,
+            reason: None,
+        });
     }
-    Ok(Json(AuditResponse { privileged_calls }))
+    Ok(Json(AuditResponse {
+        privileged_calls,
+        results,
+    }))
+}
+
+/// The answer for a call whose number the registry cannot hold.
+fn refused(call_id: String, error: &PhoneError) -> CallResult {
+    let (result, e164) = match error {
+        PhoneError::NotNorthAmerican(read) | PhoneError::OtherCountry { read, .. } => {
+            (CallVerdict::NotNorthAmerican, Some(read.clone()))
+        }
+        PhoneError::PremiumRate(read) => (CallVerdict::NotPrivileged, Some(read.clone())),
+        _ => (CallVerdict::Unreadable, None),
+    };
+    CallResult {
+        call_id,
+        result,
+        e164,
+        privileged_since: None,
+        reason: Some(error.to_string()),
+    }
 }

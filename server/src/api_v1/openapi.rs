@@ -52,6 +52,8 @@ use super::{audit, facilities, problem, registry, webhooks};
         audit::Call,
         audit::AuditResponse,
         audit::PrivilegedCall,
+        audit::CallResult,
+        audit::CallVerdict,
         webhooks::WebhookRequest,
         webhooks::WebhookRegistered,
     )),

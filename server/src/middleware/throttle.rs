@@ -1,5 +1,7 @@
-//! Per-address limits on the endpoints that guess passwords or send email:
-//! sign-in (both steps), password change, sign-up and password reset. Over
+//! Per-address limits on the endpoints that guess passwords or codes or
+//! send email: sign-in (both steps), password change, sign-up, password
+//! reset and proving a phone number's code (which also has its limits per
+//! attorney and per code, in `numbers`). Over
 //! the limit the answer is 429 with `Retry-After`, before any work is done.
 
 use std::net::{IpAddr, SocketAddr};
@@ -12,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use sqlx::AnyPool;
 
 /// The server functions each client address may call only so often.
-const THROTTLED: [&str; 8] = [
+const THROTTLED: [&str; 9] = [
     "/api/log_in",
     "/api/verify_second_factor",
     "/api/change_password",
@@ -21,6 +23,7 @@ const THROTTLED: [&str; 8] = [
     "/api/sign_up",
     "/api/request_password_reset",
     "/api/reset_password",
+    "/api/prove_number",
 ];
 
 #[derive(Clone, Debug)]

@@ -217,13 +217,14 @@ db_test!(
         numbers::send_code(
             pool,
             &phones.sender,
+            &phones.key,
             colleague,
             id,
             app::ssr::infra::delivery::Channel::Sms,
         )
         .await
         .expect("sent");
-        let proven = numbers::verify_code(pool, colleague, id, &phones.last_code())
+        let proven = numbers::verify_code(pool, &phones.key, colleague, id, &phones.last_code())
             .await
             .expect("proven");
         assert!(!matches!(proven, Proven::Active));

@@ -23,18 +23,18 @@ db_test!(
             numbers::add_number(pool, jane, &phone("202.456.1111"), None, None).await,
             Err(NumberError::AlreadyRegistered)
         ));
-        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
         let wrong = if code == "000000" { "000001" } else { "000000" };
         assert!(matches!(
-            numbers::verify_code(pool, jane, id, wrong).await,
+            numbers::verify_code(pool, &phones.key, jane, id, wrong).await,
             Err(NumberError::WrongCode { tries_left: 4 })
         ));
         // Proven, but Jane is not verified yet: nothing enters the registry.
         assert_eq!(
-            numbers::verify_code(pool, jane, id, &code)
+            numbers::verify_code(pool, &phones.key, jane, id, &code)
                 .await
                 .expect("proven"),
             Proven::AwaitingVerification
@@ -76,41 +76,45 @@ db_test!(
             .expect("added");
 
         // Used once, never again.
-        numbers::send_code(pool, &phones.sender, jane, id, Channel::Voice)
+        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Voice)
             .await
             .expect("sent");
         let code = phones.last_code();
-        numbers::verify_code(pool, jane, id, &code)
+        numbers::verify_code(pool, &phones.key, jane, id, &code)
             .await
             .expect("proven");
         assert!(matches!(
-            numbers::verify_code(pool, jane, id, &code).await,
+            numbers::verify_code(pool, &phones.key, jane, id, &code).await,
             Err(NumberError::NoValidCode)
         ));
 
         // A second code waits until the first had time to arrive.
         assert!(matches!(
-            numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms).await,
+            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms).await,
             Err(NumberError::TooSoon { .. })
         ));
         let_resend(&app).await;
 
         // Five wrong tries end a code, even for the right digits after.
-        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
         for guess in ["1", "abcdef", "' OR 1=1 --", "9999999", "12345"] {
-            assert!(numbers::verify_code(pool, jane, id, guess).await.is_err());
+            assert!(
+                numbers::verify_code(pool, &phones.key, jane, id, guess)
+                    .await
+                    .is_err()
+            );
         }
         assert!(matches!(
-            numbers::verify_code(pool, jane, id, &code).await,
+            numbers::verify_code(pool, &phones.key, jane, id, &code).await,
             Err(NumberError::TooManyTries)
         ));
 
         // An expired code is refused; a code is for its own attorney only.
         let_resend(&app).await;
-        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
@@ -119,26 +123,26 @@ db_test!(
             .await
             .expect("expire");
         assert!(matches!(
-            numbers::verify_code(pool, jane, id, &code).await,
+            numbers::verify_code(pool, &phones.key, jane, id, &code).await,
             Err(NumberError::NoValidCode)
         ));
         verified_account(&app, "mallory@example.org").await;
         let mallory = user_id(&app, "mallory@example.org").await;
         assert!(matches!(
-            numbers::send_code(pool, &phones.sender, mallory, id, Channel::Sms).await,
+            numbers::send_code(pool, &phones.sender, &phones.key, mallory, id, Channel::Sms).await,
             Err(NumberError::NotFound)
         ));
 
         // At most five codes an hour to one number.
         for _ in 0..2 {
             let_resend(&app).await;
-            numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
                 .await
                 .expect("sent");
         }
         let_resend(&app).await;
         assert!(matches!(
-            numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms).await,
+            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms).await,
             Err(NumberError::TooManySendsForNumber)
         ));
         let codes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
@@ -164,11 +168,11 @@ db_test!(
             let id = numbers::add_number(pool, user, &phone("+1 202 456 1111"), None, None)
                 .await
                 .expect("added");
-            numbers::send_code(pool, &phones.sender, user, id, Channel::Sms)
+            numbers::send_code(pool, &phones.sender, &phones.key, user, id, Channel::Sms)
                 .await
                 .expect("sent");
             assert_eq!(
-                numbers::verify_code(pool, user, id, &phones.last_code())
+                numbers::verify_code(pool, &phones.key, user, id, &phones.last_code())
                     .await
                     .expect("proven"),
                 Proven::Active
@@ -215,30 +219,21 @@ db_test!(
         verified_account(&app, "jane@example.org").await;
         log_in(&app, "jane@example.org", PASSWORD).await;
 
-        let add = |number: &'static str, label: &'static str, extension: &'static str| {
-            let app = &app;
-            async move {
-                app.post_form_from(
-                    "/numbers",
-                    "/api/add_number",
-                    &[
-                        ("number", number),
-                        ("label", label),
-                        ("extension", extension),
-                    ],
-                )
-                .await
-            }
-        };
+        let add = |number, label, extension| add_through_the_form(&app, number, label, extension);
         let long = "2".repeat(5_000);
         let long: &'static str = Box::leak(long.into_boxed_str());
         for (number, label, extension, expected) in [
-            ("202-CALL-NOW", "", "", "digits"),
+            ("202-456-111l", "", "", "letters \"l\""),
             ("+44 20 7946 0958", "", "", "North American"),
             ("202-456-111", "", "", "not in use"),
-            ("1-900-976-1234", "", "", "Premium-rate"),
-            ("<script>alert(1)</script>", "", "", "digits"),
-            (long, "", "", "digits"),
+            ("1-900-976-1234", "", "", "premium-rate"),
+            (
+                "<script>alert(1)</script>",
+                "",
+                "",
+                "not part of a phone number",
+            ),
+            (long, "", "", "at most 40 characters"),
             ("(202) 456-1111", "fax", "", "label"),
             ("(202) 456-1111", "office", "12345678901", "extension"),
             ("(202) 456-1111", "office", "12a", "extension"),
@@ -255,7 +250,7 @@ db_test!(
 
         assert_eq!(
             add("(202) 456-1111", "office", "42").await.headers()["location"],
-            "/numbers"
+            "/numbers?added=(202)%20456-1111&ext=42"
         );
         let twice = add("202.456.1111", "", "").await;
         assert!(
@@ -356,23 +351,30 @@ db_test!(
         assert!(again.is_err() && once_more.is_err());
 
         // The same right code submitted twice at once proves once.
-        numbers::send_code(pool, &phones.sender, jane, first, Channel::Sms)
+        numbers::send_code(pool, &phones.sender, &phones.key, jane, first, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
         let (a, b) = tokio::join!(
-            numbers::verify_code(pool, jane, first, &code),
-            numbers::verify_code(pool, jane, first, &code),
+            numbers::verify_code(pool, &phones.key, jane, first, &code),
+            numbers::verify_code(pool, &phones.key, jane, first, &code),
         );
         assert_eq!(
             usize::from(a.is_ok()) + usize::from(b.is_ok()),
             1,
             "{a:?} {b:?}"
         );
-        numbers::send_code(pool, &phones.sender, partner, second, Channel::Sms)
-            .await
-            .expect("sent");
-        numbers::verify_code(pool, partner, second, &phones.last_code())
+        numbers::send_code(
+            pool,
+            &phones.sender,
+            &phones.key,
+            partner,
+            second,
+            Channel::Sms,
+        )
+        .await
+        .expect("sent");
+        numbers::verify_code(pool, &phones.key, partner, second, &phones.last_code())
             .await
             .expect("proven");
         assert_eq!(log(&app).await, vec![(WHITE_HOUSE.to_owned(), Op::Add)]);
@@ -425,10 +427,10 @@ db_test!(
 
         // Renewing starts the reminders afresh for the new year.
         let_resend(&app).await;
-        numbers::send_code(pool, &phones.sender, jane, id, Channel::Sms)
+        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
             .await
             .expect("sent");
-        numbers::verify_code(pool, jane, id, &phones.last_code())
+        numbers::verify_code(pool, &phones.key, jane, id, &phones.last_code())
             .await
             .expect("renewed");
         expire_in(3).await.expect("age");
@@ -437,5 +439,311 @@ db_test!(
             1,
             "one reminder, not two"
         );
+    }
+);
+
+/// The attorney's add-number form, posted without JavaScript.
+async fn add_through_the_form(
+    app: &crate::helpers::TestApp,
+    number: &str,
+    label: &str,
+    extension: &str,
+) -> reqwest::Response {
+    app.post_form_from(
+        "/numbers",
+        "/api/add_number",
+        &[
+            ("number", number),
+            ("label", label),
+            ("extension", extension),
+        ],
+    )
+    .await
+}
+
+db_test!(
+    async fn numbers_pasted_from_signatures_are_read_and_shown_as_read(engine: Engine) {
+        use crate::helpers::form_error;
+        use crate::helpers::journeys::{PASSWORD, log_in};
+
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        log_in(&app, "jane@example.org", PASSWORD).await;
+        let add = |number, extension| add_through_the_form(&app, number, "", extension);
+
+        // Refusals name what was read and why; nothing invisible is echoed.
+        for (number, extension, expected) in [
+            (
+                "202-555-0144 x12",
+                "13",
+                "extension 12 but the extension field says 13",
+            ),
+            ("+1 876 927 1234", "", "Jamaica"),
+            ("+1 809 221 1234", "", "toll-fraud"),
+            ("202\u{200B}555-0145", "", "U+200B zero-width space"),
+        ] {
+            let error = form_error(&add(number, extension).await)
+                .unwrap_or_else(|| panic!("{number} was accepted"));
+            assert!(error.contains(expected), "{number}: {error}");
+            assert!(!error.contains('\u{200B}'), "{error}");
+        }
+
+        // An extension in the number moves to the extension field; Unicode
+        // hyphens and no-break spaces read as their plain forms.
+        for (number, extension, location) in [
+            (
+                "(202) 555-0143 ext. 12",
+                "",
+                "/numbers?added=(202)%20555-0143&ext=12",
+            ),
+            (
+                "202\u{2011}555\u{2011}0146 #7",
+                "7",
+                "/numbers?added=(202)%20555-0146&ext=7",
+            ),
+            (
+                "202\u{00A0}555\u{202F}0147",
+                "",
+                "/numbers?added=(202)%20555-0147",
+            ),
+            (
+                "1-800-555-LAWS",
+                "",
+                "/numbers?added=(800)%20555-5297&toll_free=1",
+            ),
+        ] {
+            let added = add(number, extension).await;
+            assert_eq!(added.headers()["location"], location, "{number}");
+        }
+        let stored: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT e164, extension FROM registrations ORDER BY id")
+                .fetch_all(app.database.pool())
+                .await
+                .expect("stored");
+        assert_eq!(
+            stored,
+            vec![
+                ("+12025550143".to_owned(), Some("12".to_owned())),
+                ("+12025550146".to_owned(), Some("7".to_owned())),
+                ("+12025550147".to_owned(), None),
+                ("+18005555297".to_owned(), None),
+            ]
+        );
+
+        // The page says what was read, and warns about a toll-free number.
+        let page = app
+            .get("/numbers?added=(202)%20555-0143&ext=12")
+            .await
+            .text()
+            .await
+            .expect("page");
+        assert!(
+            page.contains("Added (202) 555-0143, extension 12, as we read it."),
+            "{page}"
+        );
+        let page = app
+            .get("/numbers?added=(800)%20555-5297&toll_free=1")
+            .await
+            .text()
+            .await
+            .expect("page");
+        assert!(page.contains("Added (800) 555-5297"), "{page}");
+        assert!(page.contains("many facilities"), "{page}");
+        // A crafted link cannot put other words on the page.
+        let page = app
+            .get("/numbers?added=Call%20us%20now")
+            .await
+            .text()
+            .await
+            .expect("page");
+        assert!(!page.contains("Call us now"));
+    }
+);
+
+/// How many codes went out through `phones` and how many are stored.
+async fn codes_sent(app: &crate::helpers::TestApp, phones: &Phones) -> (usize, i64) {
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("count");
+    (phones.sent(), stored)
+}
+
+db_test!(
+    async fn fifty_parallel_sends_for_one_number_stay_within_its_limits(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        // Ten attorneys share one switchboard: each registration may have
+        // a code every 30 s, the number five an hour.
+        let attorneys = writer_accounts(pool, 10).await;
+        let mut registrations = Vec::new();
+        for &attorney in &attorneys {
+            let id = numbers::add_number(pool, attorney, &phone(WHITE_HOUSE), None, None)
+                .await
+                .expect("added");
+            registrations.push((attorney, id));
+        }
+
+        // One registration, fifty presses at once: one code.
+        let (jane, jane_id) = registrations[0];
+        let presses = (0..50).map(|_| {
+            numbers::send_code(
+                pool,
+                &phones.sender,
+                &phones.key,
+                jane,
+                jane_id,
+                Channel::Sms,
+            )
+        });
+        let answers = futures::future::join_all(presses).await;
+        let sent = answers.iter().filter(|answer| answer.is_ok()).count();
+        assert_eq!(sent, 1, "{answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.is_ok() || matches!(a, Err(NumberError::TooSoon { .. }))),
+            "{answers:?}"
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (1, 1));
+
+        // Fifty at once over the ten registrations: five an hour in all.
+        let presses = (0..50).map(|n| {
+            let (attorney, id) = registrations[n % registrations.len()];
+            numbers::send_code(
+                pool,
+                &phones.sender,
+                &phones.key,
+                attorney,
+                id,
+                Channel::Sms,
+            )
+        });
+        let answers = futures::future::join_all(presses).await;
+        assert_eq!(
+            answers.iter().filter(|answer| answer.is_ok()).count(),
+            4,
+            "{answers:?}"
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (5, 5));
+    }
+);
+
+db_test!(
+    async fn fifty_parallel_sends_for_one_attorney_stay_within_the_daily_limit(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        let jane = writer_accounts(pool, 1).await[0];
+        let mut registrations = Vec::new();
+        for line in 0..25 {
+            let number = phone(&format!("+1202555{:04}", 100 + line));
+            registrations.push(
+                numbers::add_number(pool, jane, &number, None, None)
+                    .await
+                    .expect("added"),
+            );
+        }
+        let presses = (0..50).map(|n| {
+            let id = registrations[n % registrations.len()];
+            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Voice)
+        });
+        let answers = futures::future::join_all(presses).await;
+        let sent = answers.iter().filter(|answer| answer.is_ok()).count();
+        assert_eq!(
+            sent,
+            usize::try_from(numbers::SENDS_PER_ATTORNEY_PER_DAY).expect("limit"),
+            "{answers:?}"
+        );
+        assert!(
+            answers
+                .iter()
+                .any(|a| matches!(a, Err(NumberError::TooManySendsForAttorney)))
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (20, 20));
+    }
+);
+
+db_test!(
+    async fn proving_counts_each_try_first_and_throttles_the_attorney(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        let jane = writer_accounts(pool, 1).await[0];
+        let id = numbers::add_number(pool, jane, &phone(WHITE_HOUSE), None, None)
+            .await
+            .expect("added");
+        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
+            .await
+            .expect("sent");
+        let code = phones.last_code();
+        let stored: String = sqlx::query_scalar("SELECT code_hash FROM number_codes")
+            .fetch_one(pool)
+            .await
+            .expect("stored");
+        assert_eq!(stored.len(), 64, "an HMAC-SHA256 tag in hex, not argon2");
+        assert!(!stored.contains(&code));
+
+        // Twenty wrong tries at once: five are compared, the code is spent.
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        let tries = (0..20).map(|_| numbers::verify_code(pool, &phones.key, jane, id, wrong));
+        let answers = futures::future::join_all(tries).await;
+        let compared = answers
+            .iter()
+            .filter(|a| matches!(a, Err(NumberError::WrongCode { .. })))
+            .count();
+        assert_eq!(
+            compared, 4,
+            "the fifth wrong try ends the code: {answers:?}"
+        );
+        let counted: i64 = sqlx::query_scalar("SELECT wrong_tries FROM number_codes")
+            .fetch_one(pool)
+            .await
+            .expect("tries");
+        assert_eq!(counted, numbers::MAX_WRONG_TRIES);
+        assert!(matches!(
+            numbers::verify_code(pool, &phones.key, jane, id, &code).await,
+            Err(NumberError::TooManyTries)
+        ));
+
+        // A code stored under another key (or an old argon2 hash) never
+        // matches.
+        let code = phones.new_code(&app, jane, id).await;
+        let other_key = app::ssr::infra::secrets::CodeKey::generate();
+        assert!(matches!(
+            numbers::verify_code(pool, &other_key, jane, id, &code).await,
+            Err(NumberError::WrongCode { tries_left: 4 })
+        ));
+        assert!(
+            numbers::verify_code(pool, &phones.key, jane, id, &code)
+                .await
+                .is_ok()
+        );
+
+        // Without CODE_HMAC_KEY every instance on one database shares the
+        // key kept in it.
+        let stored = app::ssr::infra::secrets::CodeKey::stored(pool)
+            .await
+            .expect("stored key");
+        let tag = app.state.code_key.tag(id, &code);
+        assert!(stored.verify(id, &code, &tag));
+
+        // Past the attorney's hourly tries, nothing is even looked up.
+        let limit = numbers::PROOF_TRIES_PER_ATTORNEY.max_hits;
+        let mut refused = 0;
+        for _ in 0..limit {
+            if matches!(
+                numbers::verify_code(pool, &phones.key, jane, id, "123456").await,
+                Err(NumberError::TooManyProofTries { .. })
+            ) {
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "the attorney's tries are limited");
+        assert!(matches!(
+            numbers::verify_code(pool, &phones.key, jane, id, "123456").await,
+            Err(NumberError::TooManyProofTries { retry_after_secs }) if retry_after_secs > 0
+        ));
     }
 );

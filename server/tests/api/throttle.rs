@@ -50,6 +50,19 @@ db_test!(
             .await;
         assert_eq!(reset.status(), 302);
         assert_eq!(app.get("/login").await.status(), 200);
+
+        // Guessing a phone number's code is limited per address too.
+        let prove = || {
+            app.post_form_from(
+                "/numbers",
+                "/api/prove_number",
+                &[("registration", "1"), ("code", "123456")],
+            )
+        };
+        for _ in 0..3 {
+            assert_ne!(prove().await.status(), 429);
+        }
+        assert_eq!(prove().await.status(), 429);
     }
 );
 

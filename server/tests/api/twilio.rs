@@ -22,6 +22,30 @@ const TOKEN: &str = "test-auth-token";
 const FROM: &str = "+12025550100";
 /// The fake refuses this number as Twilio does an unreachable one.
 const REFUSED: &str = "+12127365000";
+/// Numbers the fake refuses with Twilio's other error codes: the code and
+/// message Twilio documents for each (https://www.twilio.com/docs/api/errors).
+const REFUSALS: [(&str, i64, &str); 4] = [
+    (
+        "+12127365001",
+        21614,
+        "'To' number is not a valid mobile number",
+    ),
+    (
+        "+12127365002",
+        21610,
+        "Attempt to send to unsubscribed recipient",
+    ),
+    (
+        "+12127365003",
+        21408,
+        "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
+    ),
+    (
+        "+12127365004",
+        21216,
+        "Account not allowed to call this number",
+    ),
+];
 
 /// A request the fake accepted: the resource and its form fields.
 type Accepted = (String, Vec<(String, String)>);
@@ -92,6 +116,14 @@ async fn create(
             StatusCode::BAD_REQUEST,
             Json(
                 json!({"code": 21211, "message": format!("The 'To' number {to} is not a valid phone number."), "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}),
+            ),
+        );
+    }
+    if let Some((_, code, message)) = REFUSALS.iter().find(|(number, ..)| *number == to) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": 400}),
             ),
         );
     }
@@ -234,7 +266,7 @@ db_test!(
         let (id, refused) = add_and_send(&app, REFUSED, "sms").await;
         let error = form_error(&refused).expect("error");
         assert!(
-            error.contains("could not send the code") && error.contains("refused this number"),
+            error.contains("could not send the code") && error.contains("cannot take text"),
             "the attorney is told why: {error}"
         );
         assert_eq!(
@@ -349,5 +381,83 @@ db_test!(
             codes, 0,
             "no code was stored for a send that never went out"
         );
+    }
+);
+
+db_test!(
+    async fn refusals_tell_the_attorney_what_to_do_and_alert_admins_of_ours(engine: Engine) {
+        let (fake, base) = start_fake().await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
+        sqlx::query(
+            "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
+             password_hash, created_at, role) \
+             VALUES ('ops@example.org', 'ops@example.org', 'Ops', 'CA', 'ops', 'x', 0, 'site_admin')",
+        )
+        .execute(app.database.pool())
+        .await
+        .expect("site admin");
+        let said = |response: reqwest::Response| form_error(&response).expect("an error");
+
+        // 21211 and 21614 by text: a voice call may reach the line.
+        for number in [REFUSED, REFUSALS[0].0] {
+            let error = said(add_and_send(&app, number, "sms").await.1);
+            assert!(error.contains("Ask for a voice call instead"), "{error}");
+        }
+        // 21610: the phone replied STOP.
+        let error = said(add_and_send(&app, REFUSALS[1].0, "sms").await.1);
+        assert!(error.contains("Reply START"), "{error}");
+        // 21408 and 21216 are ours: the attorney is not blamed, admins are
+        // told once per error code however often it happens.
+        let error = said(add_and_send(&app, REFUSALS[2].0, "sms").await.1);
+        assert!(
+            error.contains("problem on our side, not with your number"),
+            "{error}"
+        );
+        let error = said(add_and_send(&app, REFUSALS[3].0, "voice").await.1);
+        assert!(error.contains("problem on our side"), "{error}");
+        crate::helpers::journeys::let_resend(&app).await;
+        let (id, again) = {
+            let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM registrations")
+                .fetch_one(app.database.pool())
+                .await
+                .expect("id");
+            let again = app
+                .post_form_from(
+                    "/numbers",
+                    "/api/send_number_code",
+                    &[
+                        ("registration", id.to_string().as_str()),
+                        ("channel", "voice"),
+                    ],
+                )
+                .await;
+            (id, again)
+        };
+        assert!(said(again).contains("problem on our side"), "{id}");
+        app.run_due_jobs().await;
+        let alerts = eventually("the alerts are sent", || async {
+            let alerts: Vec<String> = app
+                .emails()
+                .into_iter()
+                .filter(|email| email.contains("refused by the phone service"))
+                .collect();
+            (alerts.len() >= 2).then_some(alerts)
+        })
+        .await;
+        assert_eq!(alerts.len(), 2, "one per error code: {alerts:?}");
+        assert!(alerts.iter().all(|alert| alert.contains("ops@example.org")));
+        assert!(alerts.iter().any(|alert| alert.contains("21408")));
+        assert!(alerts.iter().any(|alert| alert.contains("21216")));
+        assert!(
+            alerts.iter().all(|alert| !alert.contains("736500")),
+            "no number in an alert"
+        );
+
+        // Nothing was stored or used up by any refusal.
+        let codes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("count");
+        assert_eq!((codes, fake.accepted()), (0, 0));
     }
 );

@@ -116,6 +116,27 @@ pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sq
     }
 }
 
+/// Serialises, until `transaction` ends, every write transaction that
+/// takes the same `name`: counting rows and inserting one then happen as
+/// one step (the code-sending limits). On PostgreSQL a
+/// transaction-scoped advisory lock on a 64-bit hash of the name, so no
+/// row need exist to be locked (a number another attorney registers
+/// meanwhile is covered too); on SQLite nothing, since [`begin_write`]
+/// already holds the database's single write lock. Take several names in
+/// one fixed order so two transactions never wait on each other.
+pub async fn lock_named(
+    transaction: &mut Transaction<'_, Any>,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    if transaction.backend_name() != "SQLite" {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::TEXT")
+            .bind(name)
+            .execute(&mut **transaction)
+            .await?;
+    }
+    Ok(())
+}
+
 /// What `/readyz` reports about the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {

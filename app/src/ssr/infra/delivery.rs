@@ -37,6 +37,50 @@ impl SendError {
     }
 }
 
+/// What a provider's refusal means for the attorney, from Twilio's error
+/// code (<https://www.twilio.com/docs/api/errors>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 21211 (not a valid phone number) or 21614 (not a mobile number):
+    /// the line cannot take texts; a voice call may reach it.
+    CannotTakeTexts,
+    /// 21610: the phone replied STOP to our texts, and the carrier blocks
+    /// them until it replies START.
+    RepliedStop,
+    /// Everything else, such as 21408 (texts to that region not enabled
+    /// on our account), 21216 (calls to that number not allowed), 20003
+    /// (our credentials): our account's problem, not the attorney's.
+    OurSide,
+}
+
+impl SendError {
+    /// How a refusal (not a passing failure) reads for the attorney;
+    /// `None` for a passing failure.
+    pub fn refusal(&self) -> Option<Refusal> {
+        if self.is_transient() {
+            return None;
+        }
+        Some(match self {
+            SendError::Refused {
+                code: Some(21211 | 21614),
+                ..
+            } => Refusal::CannotTakeTexts,
+            SendError::Refused {
+                code: Some(21610), ..
+            } => Refusal::RepliedStop,
+            _ => Refusal::OurSide,
+        })
+    }
+
+    /// Twilio's error code, when it gave one.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            SendError::Refused { code, .. } => *code,
+            _ => None,
+        }
+    }
+}
+
 /// A Twilio account: its SID, auth token and the number codes come from.
 #[derive(Clone)]
 pub struct Twilio {
@@ -61,7 +105,7 @@ impl std::fmt::Debug for Twilio {
 
 #[derive(Debug, Clone)]
 pub enum CodeSender {
-    /// Each message becomes `<dir>/code-<millis>-<channel>-<digits>.txt`.
+    /// Each message becomes `<dir>/code-<millis>-<sequence>-<channel>-<digits>.txt`.
     Outbox(PathBuf),
     Twilio(Twilio),
 }
@@ -80,8 +124,13 @@ impl CodeSender {
                     Channel::Sms => messages::code_sms(code),
                     Channel::Voice => messages::code_voice_text(code),
                 };
+                // Two codes to one number within a millisecond (parallel
+                // requests) must not share a file.
+                static SEQUENCE: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0);
+                let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let file = directory.join(format!(
-                    "code-{}-{}-{}.txt",
+                    "code-{}-{sequence:08}-{}-{}.txt",
                     now_millis(),
                     channel.as_str(),
                     to.as_str().trim_start_matches('+')

@@ -36,6 +36,8 @@ pub struct JobContext {
     pub database: Database,
     pub mailer: Mailer,
     pub code_sender: CodeSender,
+    /// The key one-time codes are stored under.
+    pub code_key: crate::ssr::infra::secrets::CodeKey,
     /// For calls out to providers' endpoints (webhooks): short timeouts,
     /// no redirects.
     pub http: reqwest::Client,

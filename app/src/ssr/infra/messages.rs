@@ -234,6 +234,27 @@ pub fn facility_incident(
     )
 }
 
+/// To site admins: the SMS/voice provider refused a code for a reason on
+/// our side (account permissions, credentials). No number is named: the
+/// fix is in the provider's console, not in a registration.
+pub fn delivery_refused_alert(code: Option<i64>, message: &str) -> Email {
+    let code = code.map_or_else(|| "none".to_owned(), |code| code.to_string());
+    email(
+        "One-time codes are being refused by the phone service",
+        format!(
+            "Hello,\n\n\
+             The phone service refused to send a one-time code for a reason\n\
+             on our side, not the attorney's:\n\n\
+             error code: {code}\n\
+             message: {message}\n\n\
+             Attorneys are told it is our problem and to try again later.\n\
+             Check the account's permissions (geographic permissions for\n\
+             texts and calls) and credentials: https://www.twilio.com/docs/api/errors\n\n\
+             This alert is sent at most once an hour per error code.\n"
+        ),
+    )
+}
+
 /// An account became an administrator (whoever ran the command).
 pub fn promoted_to_admin(name: &str, base_url: &str) -> Email {
     email(

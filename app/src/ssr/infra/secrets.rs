@@ -47,13 +47,6 @@ pub async fn hash_password(password: NewPassword) -> Result<String, SecretError>
     hash_secret(password.expose().to_owned()).await
 }
 
-/// argon2id of a short secret such as a 6-digit code: a million candidates
-/// at tens of milliseconds each cannot be tried within a code's lifetime,
-/// where a plain SHA-256 would fall at once. Verify with `verify_password`.
-pub async fn hash_code(code: String) -> Result<String, SecretError> {
-    hash_secret(code).await
-}
-
 async fn hash_secret(secret: String) -> Result<String, SecretError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
@@ -105,6 +98,107 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// The server's key for one-time phone codes: HMAC-SHA256 (RFC 2104)
+/// of a code under it is what `number_codes.code_hash` stores.
+///
+/// Why a keyed HMAC and not argon2 for a 6-digit code: online, the code
+/// is guarded by its tries, not its hash (five tries, counted before any
+/// comparison, against a million values: a 1 in 200,000 chance per code),
+/// and a slow hash there only made each try cost 19 MiB and tens of
+/// milliseconds of CPU, a lever for exhausting the server. Offline, a
+/// stolen `number_codes` table is worthless without the key: unlike a
+/// salted hash, which a million guesses break at any cost per guess
+/// worth paying in 10 minutes, an HMAC cannot be searched without the
+/// key, which lives in configuration (`CODE_HMAC_KEY`) or, by default,
+/// in its own table. Comparison is constant-time (`subtle`).
+#[derive(Clone)]
+pub struct CodeKey(std::sync::Arc<[u8; 32]>);
+
+impl std::fmt::Debug for CodeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeKey(redacted)")
+    }
+}
+
+/// `CODE_HMAC_KEY` is not 64 hexadecimal digits (32 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected 64 hexadecimal digits (32 random bytes, e.g. `openssl rand -hex 32`)")]
+pub struct CodeKeyError;
+
+impl CodeKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        Self(std::sync::Arc::new(bytes))
+    }
+
+    /// A key written as 64 hexadecimal digits.
+    pub fn from_hex(text: &str) -> Result<Self, CodeKeyError> {
+        let text = text.trim();
+        if text.len() != 64 || !text.is_ascii() {
+            return Err(CodeKeyError);
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).map_err(|_| CodeKeyError)?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| CodeKeyError)?;
+        }
+        Ok(Self(std::sync::Arc::new(bytes)))
+    }
+
+    fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The key every instance on this database shares when none is
+    /// configured: created by the first instance to need it (racing
+    /// instances agree on the first row written). A database leak then
+    /// holds the key too; production sets `CODE_HMAC_KEY`.
+    pub async fn stored(pool: &sqlx::AnyPool) -> Result<Self, sqlx::Error> {
+        let fresh = Self::generate();
+        sqlx::query(
+            "INSERT INTO server_keys (name, key_hex, created_at) VALUES ('code_hmac', $1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(fresh.to_hex())
+        .bind(crate::ssr::infra::clock::now_millis())
+        .execute(pool)
+        .await?;
+        let stored: String =
+            sqlx::query_scalar("SELECT key_hex FROM server_keys WHERE name = 'code_hmac'")
+                .fetch_one(pool)
+                .await?;
+        Self::from_hex(&stored).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+    }
+
+    fn mac(&self, scope: i64, code: &str) -> hmac::Hmac<Sha256> {
+        use hmac::Mac;
+        #[expect(clippy::expect_used, reason = "HMAC takes a key of any length")]
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.0[..]).expect("any key length");
+        // Bound to the registration, so a tag copied to another row
+        // proves nothing there.
+        mac.update(format!("{scope}:{code}").as_bytes());
+        mac
+    }
+
+    /// The tag to store for `code` sent for registration `scope`, in hex.
+    pub fn tag(&self, scope: i64, code: &str) -> String {
+        use hmac::Mac;
+        let tag = self.mac(scope, code).finalize().into_bytes();
+        tag.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// Whether `code` matches the stored tag, in constant time. A stored
+    /// value of another form (an argon2 hash from before migration 0012)
+    /// never matches.
+    pub fn verify(&self, scope: i64, code: &str, stored: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.tag(scope, code);
+        stored.len() == expected.len() && bool::from(expected.as_bytes().ct_eq(stored.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +223,29 @@ mod tests {
                 .await
                 .expect("verify")
         );
+    }
+
+    #[test]
+    fn code_tags_are_keyed_and_bound_to_their_registration() {
+        let key = CodeKey::generate();
+        let tag = key.tag(7, "123456");
+        assert_eq!(tag.len(), 64);
+        assert!(key.verify(7, "123456", &tag));
+        assert!(!key.verify(7, "123457", &tag));
+        assert!(!key.verify(8, "123456", &tag), "another registration");
+        assert!(
+            !CodeKey::generate().verify(7, "123456", &tag),
+            "another key"
+        );
+        assert!(!key.verify(7, "123456", "$argon2id$v=19$m=19456,t=2,p=1$x$y"));
+        let hex = key.to_hex();
+        assert!(
+            CodeKey::from_hex(&hex)
+                .expect("hex")
+                .verify(7, "123456", &tag)
+        );
+        assert_eq!(CodeKey::from_hex("abc").map(|_| ()), Err(CodeKeyError));
+        assert_eq!(format!("{key:?}"), "CodeKey(redacted)");
     }
 
     #[test]

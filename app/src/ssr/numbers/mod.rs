@@ -20,11 +20,12 @@ use crate::error::AppError;
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
-use crate::ssr::infra::delivery::{Channel, CodeSender, SendError};
+use crate::ssr::infra::delivery::{Channel, CodeSender, Refusal, SendError};
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::infra::mail_queue;
 use crate::ssr::infra::messages;
-use crate::ssr::infra::secrets::{self, SecretError};
+use crate::ssr::infra::rate_limit;
+use crate::ssr::infra::secrets::CodeKey;
 use crate::ssr::registry::{self, Change, RegistryWrite};
 
 pub const CODE_VALIDITY_MS: i64 = 10 * 60 * 1000;
@@ -58,10 +59,10 @@ pub enum NumberError {
     WrongCode { tries_left: i64 },
     #[error("too many wrong tries: ask for a new code")]
     TooManyTries,
-    #[error("the code could not be sent: {0}")]
-    Send(#[from] SendError),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
+    #[error("the code could not be sent by {}: {error}", channel.as_str())]
+    Send { error: SendError, channel: Channel },
+    #[error("too many tries at proving codes; wait {retry_after_secs} s")]
+    TooManyProofTries { retry_after_secs: u64 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -121,25 +122,135 @@ pub async fn add_number(
     id.ok_or(NumberError::AlreadyRegistered)
 }
 
-/// Sends a fresh 6-digit code for the attorney's registration. The code is
-/// stored only once the sender has taken it: a refused send is reported
-/// and costs no quota. A send that failed for a passing reason (network,
-/// Twilio's 5xx or 429) is queued and retried by the worker
-/// ([`NumberError::SendQueued`]), never dropped. (Two sends racing may
-/// both pass the limits: the overshoot is one code, not a way around them.)
+/// Sends a fresh 6-digit code for the attorney's registration.
+///
+/// The limits ([`RESEND_AFTER_MS`] per registration,
+/// [`SENDS_PER_NUMBER_PER_HOUR`] per number across attorneys,
+/// [`SENDS_PER_ATTORNEY_PER_DAY`]) are counted and the code's row written
+/// in one write transaction that holds a lock on the attorney and on the
+/// number ([`db::lock_named`]), and the code goes out only after that
+/// commit: however many requests arrive at once, each sees the rows of
+/// those before it. (Checked first and written after sending, 20 parallel
+/// requests sent 13 codes.) A send the provider refuses, or that fails for
+/// a passing reason (network, Twilio's 5xx or 429), deletes its row again
+/// so it costs no quota; a passing failure is queued and retried by the
+/// worker ([`NumberError::SendQueued`]), never dropped.
 pub async fn send_code(
     pool: &AnyPool,
     sender: &CodeSender,
+    key: &CodeKey,
     user_id: i64,
     registration_id: i64,
     channel: Channel,
 ) -> Result<(), NumberError> {
+    let code = new_code();
+    let (code_id, e164) = reserve_code(pool, key, user_id, registration_id, channel, &code).await?;
+    let sent = send(sender, &e164, channel, &code).await;
+    if sent.is_err() {
+        sqlx::query("DELETE FROM number_codes WHERE id = $1")
+            .bind(code_id)
+            .execute(pool)
+            .await?;
+    }
+    let key = SendCodeJob::key(registration_id);
+    match sent {
+        Ok(()) => {
+            // Asked again and it went out: an older retry is overtaken.
+            jobs::cancel_queued(pool, &key).await?;
+            Ok(())
+        }
+        Err(NumberError::Send { error, .. }) if error.is_transient() => {
+            let job = SendCodeJob {
+                registration_id,
+                user_id,
+                channel,
+            };
+            jobs::enqueue(pool, &job, now_millis() + jobs::backoff_ms(1)).await?;
+            Err(NumberError::SendQueued(error))
+        }
+        Err(NumberError::Send { error, channel }) => {
+            if error.refusal() == Some(Refusal::OurSide) {
+                // The attorney is told it is not their fault; the people
+                // who can fix it are told too.
+                if let Err(failure) = alert_site_admins(pool, &error).await {
+                    tracing::error!(error = %failure, "site admins not alerted");
+                }
+            }
+            Err(NumberError::Send { error, channel })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// At most one alert an hour per error code, however many attorneys
+/// meet it.
+const DELIVERY_ALERTS: rate_limit::Limit = rate_limit::Limit {
+    max_hits: 1,
+    window: std::time::Duration::from_secs(60 * 60),
+};
+
+/// Queues an email to every site admin about a refusal on our side (the
+/// worker sends it).
+async fn alert_site_admins(pool: &AnyPool, error: &SendError) -> Result<(), sqlx::Error> {
+    let code = error
+        .code()
+        .map_or_else(|| "none".to_owned(), |c| c.to_string());
+    let bucket = format!("delivery_alert:{code}");
+    if rate_limit::hit(pool, &bucket, DELIVERY_ALERTS).await?
+        != (rate_limit::Decision::Allowed { hits: 1 })
+    {
+        return Ok(());
+    }
+    let admins: Vec<String> = sqlx::query_scalar("SELECT email FROM users WHERE role = $1")
+        .bind(Role::SiteAdmin)
+        .fetch_all(pool)
+        .await?;
+    let message = match error {
+        SendError::Refused { message, .. } => message.as_str(),
+        _ => "no message",
+    };
+    let mut transaction = db::begin_write(pool).await?;
+    for admin in admins {
+        let to = parse_email(&admin)?;
+        let _queued = mail_queue::queue(
+            &mut *transaction,
+            &to,
+            messages::delivery_refused_alert(error.code(), message),
+        )
+        .await?;
+    }
+    transaction.commit().await
+}
+
+/// Checks the send limits and stores the code's tag, as one step: see
+/// [`send_code`]. Returns the code's row and the number to send it to.
+async fn reserve_code(
+    pool: &AnyPool,
+    key: &CodeKey,
+    user_id: i64,
+    registration_id: i64,
+    channel: Channel,
+    code: &str,
+) -> Result<(i64, String), NumberError> {
+    let mut transaction = db::begin_write(pool).await?;
+    let e164: String = sqlx::query_scalar(
+        "SELECT e164 FROM registrations \
+         WHERE id = $1 AND user_id = $2 AND status NOT IN ('removed', 'revoked')",
+    )
+    .bind(registration_id)
+    .bind(user_id)
+    .fetch_optional(&mut *transaction)
+    .await?
+    .ok_or(NumberError::NotFound)?;
+    // Attorney first, then number, always: two sends never wait on each
+    // other in a circle.
+    db::lock_named(&mut transaction, &format!("send_code:user:{user_id}")).await?;
+    db::lock_named(&mut transaction, &format!("send_code:number:{e164}")).await?;
     let now = now_millis();
-    let e164 = live_registration(pool, user_id, registration_id).await?;
     let last_sent: Option<i64> =
         sqlx::query_scalar("SELECT MAX(created_at) FROM number_codes WHERE registration_id = $1")
             .bind(registration_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *transaction)
             .await?;
     if let Some(waited_ms) = last_sent.map(|at| now - at)
         && waited_ms < RESEND_AFTER_MS
@@ -150,7 +261,7 @@ pub async fn send_code(
         sqlx::query_scalar("SELECT COUNT(*) FROM number_codes WHERE e164 = $1 AND created_at > $2")
             .bind(&e164)
             .bind(now - 60 * 60 * 1000)
-            .fetch_one(pool)
+            .fetch_one(&mut *transaction)
             .await?;
     if to_number >= SENDS_PER_NUMBER_PER_HOUR {
         return Err(NumberError::TooManySendsForNumber);
@@ -160,30 +271,23 @@ pub async fn send_code(
     )
     .bind(user_id)
     .bind(now - 24 * 60 * 60 * 1000)
-    .fetch_one(pool)
+    .fetch_one(&mut *transaction)
     .await?;
     if for_attorney >= SENDS_PER_ATTORNEY_PER_DAY {
         return Err(NumberError::TooManySendsForAttorney);
     }
-
-    let key = SendCodeJob::key(registration_id);
-    match deliver(pool, sender, user_id, registration_id, &e164, channel).await {
-        Ok(()) => {
-            // Asked again and it went out: an older retry is overtaken.
-            jobs::cancel_queued(pool, &key).await?;
-            Ok(())
-        }
-        Err(NumberError::Send(error)) if error.is_transient() => {
-            let job = SendCodeJob {
-                registration_id,
-                user_id,
-                channel,
-            };
-            jobs::enqueue(pool, &job, now + jobs::backoff_ms(1)).await?;
-            Err(NumberError::SendQueued(error))
-        }
-        Err(other) => Err(other),
-    }
+    let code_id = insert_code(
+        &mut *transaction,
+        key,
+        user_id,
+        registration_id,
+        &e164,
+        channel,
+        code,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok((code_id, e164))
 }
 
 /// A code delivery to try again, queued when a send failed in a way
@@ -213,11 +317,28 @@ impl Job for SendCodeJob {
     }
 
     async fn run(self, context: &JobContext) -> Result<(), JobFailure> {
-        match deliver_queued_code(context.database.pool(), &context.code_sender, &self).await {
+        match deliver_queued_code(
+            context.database.pool(),
+            &context.code_sender,
+            &context.code_key,
+            &self,
+        )
+        .await
+        {
             // Removed or revoked meanwhile: nothing left to deliver.
             Ok(()) | Err(NumberError::NotFound) => Ok(()),
-            Err(NumberError::Send(error)) if error.is_transient() => {
+            Err(NumberError::Send { error, .. }) if error.is_transient() => {
                 Err(JobFailure::Transient(error.to_string()))
+            }
+            Err(NumberError::Send { error, .. }) => {
+                // A retry refused for a reason on our side is as much the
+                // admins' business as a refusal at the first try.
+                if error.refusal() == Some(Refusal::OurSide)
+                    && let Err(failure) = alert_site_admins(context.database.pool(), &error).await
+                {
+                    tracing::error!(error = %failure, "site admins not alerted");
+                }
+                Err(JobFailure::Permanent(error.to_string()))
             }
             Err(other) => Err(JobFailure::Permanent(other.to_string())),
         }
@@ -229,12 +350,14 @@ impl Job for SendCodeJob {
 pub async fn deliver_queued_code(
     pool: &AnyPool,
     sender: &CodeSender,
+    key: &CodeKey,
     job: &SendCodeJob,
 ) -> Result<(), NumberError> {
     let e164 = live_registration(pool, job.user_id, job.registration_id).await?;
     deliver(
         pool,
         sender,
+        key,
         job.user_id,
         job.registration_id,
         &e164,
@@ -260,35 +383,68 @@ async fn live_registration(
     .ok_or(NumberError::NotFound)
 }
 
-/// Makes a code, sends it, and stores its hash once it has gone out.
-async fn deliver(
-    pool: &AnyPool,
-    sender: &CodeSender,
+/// A fresh 6-digit code from the operating system's generator.
+fn new_code() -> String {
+    format!("{:06}", OsRng.gen_range(0..1_000_000u32))
+}
+
+/// Stores a code's tag (never the code), valid [`CODE_VALIDITY_MS`] from
+/// now. Returns its id.
+async fn insert_code<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    key: &CodeKey,
     user_id: i64,
     registration_id: i64,
     e164: &str,
     channel: Channel,
-) -> Result<(), NumberError> {
-    let code = format!("{:06}", OsRng.gen_range(0..1_000_000u32));
-    let code_hash = secrets::hash_code(code.clone()).await?;
-    // Parsed when it was stored; one that no longer parses is a bug to
-    // report, not to skip.
-    let phone = PhoneNumber::parse(e164).map_err(|_| NumberError::NotFound)?;
-    sender.send(&phone, channel, &code).await?;
+    code: &str,
+) -> Result<i64, sqlx::Error> {
     let now = now_millis();
-    sqlx::query(
+    sqlx::query_scalar(
         "INSERT INTO number_codes (registration_id, user_id, e164, channel, code_hash, \
-         expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(registration_id)
     .bind(user_id)
     .bind(e164)
     .bind(channel.as_str())
-    .bind(&code_hash)
+    .bind(key.tag(registration_id, code))
     .bind(now + CODE_VALIDITY_MS)
     .bind(now)
-    .execute(pool)
-    .await?;
+    .fetch_one(executor)
+    .await
+}
+
+/// Hands `code` to the sender for `e164`.
+async fn send(
+    sender: &CodeSender,
+    e164: &str,
+    channel: Channel,
+    code: &str,
+) -> Result<(), NumberError> {
+    // Parsed when it was stored; one that no longer parses is a bug to
+    // report, not to skip.
+    let phone = PhoneNumber::parse(e164).map_err(|_| NumberError::NotFound)?;
+    sender
+        .send(&phone, channel, code)
+        .await
+        .map_err(|error| NumberError::Send { error, channel })
+}
+
+/// Makes a code, sends it, and stores its tag once it has gone out (the
+/// worker's retry: the limits were counted when the attorney asked).
+async fn deliver(
+    pool: &AnyPool,
+    sender: &CodeSender,
+    key: &CodeKey,
+    user_id: i64,
+    registration_id: i64,
+    e164: &str,
+    channel: Channel,
+) -> Result<(), NumberError> {
+    let code = new_code();
+    send(sender, e164, channel, &code).await?;
+    insert_code(pool, key, user_id, registration_id, e164, channel, &code).await?;
     Ok(())
 }
 
@@ -301,25 +457,44 @@ pub enum Proven {
     AwaitingVerification,
 }
 
+/// Tries at proving, per attorney, across all their numbers and codes:
+/// enough for a few typos on each of several numbers, far too few to
+/// guess (each code also allows only [`MAX_WRONG_TRIES`]).
+pub const PROOF_TRIES_PER_ATTORNEY: rate_limit::Limit = rate_limit::Limit {
+    max_hits: 30,
+    window: std::time::Duration::from_secs(60 * 60),
+};
+
 /// Checks `code` against the latest code sent for the registration. Only
-/// the latest counts, each allows [`MAX_WRONG_TRIES`] wrong tries, and the
-/// comparison (argon2) takes the same time whatever the digits.
+/// the latest counts and each allows [`MAX_WRONG_TRIES`] tries. Every try
+/// is counted before anything is compared, in one conditional statement
+/// (so parallel tries cannot get past the limit), first against the
+/// attorney's hourly [`PROOF_TRIES_PER_ATTORNEY`], then against the code;
+/// the comparison is a keyed HMAC in constant time ([`CodeKey`]) and costs
+/// microseconds.
 pub async fn verify_code(
     pool: &AnyPool,
+    key: &CodeKey,
     user_id: i64,
     registration_id: i64,
     code: &str,
 ) -> Result<Proven, NumberError> {
     let now = now_millis();
-    let latest: Option<(i64, String, i64, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT id, code_hash, wrong_tries, used_at, expires_at FROM number_codes \
+    let bucket = format!("prove:{user_id}");
+    if let rate_limit::Decision::Refused { retry_after_secs } =
+        rate_limit::hit(pool, &bucket, PROOF_TRIES_PER_ATTORNEY).await?
+    {
+        return Err(NumberError::TooManyProofTries { retry_after_secs });
+    }
+    let latest: Option<(i64, Option<i64>, i64, i64)> = sqlx::query_as(
+        "SELECT id, used_at, expires_at, wrong_tries FROM number_codes \
          WHERE registration_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(registration_id)
     .bind(user_id)
     .fetch_optional(pool)
     .await?;
-    let Some((code_id, code_hash, wrong_tries, None, expires_at)) = latest else {
+    let Some((code_id, None, expires_at, wrong_tries)) = latest else {
         return Err(NumberError::NoValidCode);
     };
     if expires_at <= now {
@@ -328,15 +503,21 @@ pub async fn verify_code(
     if wrong_tries >= MAX_WRONG_TRIES {
         return Err(NumberError::TooManyTries);
     }
+    // The try is counted first; a right code takes it back below.
+    let counted: Option<(String, i64)> = sqlx::query_as(
+        "UPDATE number_codes SET wrong_tries = wrong_tries + 1 \
+         WHERE id = $1 AND used_at IS NULL AND wrong_tries < $2 RETURNING code_hash, wrong_tries",
+    )
+    .bind(code_id)
+    .bind(MAX_WRONG_TRIES)
+    .fetch_optional(pool)
+    .await?;
+    let Some((code_hash, tries)) = counted else {
+        return Err(NumberError::TooManyTries);
+    };
     let code = code.trim();
     let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-    if !well_formed || !secrets::verify_password(code.to_owned(), Some(code_hash)).await? {
-        let tries: i64 = sqlx::query_scalar(
-            "UPDATE number_codes SET wrong_tries = wrong_tries + 1 WHERE id = $1 RETURNING wrong_tries",
-        )
-        .bind(code_id)
-        .fetch_one(pool)
-        .await?;
+    if !well_formed || !key.verify(registration_id, code, &code_hash) {
         return Err(if tries >= MAX_WRONG_TRIES {
             NumberError::TooManyTries
         } else {
@@ -348,12 +529,13 @@ pub async fn verify_code(
 
     let mut write = registry::begin_write(pool).await?;
     // Conditional: of two requests with the right code, one proves.
+    // The right code's try was not a wrong one: it is given back.
     let used = sqlx::query(
-        "UPDATE number_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND wrong_tries < $3",
+        "UPDATE number_codes SET used_at = $1, wrong_tries = wrong_tries - 1 \
+         WHERE id = $2 AND used_at IS NULL",
     )
     .bind(now)
     .bind(code_id)
-    .bind(MAX_WRONG_TRIES)
     .execute(&mut *write.transaction)
     .await?;
     if used.rows_affected() != 1 {
@@ -702,6 +884,9 @@ impl From<NumberError> for AppError {
             NumberError::TooManyTries => AppError::Validation(
                 "Too many wrong tries for that code. Ask for a new one.".into(),
             ),
+            NumberError::TooManyProofTries { retry_after_secs } => {
+                AppError::RateLimited { retry_after_secs }
+            }
             NumberError::TooSoon { waited_ms } => {
                 let wait = ((RESEND_AFTER_MS - waited_ms + 999) / 1000).max(1);
                 AppError::Validation(format!(
@@ -712,14 +897,25 @@ impl From<NumberError> for AppError {
                 "The registry's administrators revoked this number for you: {reason} \
                  Reply to their email if you think this is wrong."
             )),
-            NumberError::Send(cause) => {
-                tracing::error!(error = %cause, "code not sent");
-                let why = match &cause {
-                    SendError::Refused { status, .. } if *status == 400 || *status == 404 => {
-                        "the phone service refused this number. Check it; for a landline choose a \
-                         voice call."
+            NumberError::Send { error, channel } => {
+                tracing::error!(error = %error, "code not sent");
+                let why = match (error.refusal(), channel) {
+                    (Some(Refusal::CannotTakeTexts), Channel::Sms) => {
+                        "the phone service says this number cannot take text messages (a \
+                         landline, or not a mobile number). Ask for a voice call instead."
                     }
-                    _ => "of a problem on our side, and we have been alerted. Try again later.",
+                    (Some(Refusal::CannotTakeTexts), Channel::Voice) => {
+                        "the phone service refused this number as not valid. Check it."
+                    }
+                    (Some(Refusal::RepliedStop), _) => {
+                        "this phone once replied STOP to our text messages, so the carrier blocks \
+                         them. Reply START to one of our earlier texts, then ask again, or ask \
+                         for a voice call."
+                    }
+                    _ => {
+                        "of a problem on our side, not with your number, and our administrators \
+                         have been alerted. Try again later, or ask for a voice call."
+                    }
                 };
                 AppError::Validation(format!(
                     "We could not send the code because {why} Nothing was used up."

@@ -467,42 +467,12 @@ pub enum OfficePhone {
 impl OfficePhone {
     /// Reads a phone cell as people write it in signatures: `(415)
     /// 555-0120 ext: 12`, `415-555-0121 #204`, `… extension 7`, `…, 3`,
-    /// `… x7`, Unicode dashes and non-breaking spaces. Returns the phone
+    /// `… x7`, Unicode dashes and non-breaking spaces (see
+    /// [`PhoneNumber::read`]). Returns the phone
     /// and, when it could not be read, why (it is then kept as given).
     pub fn read(raw: &str) -> (Self, Option<String>) {
-        let plain: String = raw
-            .trim()
-            .chars()
-            .map(|c| match c {
-                '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}'
-                | '\u{fe63}' | '\u{ff0d}' => '-',
-                '\u{00a0}' | '\u{2007}' | '\u{202f}' => ' ',
-                other => other,
-            })
-            .collect();
-        let lower = plain.to_lowercase();
-        // The earliest marker splits number from extension; lower-casing
-        // keeps byte offsets here since the markers and digits are ASCII.
-        let marker = ["extension", "ext.", "ext:", "ext", "x", "#", ","]
-            .iter()
-            .filter_map(|m| lower.find(m).map(|at| (at, m.len())))
-            // At one place the longest marker wins: "extension", not "ext".
-            .min_by_key(|(at, len)| (*at, std::cmp::Reverse(*len)));
-        let (main, extension) = match marker {
-            Some((at, len)) if plain.is_char_boundary(at) && plain.is_char_boundary(at + len) => {
-                (&plain[..at], Some(&plain[at + len..]))
-            }
-            _ => (plain.as_str(), None),
-        };
-        let extension =
-            extension.map(|e| e.trim_matches(|c: char| c.is_whitespace() || ".:#".contains(c)));
-        let read = PhoneNumber::parse(main)
-            .map_err(|e| e.to_string())
-            .and_then(|number| {
-                Extension::parse(extension.unwrap_or(""))
-                    .map(|extension| (number, extension))
-                    .map_err(|e| e.to_string())
-            });
+        // The portal's own reader, so a cell and the number form agree.
+        let read = PhoneNumber::read(raw, "").map_err(|e| e.to_string());
         match read {
             Ok((number, extension)) => (OfficePhone::Number { number, extension }, None),
             Err(why) => {

@@ -23,12 +23,13 @@ use crate::domain::{ClaimState, Jurisdiction, NameKey, RosterStatus, Standing, S
 use crate::error::AppError;
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
+use crate::ssr::infra::db;
+use crate::ssr::registry;
 use crate::ssr::rosters::reading::{
     self, Field, FileEncoding, Mappings, Member, OfficePhone, Problem, ReadError, Reader, Row,
     Severity,
 };
 use crate::ssr::rosters::{self, Attorneys, RosterEntry, Verdict};
-use crate::ssr::{infra::db, registry};
 
 /// Largest file taken, in bytes (50 MiB).
 pub const MAX_BYTES: u64 = 50 * 1024 * 1024;

@@ -241,13 +241,41 @@ pub const WHITE_HOUSE: &str = "+12024561111";
 pub struct Phones {
     dir: tempfile::TempDir,
     pub sender: CodeSender,
+    /// The key codes sent through `sender` are stored under.
+    pub key: app::ssr::infra::secrets::CodeKey,
 }
 
 impl Phones {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let sender = CodeSender::Outbox(dir.path().to_owned());
-        Self { dir, sender }
+        Self {
+            dir,
+            sender,
+            key: app::ssr::infra::secrets::CodeKey::generate(),
+        }
+    }
+
+    /// How many codes went out.
+    pub fn sent(&self) -> usize {
+        code_files(self.dir.path()).len()
+    }
+
+    /// Lets the 30 s between codes pass, sends a new one by text and
+    /// returns it.
+    pub async fn new_code(&self, app: &TestApp, user_id: i64, id: i64) -> String {
+        let_resend(app).await;
+        numbers::send_code(
+            app.database.pool(),
+            &self.sender,
+            &self.key,
+            user_id,
+            id,
+            Channel::Sms,
+        )
+        .await
+        .expect("sent");
+        self.last_code()
     }
 
     /// The code in the latest message sent.
@@ -260,10 +288,10 @@ impl Phones {
         let id = numbers::add_number(pool, user_id, &phone(WHITE_HOUSE), None, None)
             .await
             .expect("added");
-        numbers::send_code(pool, &self.sender, user_id, id, Channel::Sms)
+        numbers::send_code(pool, &self.sender, &self.key, user_id, id, Channel::Sms)
             .await
             .expect("sent");
-        numbers::verify_code(pool, user_id, id, &self.last_code())
+        numbers::verify_code(pool, &self.key, user_id, id, &self.last_code())
             .await
             .expect("proven");
         id
@@ -271,13 +299,19 @@ impl Phones {
 }
 
 /// The code in the latest code message (`code-<millis>-….txt`) in `dir`.
-pub fn latest_code(dir: &std::path::Path) -> String {
+/// The code messages in an outbox directory, oldest first.
+fn code_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("outbox")
         .map(|entry| entry.expect("entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
         .collect();
     files.sort();
+    files
+}
+
+pub fn latest_code(dir: &std::path::Path) -> String {
+    let files = code_files(dir);
     let text = std::fs::read_to_string(files.last().expect("a code was sent")).expect("read");
     // "code: 123456" by SMS, "code is 1, 2, 3, 4, 5, 6" read out by voice.
     let after = text.split(" code").nth(1).expect("code in message");
