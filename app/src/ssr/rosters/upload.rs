@@ -22,7 +22,6 @@ use crate::domain::closed_set::closed_set;
 use crate::domain::{ClaimState, Jurisdiction, NameKey, RosterStatus, Standing, StandingSource};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
-use crate::ssr::infra::db;
 use crate::ssr::rosters::reading::{
     self, Field, FileEncoding, Mappings, Member, OfficePhone, Problem, ReadError, Reader, Row,
     Severity,
