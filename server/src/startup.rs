@@ -100,6 +100,8 @@ impl Application {
             roster_progress: Default::default(),
             review_documents_dir: settings.review_documents_dir.clone(),
             roster_brake: settings.roster_brake,
+            outbound: settings.outbound,
+            outbound_client: app::ssr::infra::outbound::client(settings.outbound),
         };
 
         let housekeeping = spawn_housekeeping(

@@ -22,7 +22,8 @@ pub fn context(state: &AppState) -> JobContext {
         database: state.database.clone(),
         mailer: state.mailer.clone(),
         code_sender: state.code_sender.clone(),
-        http: webhooks::client(),
+        http: state.outbound_client.clone(),
+        outbound: state.outbound,
     }
 }
 

@@ -36,9 +36,12 @@ pub struct JobContext {
     pub database: Database,
     pub mailer: Mailer,
     pub code_sender: CodeSender,
-    /// For calls out to providers' endpoints (webhooks): short timeouts,
-    /// no redirects.
+    /// For calls out to providers' endpoints (webhooks):
+    /// [`crate::ssr::infra::outbound::client`], public addresses only, short
+    /// timeouts, no redirects.
     pub http: reqwest::Client,
+    /// What `http` may reach, for the checks made before a call.
+    pub outbound: crate::ssr::infra::outbound::OutboundPolicy,
 }
 
 /// Why one try of a job did not succeed.

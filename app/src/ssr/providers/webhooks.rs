@@ -15,6 +15,7 @@ use sqlx::AnyPool;
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
+use crate::ssr::infra::outbound::{self, OutboundPolicy};
 use crate::ssr::registry;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,22 +24,70 @@ pub enum WebhookError {
     InsecureUrl,
     #[error("not a URL")]
     InvalidUrl,
+    /// The URL names an address that is not on the public internet.
+    #[error(
+        "the URL's host {host} is refused: it {why}; webhooks go only to public internet addresses"
+    )]
+    RefusedAddress {
+        /// The host as written in the URL.
+        host: String,
+        /// The range it is in and what that range is.
+        why: String,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
-/// Checks an endpoint URL: HTTPS, or plain HTTP to loopback only.
-pub fn checked_url(raw: &str) -> Result<url::Url, WebhookError> {
+/// Checks an endpoint URL: HTTPS to a public address, or, when `policy`
+/// allows loopback (development only), HTTP or HTTPS to loopback.
+///
+/// A host written as an address is checked here (see
+/// [`outbound::refusal`]: private, loopback, link-local, multicast, shared,
+/// documentation, reserved, and IPv6 forms embedding such an IPv4
+/// address); `localhost` and `*.localhost` count as loopback (RFC 6761).
+/// Other names are not resolved now: what they resolve to is checked each
+/// time a delivery connects ([`outbound::PublicOnlyResolver`]).
+pub fn checked_url(raw: &str, policy: OutboundPolicy) -> Result<url::Url, WebhookError> {
     let parsed = url::Url::parse(raw.trim()).map_err(|_| WebhookError::InvalidUrl)?;
-    if raw.len() > 2000 || parsed.host_str().is_none() {
+    if raw.len() > 2000 {
         return Err(WebhookError::InvalidUrl);
     }
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(address)) => address.is_loopback(),
-        Some(url::Host::Ipv6(address)) => address.is_loopback(),
-        None => false,
+    let host = parsed
+        .host_str()
+        .ok_or(WebhookError::InvalidUrl)?
+        .to_owned();
+    let address = match parsed.host() {
+        Some(url::Host::Ipv4(address)) => Some(std::net::IpAddr::V4(address)),
+        Some(url::Host::Ipv6(address)) => Some(std::net::IpAddr::V6(address)),
+        Some(url::Host::Domain(_)) | None => None,
     };
+    let loopback_name = {
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
+        name == "localhost" || name.ends_with(".localhost")
+    };
+    let refusal = match address {
+        Some(address) => outbound::refusal(address),
+        None if loopback_name => Some(outbound::Refusal {
+            range: "localhost",
+            why: "loopback by definition (RFC 6761)",
+            loopback: true,
+            embeds: None,
+        }),
+        None => None,
+    };
+    if let Some(refusal) = refusal
+        && !(refusal.loopback && policy.allow_loopback)
+    {
+        return Err(WebhookError::RefusedAddress {
+            why: if refusal.loopback {
+                format!("{refusal}, allowed only with WEBHOOK_ALLOW_LOOPBACK=true (development)")
+            } else {
+                refusal.to_string()
+            },
+            host,
+        });
+    }
+    let loopback = refusal.is_some_and(|refusal| refusal.loopback);
     match parsed.scheme() {
         "https" => Ok(parsed),
         "http" if loopback => Ok(parsed),
@@ -103,27 +152,19 @@ impl Job for WebhookJob {
     }
 
     async fn run(self, context: &JobContext) -> Result<(), JobFailure> {
-        match deliver(context.database.pool(), &context.http, &self).await {
+        match deliver(
+            context.database.pool(),
+            &context.http,
+            context.outbound,
+            &self,
+        )
+        .await
+        {
             Ok(Delivery::Done | Delivery::Gone) => Ok(()),
             Ok(Delivery::Failed(error)) => Err(JobFailure::Transient(error)),
             Err(error) => Err(JobFailure::Transient(error.to_string())),
         }
     }
-}
-
-/// The client webhooks go out with: a short timeout, no redirects (an
-/// endpoint that moved must be registered again).
-pub fn client() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default()
-        })
-        .clone()
 }
 
 /// Queues a notification for every enabled endpoint behind the head: the
@@ -157,6 +198,23 @@ pub async fn dispatch(pool: &AnyPool) -> Result<usize, sqlx::Error> {
     Ok(queued)
 }
 
+/// Why a stored endpoint whose host is written as an address may not be
+/// called now.
+fn refused_literal(url: &str, policy: OutboundPolicy) -> Option<WebhookError> {
+    let parsed = url::Url::parse(url).ok()?;
+    let address = match parsed.host()? {
+        url::Host::Ipv4(address) => std::net::IpAddr::V4(address),
+        url::Host::Ipv6(address) => std::net::IpAddr::V6(address),
+        url::Host::Domain(_) => return None,
+    };
+    policy
+        .refuses(address)
+        .map(|refusal| WebhookError::RefusedAddress {
+            host: parsed.host_str().unwrap_or_default().to_owned(),
+            why: refusal.to_string(),
+        })
+}
+
 /// How one delivery ended.
 #[derive(Debug)]
 pub enum Delivery {
@@ -169,10 +227,17 @@ pub enum Delivery {
 }
 
 /// Sends the endpoint the head it was last notified of, signed, and logs
-/// the attempt.
+/// the attempt. `client` must be [`outbound::client`]'s (public addresses
+/// only, no redirects, capped time). A host written as an address never
+/// reaches that client's resolver, so it is checked against `policy`
+/// first (an endpoint may predate the check): a refused one is disabled,
+/// with the reason. A name is left to the resolver, which drops what it
+/// must when the connection is made; a name that resolves to nothing
+/// allowed fails the attempt, retried later.
 pub async fn deliver(
     pool: &AnyPool,
     client: &reqwest::Client,
+    policy: OutboundPolicy,
     job: &WebhookJob,
 ) -> Result<Delivery, sqlx::Error> {
     let endpoint: Option<(String, String, i64)> = sqlx::query_as(
@@ -185,6 +250,19 @@ pub async fn deliver(
     let Some((url, secret, through_seq)) = endpoint else {
         return Ok(Delivery::Done);
     };
+    if let Some(refused) = refused_literal(&url, policy) {
+        let reason = format!("the endpoint is no longer accepted: {refused}");
+        sqlx::query(
+            "UPDATE webhook_endpoints SET disabled_at = $1, disabled_reason = $2 WHERE id = $3",
+        )
+        .bind(now_millis())
+        .bind(&reason)
+        .bind(job.endpoint_id)
+        .execute(pool)
+        .await?;
+        tracing::warn!(endpoint_id = job.endpoint_id, %reason, "webhook endpoint disabled");
+        return Ok(Delivery::Gone);
+    }
     let message_id = format!("msg_{}_{through_seq}", job.endpoint_id);
     let body =
         serde_json::json!({"type": "registry.changed", "through_seq": through_seq}).to_string();
@@ -202,13 +280,23 @@ pub async fn deliver(
             .body(body)
             .send()
             .await
-            .map(|response| response.status().as_u16())
-            .map_err(|error| error.to_string()),
+            .map_err(|error| error_chain(&error)),
+    };
+    // Only a failed answer's body is read, and at most
+    // `outbound::MAX_BODY_BYTES` of it, for the log.
+    let outcome = match outcome {
+        Ok(response) if response.status().is_success() => Ok((response.status().as_u16(), None)),
+        Ok(response) => {
+            let status = response.status().as_u16();
+            Ok((status, Some(outbound::body_excerpt(response).await)))
+        }
+        Err(error) => Err(error),
     };
     let (status, error) = match &outcome {
-        Ok(status) => (Some(i64::from(*status)), None),
+        Ok((status, excerpt)) => (Some(i64::from(*status)), excerpt.clone()),
         Err(error) => (None, Some(error.clone())),
     };
+    let outcome = outcome.map(|(status, _)| status);
     sqlx::query(
         "INSERT INTO webhook_deliveries (endpoint_id, message_id, through_seq, status, error, at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -237,4 +325,17 @@ pub async fn deliver(
         Ok(status) => Delivery::Failed(format!("the endpoint answered {status}")),
         Err(error) => Delivery::Failed(error),
     })
+}
+
+/// An error with its causes ("error sending request: …: 127.0.0.1 (…)"),
+/// so the delivery log says why a connection was not made.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
