@@ -16,6 +16,7 @@ mod process;
 mod provider_api;
 mod registry;
 mod revocation;
+mod revoked_keys;
 mod roster;
 mod roster_files;
 mod roster_pages;

@@ -127,9 +127,12 @@ db_test!(
         })
         .await;
         assert_eq!(receiver.received()[1], (2, 500));
+        // Finished, not merely claimed: a claimed job has its attempt
+        // counted already, and its failure would set a backoff after ours.
         eventually("the retry is queued", || async {
             let queued: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND state = 'queued' AND attempts = 1",
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND state = 'queued' AND attempts = 1 \
+                 AND locked_until IS NULL",
             )
             .fetch_one(pool)
             .await
@@ -301,3 +304,68 @@ db_test!(
 async fn spawn_app_without_loopback_and_worker(engine: Engine) -> TestApp {
     spawn_app_with(engine, &[("JOB_POLL_INTERVAL_SECS", "3600")]).await
 }
+
+db_test!(
+    async fn a_provider_whose_last_key_is_revoked_hears_nothing(engine: Engine) {
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+                ("JOB_POLL_INTERVAL_SECS", "3600"),
+            ],
+        )
+        .await;
+        let pool = app.database.pool();
+        let first =
+            crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let second = app::ssr::providers::create_key(pool, "Acme Phones", &[Scope::AuditWrite])
+            .await
+            .expect("second key");
+        let (receiver, url) = start_receiver().await;
+        let registered: Value = put_webhook(&app, &first, &url)
+            .await
+            .json()
+            .await
+            .expect("json");
+        *receiver.secret.lock().expect("lock") =
+            Some(registered["secret"].as_str().expect("secret").to_owned());
+        let attorney = writer_accounts(pool, 1).await[0];
+
+        // One key of two revoked: the provider still hears.
+        app::ssr::providers::revoke_key(pool, &first[..12])
+            .await
+            .expect("revoked");
+        flip(pool, attorney, "+12025550101", true).await; // seq 1
+        app.run_due_jobs().await;
+        assert_eq!(receiver.received(), vec![(1, 200)]);
+
+        // A delivery queued before the last key goes is not sent, and the
+        // endpoint is disabled, saying why.
+        flip(pool, attorney, "+12025550102", true).await; // seq 2
+        app::ssr::providers::webhooks::dispatch(pool)
+            .await
+            .expect("queued");
+        app::ssr::providers::revoke_key(pool, &second.prefix)
+            .await
+            .expect("revoked");
+        app.run_due_jobs().await;
+        flip(pool, attorney, "+12025550103", true).await; // seq 3
+        app.run_due_jobs().await;
+        assert_eq!(
+            receiver.received(),
+            vec![(1, 200)],
+            "nothing after the last key"
+        );
+        let reason: Option<String> =
+            sqlx::query_scalar("SELECT disabled_reason FROM webhook_endpoints")
+                .fetch_one(pool)
+                .await
+                .expect("endpoint");
+        assert!(
+            reason
+                .as_deref()
+                .is_some_and(|reason| reason.contains("no active API key")),
+            "{reason:?}"
+        );
+    }
+);

@@ -240,9 +240,13 @@ pub async fn deliver(
     policy: OutboundPolicy,
     job: &WebhookJob,
 ) -> Result<Delivery, sqlx::Error> {
+    // A provider without an active key is not told anything, even by a
+    // job queued before its last key was revoked.
     let endpoint: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT url, secret, notified_seq FROM webhook_endpoints \
-         WHERE id = $1 AND disabled_at IS NULL",
+        "SELECT url, secret, notified_seq FROM webhook_endpoints e \
+         WHERE id = $1 AND disabled_at IS NULL AND EXISTS ( \
+           SELECT 1 FROM provider_keys k \
+           WHERE k.provider_id = e.provider_id AND k.revoked_at IS NULL)",
     )
     .bind(job.endpoint_id)
     .fetch_optional(pool)
