@@ -55,7 +55,7 @@ pub async fn register(
     ApiJson(request): ApiJson<WebhookRequest>,
 ) -> Result<Json<WebhookRegistered>, ApiError> {
     caller.require(Scope::RegistryRead)?;
-    let url = webhooks::checked_url(&request.url, state.outbound)?;
+    let url = webhooks::checked_endpoint(&request.url, state.outbound).await?;
     let secret = webhooks::register(state.database.pool(), caller.0.provider_id, &url).await?;
     Ok(Json(WebhookRegistered {
         url: url.to_string(),

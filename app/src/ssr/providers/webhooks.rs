@@ -95,6 +95,47 @@ pub fn checked_url(raw: &str, policy: OutboundPolicy) -> Result<url::Url, Webhoo
     }
 }
 
+/// How long registration waits for a name to resolve.
+const REGISTRATION_LOOKUP: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// [`checked_url`], and for a host given by name, what it resolves to
+/// now: any address the policy refuses refuses the URL (422), so a
+/// provider learns at once that `hooks.internal.example` points into a
+/// private network. A name that does not resolve (yet), or not within 3 s,
+/// is accepted: the connection-time resolver checks it on every delivery,
+/// which is the check that holds (a name can resolve elsewhere later).
+pub async fn checked_endpoint(raw: &str, policy: OutboundPolicy) -> Result<url::Url, WebhookError> {
+    let url = checked_url(raw, policy)?;
+    if let Some(url::Host::Domain(name)) = url.host() {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let lookup =
+            tokio::time::timeout(REGISTRATION_LOOKUP, tokio::net::lookup_host((name, port))).await;
+        if let Ok(Ok(addresses)) = lookup {
+            let addresses: Vec<std::net::IpAddr> = addresses.map(|address| address.ip()).collect();
+            if let Some(refused) = refused_resolution(name, &addresses, policy) {
+                return Err(refused);
+            }
+        }
+    }
+    Ok(url)
+}
+
+/// The refusal for the first address of `name` the policy refuses.
+fn refused_resolution(
+    name: &str,
+    addresses: &[std::net::IpAddr],
+    policy: OutboundPolicy,
+) -> Option<WebhookError> {
+    addresses.iter().find_map(|&address| {
+        policy
+            .refuses(address)
+            .map(|refusal| WebhookError::RefusedAddress {
+                host: name.to_owned(),
+                why: format!("resolves to {address}, which {refusal}"),
+            })
+    })
+}
+
 /// Registers (or replaces) the provider's endpoint with a fresh secret,
 /// enabled; returns the secret (`whsec_…`), shown once.
 pub async fn register(
@@ -342,4 +383,59 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_resolving_to_any_refused_address_is_refused() {
+        let policy = OutboundPolicy::default();
+        let public: std::net::IpAddr = "93.184.215.14".parse().expect("address");
+        let private: std::net::IpAddr = "10.0.0.5".parse().expect("address");
+        assert!(refused_resolution("hooks.example", &[public], policy).is_none());
+        assert!(refused_resolution("hooks.example", &[], policy).is_none());
+        let refused = refused_resolution("hooks.example", &[public, private], policy)
+            .expect("refused")
+            .to_string();
+        assert!(refused.contains("hooks.example"), "{refused}");
+        assert!(
+            refused.contains("resolves to 10.0.0.5, which is in 10.0.0.0/8, private (RFC 1918)"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn urls_are_checked_before_anything_is_resolved() {
+        let policy = OutboundPolicy::default();
+        let development = OutboundPolicy {
+            allow_loopback: true,
+        };
+        assert!(checked_url("https://hooks.example/x", policy).is_ok());
+        assert!(matches!(
+            checked_url("http://hooks.example/x", policy),
+            Err(WebhookError::InsecureUrl)
+        ));
+        for loopback in [
+            "http://127.0.0.1:8080/x",
+            "https://localhost/x",
+            "http://LOCALHOST./x",
+            "http://hooks.localhost/x",
+            "http://[::1]/x",
+        ] {
+            assert!(
+                matches!(
+                    checked_url(loopback, policy),
+                    Err(WebhookError::RefusedAddress { .. })
+                ),
+                "{loopback}"
+            );
+            assert!(checked_url(loopback, development).is_ok(), "{loopback}");
+        }
+        assert!(matches!(
+            checked_url("http://10.0.0.5/x", development),
+            Err(WebhookError::RefusedAddress { .. })
+        ));
+    }
 }
