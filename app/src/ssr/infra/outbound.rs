@@ -348,15 +348,15 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
                             .map(|why| format!("{}, which {why}", address.ip()))
                     })
                     .collect();
-                return Err(format!(
-                    "{host} resolves to no public address: refused {}",
-                    if reasons.is_empty() {
-                        "nothing (no address at all)".to_owned()
-                    } else {
+                let error = if reasons.is_empty() {
+                    format!("{host} resolves to no address at all")
+                } else {
+                    format!(
+                        "{host} resolves to no public address: refused {}",
                         reasons.join("; ")
-                    }
-                )
-                .into());
+                    )
+                };
+                return Err(error.into());
             }
             let addresses: reqwest::dns::Addrs = Box::new(public.into_iter());
             Ok(addresses)
@@ -367,8 +367,9 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
 /// How long a call out may take to connect, and in all.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most of an answer's body read (for the delivery log); the rest is
-/// never read.
+/// The most of an answer's body kept (for the delivery log); reading stops
+/// once it is there, so at most one more network read (hyper's buffer) is
+/// taken in.
 pub const MAX_BODY_BYTES: usize = 1024;
 
 /// A client for calls to addresses others chose: the [`PublicOnlyResolver`],
@@ -376,7 +377,10 @@ pub const MAX_BODY_BYTES: usize = 1024;
 /// moved must be registered again), no proxy from the environment (a
 /// proxy would resolve the name itself, past the resolver), and the
 /// timeouts above.
-pub fn client(policy: OutboundPolicy) -> reqwest::Client {
+///
+/// Fails only when the TLS backend cannot start; the server then does not
+/// start, rather than send webhooks through a client without these checks.
+pub fn client(policy: OutboundPolicy) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(PublicOnlyResolver { policy }))
         .redirect(reqwest::redirect::Policy::none())
@@ -384,23 +388,11 @@ pub fn client(policy: OutboundPolicy) -> reqwest::Client {
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TOTAL_TIMEOUT)
         .build()
-        .unwrap_or_else(|error| {
-            // Building fails only when the TLS backend cannot start; a
-            // default client would lose the resolver, so webhooks would
-            // rather fail than go out unchecked.
-            tracing::error!(%error, "cannot build the outbound HTTP client");
-            reqwest::Client::builder()
-                .dns_resolver(Arc::new(PublicOnlyResolver { policy }))
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .timeout(TOTAL_TIMEOUT)
-                .build()
-                .unwrap_or_default()
-        })
 }
 
-/// Reads at most [`MAX_BODY_BYTES`] of an answer's body, lossily as text;
-/// an endpoint cannot make the server read or keep more.
+/// The first [`MAX_BODY_BYTES`] of an answer's body, lossily as text; the
+/// rest is never read, so an endpoint cannot make the server read or keep
+/// a large answer.
 pub async fn body_excerpt(mut response: reqwest::Response) -> String {
     let mut bytes = Vec::new();
     while bytes.len() < MAX_BODY_BYTES {
