@@ -369,3 +369,59 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn a_redirect_is_not_followed_and_a_large_answer_not_read(engine: Engine) {
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+                ("JOB_POLL_INTERVAL_SECS", "3600"),
+            ],
+        )
+        .await;
+        let pool = app.database.pool();
+        let key = crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let (receiver, target) = start_receiver().await;
+        // An endpoint that answers 307 to the real receiver, with 1 MB of
+        // body nobody asked for.
+        let moved = Router::new().route(
+            "/moved",
+            post(move || {
+                let target = target.clone();
+                async move {
+                    (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [("location", target)],
+                        "x".repeat(1024 * 1024),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, moved).await });
+        let registered: Value = put_webhook(&app, &key, &format!("http://{address}/moved"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        *receiver.secret.lock().expect("lock") =
+            Some(registered["secret"].as_str().expect("secret").to_owned());
+
+        let attorney = writer_accounts(pool, 1).await[0];
+        flip(pool, attorney, "+12025550101", true).await;
+        app.run_due_jobs().await;
+        assert!(receiver.received().is_empty(), "the redirect was followed");
+        let (status, error): (Option<i64>, Option<String>) =
+            sqlx::query_as("SELECT status, error FROM webhook_deliveries")
+                .fetch_one(pool)
+                .await
+                .expect("one attempt logged");
+        assert_eq!(status, Some(307));
+        let excerpt = error.expect("the start of the answer");
+        assert_eq!(excerpt.len(), 1024, "at most 1 KiB of the answer is kept");
+    }
+);
