@@ -31,7 +31,8 @@ pub enum WebhookError {
     RefusedAddress {
         /// The host as written in the URL.
         host: String,
-        /// The range it is in and what that range is.
+        /// Why, as a predicate of "it": "is in 10.0.0.0/8, private (RFC
+        /// 1918)", "resolves to …, which is in …".
         why: String,
     },
     #[error(transparent)]
@@ -45,8 +46,9 @@ pub enum WebhookError {
 /// [`outbound::refusal`]: private, loopback, link-local, multicast, shared,
 /// documentation, reserved, and IPv6 forms embedding such an IPv4
 /// address); `localhost` and `*.localhost` count as loopback (RFC 6761).
-/// Other names are not resolved now: what they resolve to is checked each
-/// time a delivery connects ([`outbound::PublicOnlyResolver`]).
+/// Other names are not resolved here: [`checked_endpoint`] looks at what
+/// they resolve to when registered, and [`outbound::PublicOnlyResolver`]
+/// each time a delivery connects.
 pub fn checked_url(raw: &str, policy: OutboundPolicy) -> Result<url::Url, WebhookError> {
     let parsed = url::Url::parse(raw.trim()).map_err(|_| WebhookError::InvalidUrl)?;
     if raw.len() > 2000 {
@@ -65,29 +67,27 @@ pub fn checked_url(raw: &str, policy: OutboundPolicy) -> Result<url::Url, Webhoo
         let name = host.trim_end_matches('.').to_ascii_lowercase();
         name == "localhost" || name.ends_with(".localhost")
     };
+    // (what it is, whether it is loopback)
     let refusal = match address {
-        Some(address) => outbound::refusal(address),
-        None if loopback_name => Some(outbound::Refusal {
-            range: "localhost",
-            why: "loopback by definition (RFC 6761)",
-            loopback: true,
-            embeds: None,
-        }),
+        Some(address) => {
+            outbound::refusal(address).map(|refusal| (refusal.to_string(), refusal.loopback))
+        }
+        None if loopback_name => Some(("names loopback by definition (RFC 6761)".to_owned(), true)),
         None => None,
     };
-    if let Some(refusal) = refusal
-        && !(refusal.loopback && policy.allow_loopback)
+    let loopback = refusal.as_ref().is_some_and(|(_, loopback)| *loopback);
+    if let Some((what, _)) = refusal
+        && !(loopback && policy.allow_loopback)
     {
         return Err(WebhookError::RefusedAddress {
-            why: if refusal.loopback {
-                format!("{refusal}, allowed only with WEBHOOK_ALLOW_LOOPBACK=true (development)")
+            why: if loopback {
+                format!("{what}, allowed only with WEBHOOK_ALLOW_LOOPBACK=true (development)")
             } else {
-                refusal.to_string()
+                what
             },
             host,
         });
     }
-    let loopback = refusal.is_some_and(|refusal| refusal.loopback);
     match parsed.scheme() {
         "https" => Ok(parsed),
         "http" if loopback => Ok(parsed),
