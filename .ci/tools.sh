@@ -56,12 +56,22 @@ install_test_tools() {
   fi
 
   install_contract_tester
+  install_audit_tool
 
   # The browser test runner; it never downloads a browser of its own.
   if [ ! -f end2end/node_modules/.package-lock.json ] \
     || ! cmp -s end2end/package-lock.json end2end/node_modules/.lock-installed; then
     step "installing the end2end npm packages"
     (cd end2end && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.lock-installed)
+  fi
+}
+
+# Checks Cargo.lock against the RustSec advisory database (.ci/audit).
+CARGO_AUDIT_VERSION=0.22.2
+install_audit_tool() {
+  if ! cargo audit --version 2>/dev/null | grep -q " $CARGO_AUDIT_VERSION\$"; then
+    step "installing cargo-audit $CARGO_AUDIT_VERSION (about 5 minutes, once)"
+    cargo install cargo-audit --version "$CARGO_AUDIT_VERSION" --locked
   fi
 }
 

@@ -72,6 +72,10 @@ pub struct Settings {
     /// kept in the database, which then holds everything needed to
     /// search its codes; set it in production.
     pub code_key: Option<app::ssr::infra::secrets::CodeKey>,
+    /// What webhooks may reach: public internet addresses, and loopback
+    /// too with `WEBHOOK_ALLOW_LOOPBACK=true`, which is refused unless the
+    /// server listens on loopback only and `PUBLIC_URL` is not https.
+    pub outbound: app::ssr::infra::outbound::OutboundPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +181,7 @@ impl Settings {
                                 .into(),
                     });
                 }
+                check_smtp_tls(&url)?;
                 MailTransport::Smtp(url)
             }
             None => MailTransport::Outbox(
@@ -227,6 +232,39 @@ impl Settings {
                 variable: "TRUSTED_PROXY_HOPS",
                 message: "expected a whole number from 0 to 10".into(),
             });
+        }
+
+        let webhook_allow_loopback = match read("WEBHOOK_ALLOW_LOOPBACK").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "WEBHOOK_ALLOW_LOOPBACK",
+                    message: format!("expected true or false, got {other:?}"),
+                });
+            }
+        };
+        // Loopback webhooks are for a receiver on a developer's machine.
+        // A server others reach (an https PUBLIC_URL, or listening beyond
+        // loopback) is production here: there, a provider's endpoint on
+        // loopback would reach this machine's own services.
+        if webhook_allow_loopback {
+            let public = public_url
+                .as_ref()
+                .is_some_and(|url| url.scheme() == "https");
+            if public || !bind_address.ip().is_loopback() {
+                return Err(ConfigError {
+                    variable: "WEBHOOK_ALLOW_LOOPBACK",
+                    message: format!(
+                        "true is for development only, refused with {}",
+                        if public {
+                            "an https PUBLIC_URL (production)".to_owned()
+                        } else {
+                            format!("BIND_ADDRESS {bind_address}, which is not loopback")
+                        }
+                    ),
+                });
+            }
         }
 
         let code_delivery = match (
@@ -357,6 +395,9 @@ impl Settings {
             trusted_proxy_hops,
             code_delivery,
             review_documents_dir,
+            outbound: app::ssr::infra::outbound::OutboundPolicy {
+                allow_loopback: webhook_allow_loopback,
+            },
         })
     }
 
@@ -407,6 +448,63 @@ fn seconds(
         });
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// Mail carries passwords, reset links and sign-in codes, so it must not
+/// cross a network in clear: `SMTP_URL` must use TLS (`smtps://`, TLS from
+/// the first byte, RFC 8314) or required STARTTLS (`smtp://…?tls=required`,
+/// RFC 3207), the forms lettre's `from_url` reads. Plain `smtp://` and
+/// `?tls=opportunistic` (which an attacker on the path can downgrade by
+/// hiding STARTTLS) are accepted only to a loopback host: `127.0.0.0/8`,
+/// `::1` or `localhost`. The message names the host, never the password.
+fn check_smtp_tls(raw: &str) -> Result<(), ConfigError> {
+    let Ok(url) = Url::parse(raw.trim()) else {
+        return Err(ConfigError {
+            variable: "SMTP_URL",
+            message: "expected smtp://user:password@host:587?tls=required or smtps://…:465".into(),
+        });
+    };
+    // The first `tls` parameter, as lettre reads it.
+    let tls = url
+        .query_pairs()
+        .find(|(name, _)| name == "tls")
+        .map(|(_, value)| value.into_owned());
+    if url.scheme() == "smtps" || tls.as_deref() == Some("required") {
+        return Ok(());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        // smtp: is not a special scheme to the URL standard, so an IPv4
+        // host stays a name.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|address| address.is_loopback())
+        }
+        None => false,
+    };
+    if loopback {
+        return Ok(());
+    }
+    let host = url.host_str().unwrap_or_default();
+    let port = url
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    let how = match tls.as_deref() {
+        Some("opportunistic") => "tls=opportunistic, which falls back to clear text",
+        _ => "no TLS",
+    };
+    Err(ConfigError {
+        variable: "SMTP_URL",
+        message: format!(
+            "smtp://{host}{port} with {how} would send passwords and reset links in clear; \
+             use smtp://…@{host}:587?tls=required (STARTTLS) or smtps://…@{host}:465 (TLS); \
+             plain smtp:// only to a loopback host (127.0.0.1, ::1, localhost)"
+        ),
+    })
 }
 
 fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
@@ -477,6 +575,8 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("MAIL_FROM", "not a mailbox"),
             ("SMTP_URL", "http://mail.example.org"),
+            ("SMTP_URL", "smtp://user:pass@mail.example.org:587"),
+            ("WEBHOOK_ALLOW_LOOPBACK", "yes"),
             ("AUTH_ATTEMPTS_PER_MINUTE", "0"),
             ("TRUSTED_PROXY_HOPS", "11"),
             ("TRUSTED_PROXY_HOPS", "-1"),
@@ -507,5 +607,73 @@ mod tests {
     fn empty_values_fall_back_to_defaults() {
         let s = settings(&[("DATABASE_URL", ""), ("LOG_FORMAT", " ")]).expect("valid");
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn smtp_needs_tls_unless_the_host_is_loopback() {
+        for accepted in [
+            "smtps://user:secret@mail.example.org:465",
+            "smtps://mail.example.org",
+            "smtp://user:secret@mail.example.org:587?tls=required",
+            "smtp://127.0.0.1:2525",
+            "smtp://127.8.9.10:25",
+            "smtp://[::1]:2525",
+            "smtp://localhost:25",
+            "smtp://LOCALHOST:25?tls=opportunistic",
+        ] {
+            let s = settings(&[("SMTP_URL", accepted)]).expect(accepted);
+            assert!(
+                matches!(&s.mail_transport, MailTransport::Smtp(url) if url == accepted),
+                "{accepted}"
+            );
+        }
+        for refused in [
+            "smtp://user:secret@mail.example.org:587",
+            "smtp://user:secret@mail.example.org:587?tls=opportunistic",
+            "smtp://10.0.0.5:25",
+            "smtp://localhost.example.org:25",
+            "smtp://[::2]:25",
+        ] {
+            let error = settings(&[("SMTP_URL", refused)]).expect_err(refused);
+            assert_eq!(error.variable, "SMTP_URL");
+            assert!(error.message.contains("in clear"), "{error}");
+            assert!(error.message.contains("tls=required"), "{error}");
+            assert!(!error.message.contains("secret"), "no password in {error}");
+        }
+    }
+
+    #[test]
+    fn loopback_webhooks_only_in_development() {
+        let s = settings(&[]).expect("valid");
+        assert!(!s.outbound.allow_loopback, "off by default");
+        let s = settings(&[("WEBHOOK_ALLOW_LOOPBACK", "true")]).expect("development");
+        assert!(s.outbound.allow_loopback);
+        let s = settings(&[
+            ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+            ("BIND_ADDRESS", "[::1]:3000"),
+            ("PUBLIC_URL", "http://localhost:3000"),
+        ])
+        .expect("development over IPv6 loopback");
+        assert!(s.outbound.allow_loopback);
+        for production in [
+            [
+                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+                ("PUBLIC_URL", "https://registry.example.org"),
+            ],
+            [
+                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+                ("BIND_ADDRESS", "0.0.0.0:3000"),
+            ],
+        ] {
+            let error = settings(&production).expect_err("production");
+            assert_eq!(error.variable, "WEBHOOK_ALLOW_LOOPBACK");
+            assert!(error.message.contains("development only"), "{error}");
+        }
+        let s = settings(&[
+            ("WEBHOOK_ALLOW_LOOPBACK", "false"),
+            ("BIND_ADDRESS", "0.0.0.0:3000"),
+        ])
+        .expect("off is fine anywhere");
+        assert!(!s.outbound.allow_loopback);
     }
 }

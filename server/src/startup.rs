@@ -106,6 +106,9 @@ impl Application {
             roster_progress: Default::default(),
             review_documents_dir: settings.review_documents_dir.clone(),
             roster_brake: settings.roster_brake,
+            outbound: settings.outbound,
+            outbound_client: app::ssr::infra::outbound::client(settings.outbound)
+                .context("cannot build the HTTP client for webhooks")?,
         };
 
         let housekeeping = spawn_housekeeping(

@@ -27,6 +27,12 @@ pub struct AppState {
     pub review_documents_dir: std::path::PathBuf,
     /// When a roster commit needs a confirmation repeating a count.
     pub roster_brake: crate::ssr::rosters::upload::BrakeRule,
+    /// What calls out to provider-chosen addresses (webhooks) may reach:
+    /// public addresses, and loopback only in development.
+    pub outbound: crate::ssr::infra::outbound::OutboundPolicy,
+    /// The client for those calls, built for `outbound`
+    /// ([`crate::ssr::infra::outbound::client`]).
+    pub outbound_client: reqwest::Client,
 }
 
 impl FromRef<AppState> for LeptosOptions {

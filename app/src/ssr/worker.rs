@@ -23,7 +23,8 @@ pub fn context(state: &AppState) -> JobContext {
         mailer: state.mailer.clone(),
         code_sender: state.code_sender.clone(),
         code_key: state.code_key.clone(),
-        http: webhooks::client(),
+        http: state.outbound_client.clone(),
+        outbound: state.outbound,
     }
 }
 

@@ -34,6 +34,9 @@ pub enum ApiError {
     Missing(String),
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed, but refused for what it says (RFC 9110, 15.5.21).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("too many requests for this key; retry after {0} s")]
@@ -49,12 +52,16 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// A refused webhook URL is the provider's 400, in the capability's words.
+/// A refused webhook URL is the provider's 400 (not a URL, not HTTPS) or
+/// 422 (an address off the public internet), in the capability's words.
 impl From<app::ssr::providers::webhooks::WebhookError> for ApiError {
     fn from(error: app::ssr::providers::webhooks::WebhookError) -> Self {
         use app::ssr::providers::webhooks::WebhookError;
         match error {
             WebhookError::Database(cause) => ApiError::internal(cause),
+            refused @ WebhookError::RefusedAddress { .. } => {
+                ApiError::Unprocessable(refused.to_string())
+            }
             other => ApiError::BadRequest(other.to_string()),
         }
     }
@@ -91,6 +98,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,6 +112,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound | ApiError::Missing(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Unprocessable(_) => "unprocessable-content",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Internal => "internal",

@@ -28,6 +28,9 @@ const MAX_LIMIT: i64 = 10_000;
 /// Longest long-poll, in seconds, and how often it looks.
 const MAX_WAIT_SECS: u64 = 60;
 const POLL_EVERY: Duration = Duration::from_millis(200);
+/// How often a long request (long-poll, snapshot) checks that its key is
+/// still unrevoked: as often as a revoked key could pass the key cache.
+const KEY_CHECK_EVERY: Duration = super::auth::KEY_CACHE_TTL;
 
 /// A privileged number in the snapshot.
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,7 +125,8 @@ pub async fn snapshot(
         },
     );
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(async move {
+    let key_id = caller.0.key_id;
+    let producer = tokio::spawn(async move {
         if let Err(error) = stream_snapshot(reading, ndjson, &sender).await {
             tracing::error!(error = %error, "snapshot cut off");
             // The client sees the body end early, not a valid document.
@@ -131,11 +135,25 @@ pub async fn snapshot(
                 .await;
         }
     });
+    // A key revoked while its snapshot streams ends the body with an
+    // error (the client sees it cut off, never a whole document) and stops
+    // the read: the watch is raced against every chunk, so it ends the body
+    // even while the producer waits on a slow reader.
+    let revoked = Box::pin(revocation(state.database.pool().clone(), key_id, producer));
+    let chunks = futures::stream::unfold(
+        (receiver, revoked, false),
+        |(mut receiver, mut revoked, ended)| async move {
+            if ended {
+                return None;
+            }
+            tokio::select! {
+                chunk = receiver.recv() => chunk.map(|chunk| (chunk, (receiver, revoked, false))),
+                error = &mut revoked => Some((Err(error), (receiver, revoked, true))),
+            }
+        },
+    );
     // Fused: the compression layer polls again after the end, which a bare
     // `unfold` answers with a panic (found by schemathesis).
-    let chunks = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    });
     let body = Body::from_stream(futures::StreamExt::fuse(chunks));
     let content_type = if ndjson {
         "application/x-ndjson"
@@ -154,6 +172,29 @@ fn digest_refusal(error: digest::DigestError) -> ApiError {
     match error {
         digest::DigestError::PastHead { .. } => ApiError::Conflict(error.to_string()),
         digest::DigestError::Database(cause) => ApiError::internal(cause),
+    }
+}
+
+/// Resolves, with the error that ends the body, once the key is found
+/// revoked (checked every [`KEY_CHECK_EVERY`]), and stops the snapshot's
+/// read. Never resolves once the read has finished (the body then ends
+/// with its last chunk), nor while the key stays active; a failed check
+/// is tried again at the next.
+async fn revocation(
+    pool: AnyPool,
+    key_id: i64,
+    producer: tokio::task::JoinHandle<()>,
+) -> std::io::Error {
+    loop {
+        tokio::time::sleep(KEY_CHECK_EVERY).await;
+        if producer.is_finished() {
+            return std::future::pending().await;
+        }
+        if let Ok(false) = providers::key_is_active(&pool, key_id).await {
+            producer.abort();
+            tracing::info!(key_id, "snapshot ended: its key was revoked");
+            return std::io::Error::other("the API key was revoked");
+        }
     }
 }
 
@@ -339,10 +380,19 @@ pub async fn changes(
     );
     let pool = state.database.pool();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+    let mut key_checked = tokio::time::Instant::now();
     let mut rows = loop {
         let rows = registry::changes_after(pool, after, limit + 1).await?;
         if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
             break rows;
+        }
+        // A long-poll of a key revoked meanwhile ends as a new request
+        // with it would: 401.
+        if key_checked.elapsed() >= KEY_CHECK_EVERY {
+            if !providers::key_is_active(pool, caller.0.key_id).await? {
+                return Err(ApiError::Unauthorized);
+            }
+            key_checked = tokio::time::Instant::now();
         }
         tokio::time::sleep(POLL_EVERY).await;
     };

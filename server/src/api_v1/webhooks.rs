@@ -15,7 +15,9 @@ use super::problem::{ApiError, Problem};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WebhookRequest {
-    /// HTTPS; plain HTTP only to loopback, for development.
+    /// HTTPS to a public internet address; loopback (over HTTP too) only
+    /// when the server runs with `WEBHOOK_ALLOW_LOOPBACK=true`, for
+    /// development.
     #[schema(
         format = "uri",
         max_length = 2000,
@@ -40,6 +42,7 @@ pub struct WebhookRegistered {
     responses(
         (status = 200, description = "Registered (replacing any earlier endpoint, with a new secret). The server then POSTs {\"type\": \"registry.changed\", \"through_seq\": N} signed per Standard Webhooks, retrying for about three days; a 410 disables the endpoint.", body = WebhookRegistered),
         (status = 400, description = "Not a URL, or not HTTPS", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The URL names an address that is not on the public internet (private, loopback, link-local, shared, multicast, documentation or reserved, IPv4 or IPv6, incl. IPv4-mapped forms); the detail names the address and the range", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
@@ -52,7 +55,7 @@ pub async fn register(
     ApiJson(request): ApiJson<WebhookRequest>,
 ) -> Result<Json<WebhookRegistered>, ApiError> {
     caller.require(Scope::RegistryRead)?;
-    let url = webhooks::checked_url(&request.url)?;
+    let url = webhooks::checked_endpoint(&request.url, state.outbound).await?;
     let secret = webhooks::register(state.database.pool(), caller.0.provider_id, &url).await?;
     Ok(Json(WebhookRegistered {
         url: url.to_string(),

@@ -34,25 +34,71 @@ pub struct AuthThrottle {
     pub trusted_proxy_hops: usize,
 }
 
-/// The client's address: the TCP peer, or behind `hops` trusted proxies
-/// the entry they appended for it (`hops` from the right). Entries further
-/// left are written by the client and could be anything.
-pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, hops: usize) -> IpAddr {
+/// The client's address: the TCP peer, or, behind `hops` trusted
+/// proxies, the entry the outermost of them appended to
+/// `X-Forwarded-For`: the `hops`-th entry from the right.
+///
+/// `forwarded_for` is every `X-Forwarded-For` field line in the order
+/// received: a proxy may add its own line instead of extending the
+/// client's, and lines of one field are one comma-separated list in order
+/// (RFC 9110, 5.3), so all are read and joined; reading only the first
+/// would take an entry the client wrote. Entries left of the one taken are
+/// the client's own and could be anything.
+///
+/// Falls back to the peer when the header is ignored (`hops` 0), holds
+/// fewer entries than `hops` (a proxy did not append: misconfigured, and
+/// any entry there could be the client's), or when the entry where the
+/// client should be is not an address (with or without a port) or a line
+/// is not ASCII: the peer is then the proxy, so such clients share one
+/// count instead of choosing their own.
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded_for: impl IntoIterator<Item = &'a HeaderValue>,
+    hops: usize,
+) -> IpAddr {
     if hops == 0 {
         return peer;
     }
-    let entries: Vec<&str> = forwarded_for
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .collect();
+    let mut entries: Vec<&str> = Vec::new();
+    for line in forwarded_for {
+        let Ok(line) = line.to_str() else {
+            return peer;
+        };
+        entries.extend(
+            line.split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty()),
+        );
+    }
     entries
         .len()
         .checked_sub(hops)
         .and_then(|index| entries.get(index))
-        .and_then(|entry| entry.parse().ok())
+        .and_then(|entry| {
+            entry
+                .parse::<IpAddr>()
+                .or_else(|_| entry.parse::<SocketAddr>().map(|address| address.ip()))
+                .ok()
+        })
         .unwrap_or(peer)
+}
+
+/// What one client is counted as: an IPv4 address on its own, an IPv6
+/// address by its /64, since one subscriber usually gets a whole /64 (RFC
+/// 6177, RFC 7934) and could otherwise take a fresh address per attempt.
+/// An IPv4-mapped IPv6 peer (a dual-stack socket) counts as its IPv4
+/// address.
+pub fn rate_limit_key(client: IpAddr) -> String {
+    match client {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let network = std::net::Ipv6Addr::from(u128::from(v6) & !(u64::MAX as u128));
+                format!("{network}/64")
+            }
+        },
+    }
 }
 
 pub async fn throttle_auth(
@@ -65,12 +111,12 @@ pub async fn throttle_auth(
     if request.method() != Method::POST || !THROTTLED.contains(&path) {
         return next.run(request).await;
     }
-    let forwarded_for = request
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok());
-    let client = client_ip(peer.ip(), forwarded_for, throttle.trusted_proxy_hops);
-    let bucket = format!("ip:{client}:{path}");
+    let client = client_ip(
+        peer.ip(),
+        request.headers().get_all("x-forwarded-for"),
+        throttle.trusted_proxy_hops,
+    );
+    let bucket = format!("ip:{}:{path}", rate_limit_key(client));
     match rate_limit::hit(&throttle.pool, &bucket, throttle.limit).await {
         Ok(Decision::Refused { retry_after_secs }) => too_many(retry_after_secs),
         Ok(Decision::Allowed { .. }) => next.run(request).await,
@@ -102,22 +148,74 @@ fn too_many(retry_after_secs: u64) -> Response {
 mod tests {
     use super::*;
 
+    fn lines(values: &[&'static str]) -> Vec<HeaderValue> {
+        values
+            .iter()
+            .map(|value| HeaderValue::from_static(value))
+            .collect()
+    }
+
+    fn client(peer: &str, values: &[&'static str], hops: usize) -> String {
+        client_ip(peer.parse().expect("peer"), &lines(values), hops).to_string()
+    }
+
     #[test]
     fn the_client_is_the_entry_the_trusted_proxies_wrote() {
-        let peer: IpAddr = "10.0.0.2".parse().expect("ip");
-        let forged_then_real = Some("6.6.6.6, 203.0.113.7");
-        assert_eq!(client_ip(peer, forged_then_real, 0), peer, "header ignored");
+        let peer = "10.0.0.2";
+        let forged_then_real = ["6.6.6.6, 203.0.113.7"];
+        assert_eq!(client(peer, &forged_then_real, 0), peer, "header ignored");
+        assert_eq!(client(peer, &forged_then_real, 1), "203.0.113.7");
+        assert_eq!(client(peer, &forged_then_real, 2), "6.6.6.6");
+        assert_eq!(client(peer, &forged_then_real, 3), peer, "too few entries");
+        assert_eq!(client(peer, &["not an address"], 1), peer);
+        assert_eq!(client(peer, &[], 1), peer);
+    }
+
+    #[test]
+    fn every_header_line_is_read_in_order() {
+        let peer = "10.0.0.2";
+        // The client sent its own line; the proxy added another.
+        assert_eq!(client(peer, &["6.6.6.6", "203.0.113.7"], 1), "203.0.113.7");
         assert_eq!(
-            client_ip(peer, forged_then_real, 1).to_string(),
+            client(peer, &["6.6.6.6, 7.7.7.7", "203.0.113.7, 10.0.0.1"], 2),
             "203.0.113.7"
         );
-        assert_eq!(client_ip(peer, forged_then_real, 2).to_string(), "6.6.6.6");
         assert_eq!(
-            client_ip(peer, forged_then_real, 3),
-            peer,
-            "too few entries"
+            client(peer, &["6.6.6.6", "", "203.0.113.7, 10.0.0.1"], 2),
+            "203.0.113.7",
+            "empty lines and entries are skipped"
         );
-        assert_eq!(client_ip(peer, Some("not an address"), 1), peer);
-        assert_eq!(client_ip(peer, None, 1), peer);
+    }
+
+    #[test]
+    fn an_unreadable_client_entry_falls_back_to_the_peer() {
+        let peer = "10.0.0.2";
+        assert_eq!(client(peer, &["203.0.113.7, garbage"], 1), peer);
+        assert_eq!(client(peer, &["unknown", "10.0.0.1"], 2), peer);
+        // A forged entry left of the client's is never reached.
+        assert_eq!(client(peer, &["garbage, 203.0.113.7"], 1), "203.0.113.7");
+        let not_ascii = HeaderValue::from_bytes(b"6.6.6.6, \xff").expect("opaque bytes");
+        let real = HeaderValue::from_static("203.0.113.7");
+        let peer_ip: IpAddr = peer.parse().expect("peer");
+        assert_eq!(client_ip(peer_ip, [&not_ascii, &real], 1), peer_ip);
+    }
+
+    #[test]
+    fn entries_with_ports_and_ipv6_are_read() {
+        let peer = "10.0.0.2";
+        assert_eq!(client(peer, &["203.0.113.7:51234"], 1), "203.0.113.7");
+        assert_eq!(client(peer, &["2001:db8::7"], 1), "2001:db8::7");
+        assert_eq!(client(peer, &["[2001:db8::7]:443"], 1), "2001:db8::7");
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_ipv4_per_address() {
+        let key = |address: &str| rate_limit_key(address.parse().expect("address"));
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
     }
 }

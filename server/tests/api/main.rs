@@ -20,6 +20,7 @@ mod provider_api;
 mod read_log;
 mod registry;
 mod revocation;
+mod revoked_keys;
 mod roster;
 mod roster_files;
 mod roster_pages;

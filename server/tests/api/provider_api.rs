@@ -554,6 +554,7 @@ db_test!(
             ("/api/v1/numbers/{e164}", "get", "400"),
             ("/api/v1/audit/calls", "post", "400"),
             ("/api/v1/audit/calls", "post", "415"),
+            ("/api/v1/webhook", "put", "422"),
         ] {
             assert!(documented(path, method, status), "{method} {path} {status}");
         }

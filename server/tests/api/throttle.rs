@@ -176,3 +176,62 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn a_second_forwarded_for_line_cannot_choose_the_client_address(engine: Engine) {
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("AUTH_ATTEMPTS_PER_MINUTE", "1"),
+                ("TRUSTED_PROXY_HOPS", "1"),
+            ],
+        )
+        .await;
+        // The client sends a line of its own, different each time; the
+        // trusted proxy adds a second line with the address it saw.
+        let attempt = |forged: &'static str, real: &'static str| {
+            let app = &app;
+            async move {
+                app.client
+                    .post(app.url("/api/log_in"))
+                    .header("referer", app.url("/login"))
+                    .header("x-forwarded-for", forged)
+                    .header("x-forwarded-for", real)
+                    .form(&[("email", "jane@example.org"), ("password", "not it at all")])
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+            }
+        };
+        let into_minute = app::ssr::infra::clock::now_millis() % 60_000;
+        if into_minute > 45_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                (60_000 - into_minute + 100) as u64,
+            ))
+            .await;
+        }
+        assert_eq!(attempt("1.1.1.1", "203.0.113.7").await, 302);
+        assert_eq!(
+            attempt("2.2.2.2", "203.0.113.7").await,
+            429,
+            "a fresh forged line is not a fresh client"
+        );
+        // IPv6 clients count per /64: another address in it is the same.
+        assert_eq!(attempt("1.1.1.1", "2001:db8:1:2::1").await, 302);
+        assert_eq!(attempt("1.1.1.1", "2001:db8:1:2::99").await, 429);
+        let buckets: Vec<String> = sqlx::query_scalar(
+            "SELECT bucket FROM rate_limits WHERE bucket LIKE 'ip:%' ORDER BY bucket",
+        )
+        .fetch_all(app.database.pool())
+        .await
+        .expect("buckets");
+        assert_eq!(
+            buckets,
+            [
+                "ip:2001:db8:1:2::/64:/api/log_in",
+                "ip:203.0.113.7:/api/log_in"
+            ]
+        );
+    }
+);

@@ -16,7 +16,13 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use crate::helpers::journeys::{flip, writer_accounts};
-use crate::helpers::{Engine, TestApp, eventually, spawn_app};
+use crate::helpers::{Engine, TestApp, eventually, spawn_app, spawn_app_with};
+
+/// The receivers here listen on loopback, which webhooks may reach only
+/// with the development setting.
+async fn spawn_app_with_loopback_webhooks(engine: Engine) -> TestApp {
+    spawn_app_with(engine, &[("WEBHOOK_ALLOW_LOOPBACK", "true")]).await
+}
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -85,7 +91,7 @@ impl Receiver {
 
 db_test!(
     async fn changes_reach_the_endpoint_signed_retried_and_logged(engine: Engine) {
-        let app = spawn_app(engine).await;
+        let app = spawn_app_with_loopback_webhooks(engine).await;
         let pool = app.database.pool();
         let key = crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
         let (receiver, url) = start_receiver().await;
@@ -121,9 +127,12 @@ db_test!(
         })
         .await;
         assert_eq!(receiver.received()[1], (2, 500));
+        // Finished, not merely claimed: a claimed job has its attempt
+        // counted already, and its failure would set a backoff after ours.
         eventually("the retry is queued", || async {
             let queued: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND state = 'queued' AND attempts = 1",
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND state = 'queued' AND attempts = 1 \
+                 AND locked_until IS NULL",
             )
             .fetch_one(pool)
             .await
@@ -173,5 +182,259 @@ db_test!(
             .await
             .expect("request");
         assert_eq!(unregistered.status(), 204);
+    }
+);
+
+db_test!(
+    async fn endpoints_off_the_public_internet_are_refused_when_registered(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let key = crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        for (url, address, why) in [
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                "169.254.169.254",
+                "link-local",
+            ),
+            ("https://10.0.0.5/hook", "10.0.0.5", "private"),
+            (
+                "http://127.0.0.1:5432/",
+                "127.0.0.1",
+                "WEBHOOK_ALLOW_LOOPBACK",
+            ),
+            (
+                "https://[::ffff:127.0.0.1]/hook",
+                "[::ffff:7f00:1]",
+                "loopback",
+            ),
+            ("https://[fd00::1]/hook", "[fd00::1]", "unique local"),
+            ("https://100.64.0.1/hook", "100.64.0.1", "shared"),
+            (
+                "https://[64:ff9b::a00:5]/hook",
+                "[64:ff9b::a00:5]",
+                "private",
+            ),
+            ("https://0x7f.1/hook", "127.0.0.1", "loopback"),
+            ("https://localhost/hook", "localhost", "loopback"),
+        ] {
+            let response = put_webhook(&app, &key, url).await;
+            assert_eq!(response.status(), 422, "{url}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
+            let problem: Value = response.json().await.expect("problem");
+            let detail = problem["detail"].as_str().expect("detail");
+            assert!(detail.contains(address), "{url}: {detail}");
+            assert!(detail.contains(why), "{url}: {detail}");
+        }
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("count");
+        assert_eq!(stored, 0, "nothing refused is stored");
+    }
+);
+
+db_test!(
+    async fn a_name_resolving_to_loopback_is_not_called(engine: Engine) {
+        let app = spawn_app_without_loopback_and_worker(engine).await;
+        let pool = app.database.pool();
+        let key = crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let (receiver, url) = start_receiver().await;
+        let registered: Value = put_webhook(&app, &key, "https://hooks.provider.example/x")
+            .await
+            .json()
+            .await
+            .expect("json");
+        *receiver.secret.lock().expect("lock") =
+            Some(registered["secret"].as_str().expect("secret").to_owned());
+        // The name passed when registered and resolves to this machine now
+        // (DNS rebinding); `localhost` stands for such a name, over HTTP
+        // since the receiver has no certificate.
+        let rebound = url.replace("127.0.0.1", "localhost");
+        sqlx::query("UPDATE webhook_endpoints SET url = $1")
+            .bind(&rebound)
+            .execute(pool)
+            .await
+            .expect("rebind");
+        let attorney = writer_accounts(pool, 1).await[0];
+        flip(pool, attorney, "+12025550101", true).await;
+        app.run_due_jobs().await;
+        assert!(receiver.received().is_empty(), "loopback was reached");
+        let (status, error, disabled): (Option<i64>, Option<String>, Option<i64>) = sqlx::query_as(
+            "SELECT d.status, d.error, e.disabled_at FROM webhook_deliveries d \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("one attempt logged");
+        assert_eq!(status, None);
+        let error = error.expect("an error");
+        assert!(error.contains("no public address"), "{error}");
+        assert!(error.contains("loopback"), "{error}");
+        assert_eq!(
+            disabled, None,
+            "a name may resolve elsewhere later: retried"
+        );
+
+        // A host written as an address never reaches the resolver: checked
+        // before the call, and the endpoint disabled with the reason.
+        sqlx::query("UPDATE webhook_endpoints SET url = $1")
+            .bind(&url)
+            .execute(pool)
+            .await
+            .expect("literal");
+        sqlx::query("UPDATE jobs SET run_at = 0 WHERE state = 'queued'")
+            .execute(pool)
+            .await
+            .expect("due");
+        app.run_due_jobs().await;
+        assert!(receiver.received().is_empty(), "loopback was reached");
+        let reason: Option<String> =
+            sqlx::query_scalar("SELECT disabled_reason FROM webhook_endpoints")
+                .fetch_one(pool)
+                .await
+                .expect("endpoint");
+        let reason = reason.expect("disabled");
+        assert!(reason.contains("127.0.0.1"), "{reason}");
+    }
+);
+
+/// Webhooks as in production (public addresses only), the worker idle.
+async fn spawn_app_without_loopback_and_worker(engine: Engine) -> TestApp {
+    spawn_app_with(engine, &[("JOB_POLL_INTERVAL_SECS", "3600")]).await
+}
+
+db_test!(
+    async fn a_provider_whose_last_key_is_revoked_hears_nothing(engine: Engine) {
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+                ("JOB_POLL_INTERVAL_SECS", "3600"),
+            ],
+        )
+        .await;
+        let pool = app.database.pool();
+        let first =
+            crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let second = app::ssr::providers::create_key(
+            pool,
+            &app::ssr::infra::audit_trail::Actor::command_line(),
+            "Acme Phones",
+            &[Scope::AuditWrite],
+        )
+        .await
+        .expect("second key");
+        let (receiver, url) = start_receiver().await;
+        let registered: Value = put_webhook(&app, &first, &url)
+            .await
+            .json()
+            .await
+            .expect("json");
+        *receiver.secret.lock().expect("lock") =
+            Some(registered["secret"].as_str().expect("secret").to_owned());
+        let attorney = writer_accounts(pool, 1).await[0];
+
+        // One key of two revoked: the provider still hears.
+        app::ssr::providers::revoke_key(
+            pool,
+            &app::ssr::infra::audit_trail::Actor::command_line(),
+            &first[..12],
+        )
+        .await
+        .expect("revoked");
+        flip(pool, attorney, "+12025550101", true).await; // seq 1
+        app.run_due_jobs().await;
+        assert_eq!(receiver.received(), vec![(1, 200)]);
+
+        // A delivery queued before the last key goes is not sent, and the
+        // endpoint is disabled, saying why.
+        flip(pool, attorney, "+12025550102", true).await; // seq 2
+        app::ssr::providers::webhooks::dispatch(pool)
+            .await
+            .expect("queued");
+        app::ssr::providers::revoke_key(
+            pool,
+            &app::ssr::infra::audit_trail::Actor::command_line(),
+            &second.prefix,
+        )
+        .await
+        .expect("revoked");
+        app.run_due_jobs().await;
+        flip(pool, attorney, "+12025550103", true).await; // seq 3
+        app.run_due_jobs().await;
+        assert_eq!(
+            receiver.received(),
+            vec![(1, 200)],
+            "nothing after the last key"
+        );
+        let reason: Option<String> =
+            sqlx::query_scalar("SELECT disabled_reason FROM webhook_endpoints")
+                .fetch_one(pool)
+                .await
+                .expect("endpoint");
+        assert!(
+            reason
+                .as_deref()
+                .is_some_and(|reason| reason.contains("no active API key")),
+            "{reason:?}"
+        );
+    }
+);
+
+db_test!(
+    async fn a_redirect_is_not_followed_and_a_large_answer_not_read(engine: Engine) {
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+                ("JOB_POLL_INTERVAL_SECS", "3600"),
+            ],
+        )
+        .await;
+        let pool = app.database.pool();
+        let key = crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
+        let (receiver, target) = start_receiver().await;
+        // An endpoint that answers 307 to the real receiver, with 1 MB of
+        // body nobody asked for.
+        let moved = Router::new().route(
+            "/moved",
+            post(move || {
+                let target = target.clone();
+                async move {
+                    (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [("location", target)],
+                        "x".repeat(1024 * 1024),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, moved).await });
+        let registered: Value = put_webhook(&app, &key, &format!("http://{address}/moved"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        *receiver.secret.lock().expect("lock") =
+            Some(registered["secret"].as_str().expect("secret").to_owned());
+
+        let attorney = writer_accounts(pool, 1).await[0];
+        flip(pool, attorney, "+12025550101", true).await;
+        app.run_due_jobs().await;
+        assert!(receiver.received().is_empty(), "the redirect was followed");
+        let (status, error): (Option<i64>, Option<String>) =
+            sqlx::query_as("SELECT status, error FROM webhook_deliveries")
+                .fetch_one(pool)
+                .await
+                .expect("one attempt logged");
+        assert_eq!(status, Some(307));
+        let excerpt = error.expect("the start of the answer");
+        assert_eq!(excerpt.len(), 1024, "at most 1 KiB of the answer is kept");
     }
 );

@@ -38,9 +38,12 @@ pub struct JobContext {
     pub code_sender: CodeSender,
     /// The key one-time codes are stored under.
     pub code_key: crate::ssr::infra::secrets::CodeKey,
-    /// For calls out to providers' endpoints (webhooks): short timeouts,
-    /// no redirects.
+    /// For calls out to providers' endpoints (webhooks):
+    /// [`crate::ssr::infra::outbound::client`], public addresses only, short
+    /// timeouts, no redirects.
     pub http: reqwest::Client,
+    /// What `http` may reach, for the checks made before a call.
+    pub outbound: crate::ssr::infra::outbound::OutboundPolicy,
 }
 
 /// Why one try of a job did not succeed.

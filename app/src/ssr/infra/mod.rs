@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod mail;
 pub mod mail_queue;
 pub mod messages;
+pub mod outbound;
 pub mod rate_limit;
 pub mod secrets;
 pub mod session;

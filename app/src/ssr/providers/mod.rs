@@ -148,29 +148,59 @@ pub async fn create_key(
 }
 
 /// Revokes the key with this visible prefix; it stops working within the
-/// API's key cache time (2 s).
+/// API's key cache time (2 s), and its long-polls and snapshots in flight
+/// end within about as long ([`key_is_active`]). When it was the
+/// provider's last active key, the provider's webhook endpoint is disabled
+/// in the same transaction: nobody holding a key of that provider is left
+/// to be told. A new key does not re-enable it; registering the endpoint
+/// again does. Appended to the audit trail.
 pub async fn revoke_key(pool: &AnyPool, actor: &Actor, prefix: &str) -> Result<(), ProviderError> {
+    let now = now_millis();
     let mut transaction = db::begin_write(pool).await?;
-    let revoked = sqlx::query(
-        "UPDATE provider_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL",
+    let revoked: Option<i64> = sqlx::query_scalar(
+        "UPDATE provider_keys SET revoked_at = $1 WHERE prefix = $2 AND revoked_at IS NULL \
+         RETURNING provider_id",
     )
-    .bind(now_millis())
+    .bind(now)
     .bind(prefix.trim())
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(provider_id) = revoked else {
+        return Err(ProviderError::UnknownKey(prefix.to_owned()));
+    };
+    sqlx::query(
+        "UPDATE webhook_endpoints SET disabled_at = $1, \
+           disabled_reason = 'the provider has no active API key (its last one was revoked)' \
+         WHERE provider_id = $2 AND disabled_at IS NULL AND NOT EXISTS ( \
+           SELECT 1 FROM provider_keys WHERE provider_id = $2 AND revoked_at IS NULL)",
+    )
+    .bind(now)
+    .bind(provider_id)
     .execute(&mut *transaction)
     .await?;
-    if revoked.rows_affected() != 1 {
-        return Err(ProviderError::UnknownKey(prefix.to_owned()));
-    }
     audit_trail::append(
         &mut transaction,
         actor,
         AuditAction::ProviderKeyRevoked,
-        &format!("key {}…", prefix.trim()),
+        &format!("key {}… of provider {provider_id}", prefix.trim()),
         "",
     )
     .await?;
     transaction.commit().await?;
     Ok(())
+}
+
+/// Whether the key is still unrevoked, read from the database (not the
+/// API's key cache): what a long request checks now and then, so a
+/// revoked key's long-poll or snapshot does not run on.
+pub async fn key_is_active(pool: &AnyPool, key_id: i64) -> Result<bool, sqlx::Error> {
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM provider_keys WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(key_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(active > 0)
 }
 
 /// A key in use: who it speaks for and what it may do.
