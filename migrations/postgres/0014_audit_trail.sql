@@ -5,7 +5,7 @@ CREATE TABLE audit_trail (
     id BIGINT PRIMARY KEY,
     at BIGINT NOT NULL,
     actor TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('review_decided', 'registration_revoked', 'roster_committed', 'provider_created', 'provider_key_created', 'provider_key_revoked', 'admin_created', 'secrets_rotated')),
+    action TEXT NOT NULL CHECK (action IN ('review_decided', 'registration_revoked', 'roster_committed', 'provider_created', 'provider_key_created', 'provider_key_revoked', 'admin_created', 'facility_linked', 'secrets_rotated')),
     subject TEXT NOT NULL,
     detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL,

@@ -59,6 +59,7 @@ pub async fn audit_page() -> Result<AuditOverview, AppError> {
                 Ok(AuditAction::ProviderKeyCreated) => "Provider key made",
                 Ok(AuditAction::ProviderKeyRevoked) => "Provider key revoked",
                 Ok(AuditAction::AdminCreated) => "Admin made",
+                Ok(AuditAction::FacilityLinked) => "Facility linked to its former provider's",
                 Ok(AuditAction::SecretsRotated) => "Secrets rotated",
                 Err(_) => "Unknown action",
             }

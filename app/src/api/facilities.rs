@@ -9,6 +9,7 @@ use crate::error::AppError;
 /// One facility's row on the site admins' page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FacilityRow {
+    pub id: i64,
     pub provider: String,
     pub code: String,
     pub name: String,
@@ -26,6 +27,11 @@ pub struct FacilityRow {
     pub stale: bool,
     /// No matching reconciliation for over 24 hours.
     pub unreconciled: bool,
+    /// The facility it took over from another provider, in words.
+    pub switched_from: Option<String>,
+    /// Other providers' facilities in the same state it could be linked
+    /// to: (id, "name (code) · provider").
+    pub candidates: Vec<(i64, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,10 +54,27 @@ pub async fn facilities_page() -> Result<FacilitiesOverview, AppError> {
     let pool = state.database.pool();
     let head = crate::ssr::registry::head(pool).await?;
     let now = now_millis();
+    let all = facilities::all_facilities(pool).await?;
+    let describe = |id: i64| {
+        all.iter()
+            .find(|f| f.0 == id)
+            .map(|(_, _, provider, code, name, _)| format!("{name} ({code}) · {provider}"))
+    };
     let facilities = facilities::health(pool)
         .await?
         .into_iter()
         .map(|health| FacilityRow {
+            id: health.facility.id,
+            switched_from: health.facility.predecessor_id.and_then(describe),
+            candidates: all
+                .iter()
+                .filter(|(_, provider_id, _, _, _, state)| {
+                    *provider_id != health.facility.provider_id && *state == health.facility.state
+                })
+                .map(|(id, _, provider, code, name, _)| {
+                    (*id, format!("{name} ({code}) · {provider}"))
+                })
+                .collect(),
             stale: health.stale(),
             unreconciled: health.unreconciled(now),
             provider: health.provider,
@@ -143,4 +166,43 @@ pub async fn my_facilities(search: String) -> Result<Vec<NumberFacilities>, AppE
         });
     }
     Ok(answer)
+}
+
+/// A site admin marks a facility as the place another provider's
+/// facility served before: it becomes pending until it reconciles with a
+/// match.
+#[server(endpoint = "link_facility")]
+pub async fn link_facility(facility: String, predecessor: String) -> Result<(), AppError> {
+    use crate::ssr::accounts::permission::Permission;
+    use crate::ssr::infra::audit_trail::Actor;
+    use crate::ssr::providers::facilities::{self, FacilityError};
+    use crate::ssr::{auth, infra::session};
+
+    let session = session::current().await?;
+    let account = auth::require(&session, Permission::ManageProviders).await?;
+    let id = |raw: &str| {
+        raw.trim()
+            .parse::<i64>()
+            .map_err(|_| AppError::Validation("Choose the facility it took over from.".into()))
+    };
+    let state = auth::state()?;
+    let actor = Actor::Account {
+        id: account.id,
+        email: account.email,
+    };
+    match facilities::link_predecessor(
+        state.database.pool(),
+        &actor,
+        id(&facility)?,
+        id(&predecessor)?,
+    )
+    .await
+    {
+        Ok(()) => {
+            leptos_axum::redirect("/admin/facilities?linked=1");
+            Ok(())
+        }
+        Err(FacilityError::Database(cause)) => Err(AppError::unexpected(cause)),
+        Err(other) => Err(AppError::Validation(format!("{other}."))),
+    }
 }

@@ -3,12 +3,24 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::facilities::{FacilitiesOverview, FacilityRow, facilities_page};
+use crate::api::facilities::{FacilitiesOverview, FacilityRow, LinkFacility, facilities_page};
+use crate::components::form::FormError;
 use crate::components::page_error::guarded;
 
 #[component]
 pub fn FacilitiesPage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| facilities_page());
+    let link = ServerAction::<LinkFacility>::new();
+    let overview = Resource::new(move || link.version().get(), |_| facilities_page());
+    let query = leptos_router::hooks::use_query_map();
+    let linked = move || {
+        query.read().get("linked").is_some().then(|| {
+            view! {
+                <p class="form-success" role="status">
+                    "Linked: the facility is pending until its list reconciles with a match."
+                </p>
+            }
+        })
+    };
     view! {
         <Title text="Facilities" />
         <h1>"Facilities"</h1>
@@ -17,18 +29,20 @@ pub fn FacilitiesPage() -> impl IntoView {
             "when it is more than an hour behind the registry, when it has not reconciled with a "
             "match for 24 hours, or when it changed provider and has not matched since."
         </p>
+        {linked}
+        <FormError result=link.value() />
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 overview
                     .get()
-                    .map(|answer| guarded(answer, |data| view! { <Overview data /> }.into_any()))
+                    .map(|answer| guarded(answer, |data| view! { <Overview data link /> }.into_any()))
             }}
         </Suspense>
     }
 }
 
 #[component]
-fn Overview(data: FacilitiesOverview) -> impl IntoView {
+fn Overview(data: FacilitiesOverview, link: ServerAction<LinkFacility>) -> impl IntoView {
     if data.facilities.is_empty() {
         return view! { <p>"No provider has registered a facility yet."</p> }.into_any();
     }
@@ -57,14 +71,16 @@ fn Overview(data: FacilitiesOverview) -> impl IntoView {
                     <th scope="col">"Attention"</th>
                 </tr>
             </thead>
-            <tbody>{data.facilities.into_iter().map(|row| view! { <Row row /> }).collect_view()}</tbody>
+            <tbody>
+                {data.facilities.into_iter().map(|row| view! { <Row row link /> }).collect_view()}
+            </tbody>
         </table>
     }
     .into_any()
 }
 
 #[component]
-fn Row(row: FacilityRow) -> impl IntoView {
+fn Row(row: FacilityRow, link: ServerAction<LinkFacility>) -> impl IntoView {
     let mut flags = Vec::new();
     if row.pending {
         flags.push("New provider: not matched yet");
@@ -80,12 +96,34 @@ fn Row(row: FacilityRow) -> impl IntoView {
     } else {
         view! { <strong class="flag">{flags.join("; ")}</strong> }.into_any()
     };
+    let switched = row
+        .switched_from
+        .map(|from| view! { <br /><small>{format!("Took over from {from}")}</small> });
+    let link_form = (!row.candidates.is_empty() && switched.is_none()).then(|| {
+        let select_id = format!("predecessor-{}", row.id);
+        view! {
+            <ActionForm action=link attr:class="inline-form">
+                <input type="hidden" name="facility" value=row.id.to_string() />
+                <label for=select_id.clone()>"Same place as"</label>
+                <select id=select_id name="predecessor">
+                    {row
+                        .candidates
+                        .into_iter()
+                        .map(|(id, text)| view! { <option value=id.to_string()>{text}</option> })
+                        .collect_view()}
+                </select>
+                <button type="submit" class="button-secondary">"Link"</button>
+            </ActionForm>
+        }
+    });
     view! {
         <tr data-testid="facility-row">
             <th scope="row">
                 {row.name}
                 <br />
                 <small>{format!("{}, {} · code {}", row.state, row.kind, row.code)}</small>
+                {switched}
+                {link_form}
             </th>
             <td>{row.provider}</td>
             <td>{row.acked.unwrap_or_else(|| "Never acknowledged".into())}</td>

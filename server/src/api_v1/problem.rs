@@ -74,9 +74,9 @@ impl From<app::ssr::providers::facilities::FacilityError> for ApiError {
         use app::ssr::providers::facilities::FacilityError;
         match error {
             FacilityError::Database(cause) => ApiError::internal(cause),
-            error @ (FacilityError::Unknown(_) | FacilityError::Retired(_)) => {
-                ApiError::Missing(error.to_string())
-            }
+            error @ (FacilityError::Unknown(_)
+            | FacilityError::Retired(_)
+            | FacilityError::SameProvider) => ApiError::Missing(error.to_string()),
             other @ (FacilityError::AckPastHead { .. }
             | FacilityError::AckBehind { .. }
             | FacilityError::AsOfPastHead { .. }) => ApiError::Conflict(other.to_string()),

@@ -581,3 +581,58 @@ async fn the_reference_consumer_mirrors_acknowledges_and_repairs_a_drift_by_buck
     assert_eq!(results, vec![(1,), (1,), (0,), (1,)]);
 }
 }
+
+db_test! {
+async fn a_site_admin_links_a_renamed_facility_to_its_former_providers(engine: Engine) {
+    use crate::helpers::journeys::{body, enrolled_site_admin};
+
+    let app = spawn_app_with(engine, &[("API_REQUESTS_PER_SECOND", "100000")]).await;
+    let old = key(&app, "Old Vendor", &[Scope::RegistryRead]).await;
+    let new = key(&app, "New Vendor", &[Scope::RegistryRead]).await;
+    fill(&app, 20).await;
+    put_facility(&app, &old, "YAK", "Yakima County Jail", "WA").await;
+    put_facility(&app, &old, "KIT", "Kittitas County Jail", "WA").await;
+    // Renamed under the new vendor: no automatic match.
+    assert_eq!(put_facility(&app, &new, "WA-7", "Yakima Regional Detention", "WA").await["status"], "live");
+    let pool = app.database.pool().clone();
+    let id_of = |code: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM facilities WHERE code = $1")
+                .bind(code)
+                .fetch_one(&pool)
+                .await
+                .expect("id")
+        }
+    };
+    let (renamed, yakima, kittitas) = (id_of("WA-7").await, id_of("YAK").await, id_of("KIT").await);
+
+    enrolled_site_admin(&app, "ada@example.org").await;
+    let page = body(app.get("/admin/facilities").await).await;
+    assert!(page.contains("Same place as"), "{page}");
+    // Not to another facility of the same provider.
+    let refused = app
+        .post_form_from("/admin/facilities", "/api/link_facility", &[("facility", &yakima.to_string()), ("predecessor", &kittitas.to_string())])
+        .await;
+    assert_ne!(refused.headers().get("location").and_then(|l| l.to_str().ok()), Some("/admin/facilities?linked=1"));
+    let linked = app
+        .post_form_from("/admin/facilities", "/api/link_facility", &[("facility", &renamed.to_string()), ("predecessor", &yakima.to_string())])
+        .await;
+    assert_eq!(linked.status(), 302);
+    assert_eq!(linked.headers()["location"], "/admin/facilities?linked=1");
+    let page = body(app.get("/admin/facilities?linked=1").await).await;
+    assert!(page.contains("Took over from Yakima County Jail (YAK) · Old Vendor"), "{page}");
+    assert!(page.contains("New provider: not matched yet"), "{page}");
+    let trail = app::ssr::infra::audit_trail::recent(app.database.pool(), 1).await.expect("trail");
+    assert_eq!(trail[0].action, "facility_linked");
+    assert!(trail[0].actor.contains("ada@example.org"));
+
+    // Pending until its list matches.
+    let listed = ok_json(send(&app, &new, reqwest::Method::GET, "/api/v1/facilities", None).await).await;
+    assert_eq!(listed["facilities"][0]["status"], "pending");
+    let (seq, truth) = snapshot_numbers(&app, &new, "").await;
+    assert_eq!(reconcile(&app, &new, "WA-7", seq, &truth).await["match"], true);
+    let listed = ok_json(send(&app, &new, reqwest::Method::GET, "/api/v1/facilities", None).await).await;
+    assert_eq!(listed["facilities"][0]["status"], "live");
+}
+}

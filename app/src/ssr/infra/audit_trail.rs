@@ -39,6 +39,7 @@ closed_set!(
         ProviderKeyCreated = "provider_key_created",
         ProviderKeyRevoked = "provider_key_revoked",
         AdminCreated = "admin_created",
+        FacilityLinked = "facility_linked",
         SecretsRotated = "secrets_rotated",
     }
 );

@@ -18,6 +18,7 @@ use sqlx::AnyPool;
 use crate::domain::{
     EmailAddress, FacilityCode, FacilityKind, FacilityName, FacilityStatus, Jurisdiction, Role,
 };
+use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::{db, mail_queue, messages};
 use crate::ssr::providers::Caller;
@@ -68,6 +69,8 @@ pub enum FacilityError {
     AckBehind { through_seq: i64, previous: i64 },
     #[error("seq {as_of_seq} is past the head of the change log ({head})")]
     AsOfPastHead { as_of_seq: i64, head: i64 },
+    #[error("link a facility to another provider's facility, not to one of its own provider's")]
+    SameProvider,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -219,6 +222,72 @@ async fn find_active(
         return Err(FacilityError::Retired(code.to_owned()));
     }
     Ok(facility)
+}
+
+/// A site admin says that facility `facility_id` is the place another
+/// provider's facility `predecessor_id` served before (a vendor switch
+/// the state and name did not reveal, as after a renaming): it becomes
+/// `pending` until a reconciliation matches. Appended to the audit trail.
+pub async fn link_predecessor(
+    pool: &AnyPool,
+    actor: &Actor,
+    facility_id: i64,
+    predecessor_id: i64,
+) -> Result<(), FacilityError> {
+    let mut transaction = db::begin_write(pool).await?;
+    let find_by_id = |id: i64| {
+        sqlx::query_as::<_, (i64, String, String, String)>(
+            "SELECT f.provider_id, f.code, f.name, p.name FROM facilities f \
+             JOIN providers p ON p.id = f.provider_id WHERE f.id = $1",
+        )
+        .bind(id)
+    };
+    let (provider, code, name, provider_name) = find_by_id(facility_id)
+        .fetch_optional(&mut *transaction)
+        .await?
+        .ok_or_else(|| FacilityError::Unknown(facility_id.to_string()))?;
+    let (old_provider, old_code, old_name, old_provider_name) = find_by_id(predecessor_id)
+        .fetch_optional(&mut *transaction)
+        .await?
+        .ok_or_else(|| FacilityError::Unknown(predecessor_id.to_string()))?;
+    if provider == old_provider {
+        return Err(FacilityError::SameProvider);
+    }
+    sqlx::query(
+        "UPDATE facilities SET predecessor_id = $1, status = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(predecessor_id)
+    .bind(FacilityStatus::Pending)
+    .bind(now_millis())
+    .bind(facility_id)
+    .execute(&mut *transaction)
+    .await?;
+    audit_trail::append(
+        &mut transaction,
+        actor,
+        AuditAction::FacilityLinked,
+        &format!("facility {code:?} {name:?} of {provider_name:?}"),
+        &format!(
+            "the same place as {old_code:?} {old_name:?} of {old_provider_name:?}: pending until it reconciles with a match"
+        ),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Every facility, retired ones too: (id, provider id, provider's name,
+/// code, name, state), by state and name. What a site admin links a
+/// facility to.
+pub async fn all_facilities(
+    pool: &AnyPool,
+) -> Result<Vec<(i64, i64, String, String, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT f.id, f.provider_id, p.name, f.code, f.name, f.state FROM facilities f \
+         JOIN providers p ON p.id = f.provider_id ORDER BY f.state, f.name, p.name",
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// The provider's facilities that are not retired, by code.
