@@ -67,6 +67,9 @@ pub struct Settings {
     /// How long the hourly counts of providers' look-ups are kept
     /// (`LOOKUP_COUNTS_RETENTION_DAYS`, 365, at least 1).
     pub lookup_counts_retention: Duration,
+    /// Numbers one API key may have audited an hour
+    /// (`AUDIT_NUMBERS_PER_HOUR`, 100000, at least 1; across instances).
+    pub audit_numbers_per_hour: u32,
     /// The HMAC key one-time phone codes are stored under
     /// (`CODE_HMAC_KEY`, 64 hex digits). Unset: a key generated once and
     /// kept in the database, which then holds everything needed to
@@ -372,9 +375,22 @@ impl Settings {
             });
         }
         let lookup_counts_retention = Duration::from_secs(retention_days * 24 * 3600);
+        let audit_numbers_per_hour: u32 = parse(
+            "AUDIT_NUMBERS_PER_HOUR",
+            read("AUDIT_NUMBERS_PER_HOUR"),
+            "100000",
+            "expected a whole number of numbers, at least 1",
+        )?;
+        if audit_numbers_per_hour == 0 {
+            return Err(ConfigError {
+                variable: "AUDIT_NUMBERS_PER_HOUR",
+                message: "expected a whole number of numbers, at least 1".into(),
+            });
+        }
 
         Ok(Self {
             lookup_counts_retention,
+            audit_numbers_per_hour,
             roster_brake,
             roster_preview_ttl,
             code_key,
@@ -587,6 +603,8 @@ mod tests {
             ("ROSTER_BRAKE_FULL_PERCENT", "two"),
             ("ROSTER_PREVIEW_TTL_HOURS", "0"),
             ("LOOKUP_COUNTS_RETENTION_DAYS", "0"),
+            ("AUDIT_NUMBERS_PER_HOUR", "0"),
+            ("AUDIT_NUMBERS_PER_HOUR", "-5"),
             ("LOOKUP_COUNTS_RETENTION_DAYS", "a year"),
             ("CODE_HMAC_KEY", "secret"),
             (

@@ -250,6 +250,9 @@ fn router(
                 .layer(Extension(ApiLimits::per_second(
                     settings.api_requests_per_second,
                 )))
+                .layer(Extension(api_v1::AuditBudget::per_hour(
+                    settings.audit_numbers_per_hour,
+                )))
                 .layer(Extension(read_log))
                 .layer(Extension(KeyCache::default()))
                 .layer(DefaultBodyLimit::max(4 * 1024 * 1024)),

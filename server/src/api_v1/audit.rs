@@ -24,6 +24,23 @@ use super::time::{parse_rfc3339, rfc3339};
 /// Most calls in one audit request.
 const MAX_CALLS: usize = 10_000;
 
+/// How many numbers one key may have audited an hour
+/// (`AUDIT_NUMBERS_PER_HOUR`), counted in the database so it holds across
+/// instances. A key that may only audit learns nothing of the registry
+/// but which of its calls were privileged; without a budget, 10,000 at a
+/// request would let it sweep the numbering plan for attorneys' lines.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditBudget(pub app::ssr::infra::rate_limit::Limit);
+
+impl AuditBudget {
+    pub fn per_hour(numbers: u32) -> Self {
+        Self(app::ssr::infra::rate_limit::Limit {
+            max_hits: i64::from(numbers),
+            window: std::time::Duration::from_secs(60 * 60),
+        })
+    }
+}
+
 /// A JSON body whose problems are answered as problem documents.
 pub struct ApiJson<T>(pub T);
 
@@ -125,12 +142,13 @@ pub struct AuditResponse {
         (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks audit:write", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit, or over its hourly budget of audited numbers (AUDIT_NUMBERS_PER_HOUR)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn calls(
     State(state): State<AppState>,
     Extension(log): Extension<ReadLog>,
+    Extension(budget): Extension<AuditBudget>,
     caller: Caller,
     ApiJson(request): ApiJson<AuditRequest>,
 ) -> Result<Json<AuditResponse>, ApiError> {
@@ -156,10 +174,25 @@ pub async fn calls(
         let phone = PhoneNumber::read(&call.e164, "").map(|(phone, _)| phone);
         parsed.push((call.call_id, phone, at));
     }
-    log.record(caller.0.key_id, format!("audit of {} calls", parsed.len()));
+    // Counted in one step with the key's other audits this hour; a batch
+    // over the budget is refused whole and takes nothing of it.
+    let pool = state.database.pool();
+    let bucket = format!("audit-numbers:{}", caller.0.key_id);
+    let asked = parsed.len() as i64;
+    if let app::ssr::infra::rate_limit::Decision::Refused { retry_after_secs } =
+        app::ssr::infra::rate_limit::hit_by(pool, &bucket, budget.0, asked).await?
+    {
+        app::ssr::infra::rate_limit::take_back(pool, &bucket, budget.0, asked).await?;
+        log.record(
+            caller.0.key_id,
+            format!("audit of {asked} calls refused: over the hourly budget"),
+        );
+        return Err(ApiError::TooManyRequests(retry_after_secs.max(1)));
+    }
+    // What was asked, as a count: never the numbers.
+    log.record(caller.0.key_id, format!("audit of {asked} calls"));
 
     // Each number's intervals are read once, however many calls it had.
-    let pool = state.database.pool();
     let mut intervals: HashMap<String, Vec<(i64, Option<i64>)>> = HashMap::new();
     let mut privileged_calls = Vec::new();
     let mut results = Vec::with_capacity(parsed.len());

@@ -18,6 +18,7 @@ use app::ssr::state::AppState;
 use axum::Router;
 use axum::routing::{any, get, post};
 
+pub use audit::AuditBudget;
 pub use auth::{ApiLimits, KeyCache};
 pub use read_log::ReadLog;
 

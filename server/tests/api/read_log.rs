@@ -61,3 +61,42 @@ async fn lookups_are_counted_per_key_and_hour_and_never_kept_by_number(engine: E
     assert_eq!(providers::forget_lookup_counts_before(pool, hour_start + 3_600_000).await.expect("prune"), hours as u64);
 }
 }
+
+db_test! {
+async fn an_audit_only_key_has_an_hourly_budget_of_numbers_and_only_counts_are_kept(engine: Engine) {
+    let app = crate::helpers::spawn_app_with(engine, &[("AUDIT_NUMBERS_PER_HOUR", "15")]).await;
+    let pool = app.database.pool();
+    let auditor = key(&app, "Acme Phones", &[Scope::AuditWrite]).await;
+    let client = reqwest::Client::new();
+    let audit = |count: usize| {
+        let calls: Vec<serde_json::Value> = (0..count)
+            .map(|i| serde_json::json!({"call_id": format!("c{i}"), "e164": format!("+1206555{i:04}"), "started_at": "2026-11-30T12:00:00Z"}))
+            .collect();
+        client
+            .post(app.url("/api/v1/audit/calls"))
+            .bearer_auth(&auditor)
+            .json(&serde_json::json!({"calls": calls}))
+            .send()
+    };
+    assert_eq!(audit(10).await.expect("audit").status(), 200);
+    let refused = audit(10).await.expect("audit");
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get("retry-after").is_some());
+    // The refused batch took nothing of the budget: 5 more fit.
+    assert_eq!(audit(5).await.expect("audit").status(), 200);
+    assert_eq!(audit(1).await.expect("audit").status(), 429);
+
+    let logged: Vec<String> = eventually("the audits are logged", || async {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT what FROM provider_reads ORDER BY at, what")
+            .fetch_all(pool)
+            .await
+            .expect("reads");
+        (rows.len() == 4).then_some(rows)
+    })
+    .await;
+    assert!(logged.contains(&"audit of 10 calls".to_owned()), "{logged:?}");
+    assert!(logged.contains(&"audit of 5 calls".to_owned()), "{logged:?}");
+    assert!(logged.iter().any(|what| what.contains("refused: over the hourly budget")), "{logged:?}");
+    assert!(logged.iter().all(|what| !what.contains("+1")), "no number is kept: {logged:?}");
+}
+}

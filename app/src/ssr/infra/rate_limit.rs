@@ -42,18 +42,51 @@ pub async fn hit<'e>(
     bucket: &str,
     limit: Limit,
 ) -> Result<Decision, sqlx::Error> {
+    hit_by(executor, bucket, limit, 1).await
+}
+
+/// Like [`hit`], counting `count` hits at once (an audit of `count`
+/// numbers), in one statement, so concurrent requests cannot both pass.
+pub async fn hit_by<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    bucket: &str,
+    limit: Limit,
+    count: i64,
+) -> Result<Decision, sqlx::Error> {
     let now = now_millis();
     let (start, end) = window_of(limit, now);
     let hits: i64 = sqlx::query_scalar(
-        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
-         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 \
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, $3) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + $3 \
          RETURNING hits",
     )
     .bind(bucket)
     .bind(start)
+    .bind(count)
     .fetch_one(executor)
     .await?;
     Ok(decide(hits, limit, now, end))
+}
+
+/// Takes back `count` hits of the current window (a refused request that
+/// did nothing); never below zero.
+pub async fn take_back(
+    pool: &AnyPool,
+    bucket: &str,
+    limit: Limit,
+    count: i64,
+) -> Result<(), sqlx::Error> {
+    let (start, _) = window_of(limit, now_millis());
+    sqlx::query(
+        "UPDATE rate_limits SET hits = CASE WHEN hits > $3 THEN hits - $3 ELSE 0 END \
+         WHERE bucket = $1 AND window_start = $2",
+    )
+    .bind(bucket)
+    .bind(start)
+    .bind(count)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Takes back one hit of the current window (a try that turned out
