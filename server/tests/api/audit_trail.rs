@@ -7,27 +7,14 @@ use app::ssr::infra::audit_trail::{self, Actor};
 use app::ssr::providers::{self, Scope};
 
 use crate::helpers::journeys::{body, enrolled_site_admin};
-use crate::helpers::{Engine, TestApp, spawn_app};
+use crate::helpers::{Engine, TestApp, run_server, spawn_app};
 
 async fn verify_cli(app: &TestApp) -> (bool, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "error")
-        .env("DATABASE_URL", &app.test_database.url)
-        .args(["audit", "verify"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("run server audit verify");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
+    run_server(
+        &["audit".as_ref(), "verify".as_ref()],
+        &[("DATABASE_URL", &app.test_database.url)],
     )
+    .await
 }
 
 db_test! {

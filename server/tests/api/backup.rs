@@ -4,43 +4,22 @@
 
 use app::ssr::infra::db::Database;
 
-use crate::helpers::journeys::{NUMBERS, WRITERS, flip, writer, writer_accounts};
-use crate::helpers::{Engine, TestApp, spawn_app};
+use crate::helpers::journeys::{WRITERS, start_writers};
+use crate::helpers::{Engine, TestApp, run_server, spawn_app};
 
 async fn backup(app: &TestApp, file: &std::path::Path) -> (bool, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "error")
-        .env("DATABASE_URL", &app.test_database.url)
-        .arg("backup")
-        .arg(file)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("run server backup");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
+    run_server(
+        &["backup".as_ref(), file.as_os_str()],
+        &[("DATABASE_URL", &app.test_database.url)],
     )
+    .await
 }
 
 db_test! {
 async fn a_backup_is_a_consistent_copy_taken_while_writers_work(engine: Engine) {
     let app = spawn_app(engine).await;
     let pool = app.database.pool().clone();
-    let user_ids = writer_accounts(&pool, WRITERS).await;
-    for (user_id, e164) in user_ids.iter().zip(NUMBERS) {
-        flip(&pool, *user_id, e164, true).await;
-    }
-    let writers: Vec<_> = user_ids
-        .into_iter()
-        .map(|user_id| tokio::spawn(writer(pool.clone(), user_id)))
-        .collect();
+    let writers = start_writers(&pool).await;
     let directory = tempfile::tempdir().expect("dir");
     let file = directory.path().join("copy.db");
     let (ok, output) = backup(&app, &file).await;

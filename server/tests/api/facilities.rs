@@ -9,8 +9,8 @@ use app::ssr::providers::Scope;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::journeys::{NUMBERS, WRITERS, flip, key, writer, writer_accounts};
-use crate::helpers::{Engine, TestApp, spawn_app_with};
+use crate::helpers::journeys::{flip, key, start_writers, writer_accounts};
+use crate::helpers::{Engine, TestApp, run_server, spawn_app_with};
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -259,14 +259,7 @@ async fn facility_acknowledgements_hold_their_order_while_eight_writers_change_t
     for code in ["A", "B", "C"] {
         put_facility(&app, &provider, code, &format!("Facility {code}"), "WA").await;
     }
-    let user_ids = writer_accounts(&pool, WRITERS).await;
-    for (user_id, e164) in user_ids.iter().zip(NUMBERS) {
-        flip(&pool, *user_id, e164, true).await;
-    }
-    let writers: Vec<_> = user_ids
-        .into_iter()
-        .map(|user_id| tokio::spawn(writer(pool.clone(), user_id)))
-        .collect();
+    let writers = start_writers(&pool).await;
     let mut last: BTreeMap<&str, i64> = BTreeMap::new();
     while writers.iter().any(|w| !w.is_finished()) {
         for code in ["A", "B", "C"] {
@@ -499,35 +492,22 @@ async fn consumer_once(
     facility: &str,
     state: &std::path::Path,
 ) -> (bool, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "error")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .args([
-            "consumer",
-            "--url",
-            &app.address,
-            "--key",
-            key,
-            "--facility",
-            facility,
-            "--once",
-            "--state",
-        ])
-        .arg(state)
-        .output()
-        .await
-        .expect("run server consumer");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    let args: Vec<&std::ffi::OsStr> = [
+        "consumer",
+        "--url",
+        &app.address,
+        "--key",
+        key,
+        "--facility",
+        facility,
+        "--once",
+        "--state",
+    ]
+    .into_iter()
+    .map(std::ffi::OsStr::new)
+    .chain([state.as_os_str()])
+    .collect();
+    run_server(&args, &[]).await
 }
 
 db_test! {

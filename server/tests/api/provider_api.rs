@@ -8,7 +8,7 @@ use std::time::Duration;
 use app::ssr::providers::{self, Scope};
 use serde_json::{Value, json};
 
-use crate::helpers::journeys::{NUMBERS, WRITERS, flip, key, writer, writer_accounts};
+use crate::helpers::journeys::{flip, key, start_writers, writer_accounts};
 use crate::helpers::{Engine, TestApp, eventually, spawn_app, spawn_app_with};
 
 const A: &str = "+12025550101";
@@ -569,14 +569,7 @@ db_test!(
         let app = spawn_app_with(engine, &[("API_REQUESTS_PER_SECOND", "100000")]).await;
         let pool = app.database.pool().clone();
         let reader = key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
-        let user_ids = writer_accounts(&pool, WRITERS).await;
-        for (user_id, e164) in user_ids.iter().zip(NUMBERS) {
-            flip(&pool, *user_id, e164, true).await;
-        }
-        let writers: Vec<_> = user_ids
-            .into_iter()
-            .map(|user_id| tokio::spawn(writer(pool.clone(), user_id)))
-            .collect();
+        let writers = start_writers(&pool).await;
 
         // Apply the snapshot taken mid-way, then follow the feed after it.
         tokio::time::sleep(Duration::from_millis(50)).await;

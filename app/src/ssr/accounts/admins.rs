@@ -53,74 +53,69 @@ pub async fn create_admin(
         AdminRole::Bar(jurisdiction) => (Role::BarAdmin.as_str(), Some(jurisdiction.code())),
     };
     let email_key = email.as_str().to_lowercase();
+    // Hashed before the transaction, which on SQLite holds the write lock:
+    // nobody knows this password, a new admin sets their own by the link
+    // (a promoted account keeps its own, and this one goes unused).
+    let (unusable, _) = secrets::new_token();
+    let placeholder = NewPassword::parse(&format!("{unusable}{unusable}"), None, None)
+        .map_err(AccountError::WeakPassword)?;
+    let password_hash = secrets::hash_password(placeholder).await?;
     let mut transaction = db::begin_write(database.pool()).await?;
     let existing: Option<(i64, String, Option<i64>)> =
         sqlx::query_as("SELECT id, full_name, email_verified_at FROM users WHERE email_key = $1")
             .bind(&email_key)
             .fetch_optional(&mut *transaction)
             .await?;
-    if let Some((user_id, name, confirmed)) = existing {
-        if confirmed.is_none() {
-            return Err(AccountError::EmailNotVerified);
+    let (user_id, message, created, how) = match existing {
+        Some((user_id, name, confirmed)) => {
+            if confirmed.is_none() {
+                return Err(AccountError::EmailNotVerified);
+            }
+            sqlx::query(
+                "UPDATE users SET role = $1, admin_jurisdiction = $2, \
+                 session_generation = session_generation + 1 WHERE id = $3",
+            )
+            .bind(role_text)
+            .bind(scope)
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+            (
+                user_id,
+                messages::promoted_to_admin(&name, base_url),
+                AdminCreated::Promoted { user_id },
+                "promoted to",
+            )
         }
-        sqlx::query(
-            "UPDATE users SET role = $1, admin_jurisdiction = $2, \
-             session_generation = session_generation + 1 WHERE id = $3",
-        )
-        .bind(role_text)
-        .bind(scope)
-        .bind(user_id)
-        .execute(&mut *transaction)
-        .await?;
-        let message = messages::promoted_to_admin(&name, base_url);
-        let queued = mail_queue::queue(&mut *transaction, email, message).await?;
-        audit_trail::append(
-            &mut transaction,
-            actor,
-            AuditAction::AdminCreated,
-            &format!("account {user_id} <{}>", email.as_str()),
-            &format!(
-                "promoted to {role_text}{}",
-                scope.map(|j| format!(" for {j}")).unwrap_or_default()
-            ),
-        )
-        .await?;
-        transaction.commit().await?;
-        mail_queue::send_queued(mailer, database, queued).await;
-        return Ok(AdminCreated::Promoted { user_id });
-    }
-
-    // Nobody knows this password: the admin sets their own by the link.
-    let (unusable, _) = secrets::new_token();
-    let placeholder = NewPassword::parse(&format!("{unusable}{unusable}"), None, None)
-        .map_err(AccountError::WeakPassword)?;
-    let password_hash = secrets::hash_password(placeholder).await?;
-    let now = now_millis();
-    let user_id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, password_hash, \
-         role, admin_jurisdiction, standing, email_verified_at, created_at) \
-         VALUES ($1, $2, $3, '', '', $4, $5, $6, 'verified', $7, $7) RETURNING id",
-    )
-    .bind(email.as_str())
-    .bind(&email_key)
-    .bind(full_name.as_str())
-    .bind(&password_hash)
-    .bind(role_text)
-    .bind(scope)
-    .bind(now)
-    .fetch_one(&mut *transaction)
-    .await?;
-    let token = issue_token_valid_for(
-        &mut transaction,
-        user_id,
-        TokenPurpose::ResetPassword,
-        ADMIN_INVITATION_VALIDITY_MS,
-    )
-    .await?;
-    let message = messages::admin_invitation(
-        full_name.as_str(),
-        &format!("{base_url}/reset-password?token={token}"),
-    );
+        None => {
+            let user_id: i64 = sqlx::query_scalar(
+                "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
+                 password_hash, role, admin_jurisdiction, standing, email_verified_at, created_at) \
+                 VALUES ($1, $2, $3, '', '', $4, $5, $6, 'verified', $7, $7) RETURNING id",
+            )
+            .bind(email.as_str())
+            .bind(&email_key)
+            .bind(full_name.as_str())
+            .bind(&password_hash)
+            .bind(role_text)
+            .bind(scope)
+            .bind(now_millis())
+            .fetch_one(&mut *transaction)
+            .await?;
+            let token = issue_token_valid_for(
+                &mut transaction,
+                user_id,
+                TokenPurpose::ResetPassword,
+                ADMIN_INVITATION_VALIDITY_MS,
+            )
+            .await?;
+            let invitation = messages::admin_invitation(
+                full_name.as_str(),
+                &format!("{base_url}/reset-password?token={token}"),
+            );
+            (user_id, invitation, AdminCreated::New, "new")
+        }
+    };
     let queued = mail_queue::queue(&mut *transaction, email, message).await?;
     audit_trail::append(
         &mut transaction,
@@ -128,12 +123,12 @@ pub async fn create_admin(
         AuditAction::AdminCreated,
         &format!("account {user_id} <{}>", email.as_str()),
         &format!(
-            "new {role_text}{}",
+            "{how} {role_text}{}",
             scope.map(|j| format!(" for {j}")).unwrap_or_default()
         ),
     )
     .await?;
     transaction.commit().await?;
     mail_queue::send_queued(mailer, database, queued).await;
-    Ok(AdminCreated::New)
+    Ok(created)
 }

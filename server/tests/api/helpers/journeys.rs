@@ -459,6 +459,19 @@ pub async fn writer(pool: sqlx::AnyPool, user_id: i64) {
     }
 }
 
+/// [`WRITERS`] writer accounts, each holding one of [`NUMBERS`] at first,
+/// then each a task flipping numbers at random ([`writer`]).
+pub async fn start_writers(pool: &sqlx::AnyPool) -> Vec<tokio::task::JoinHandle<()>> {
+    let user_ids = writer_accounts(pool, WRITERS).await;
+    for (user_id, e164) in user_ids.iter().zip(NUMBERS) {
+        flip(pool, *user_id, e164, true).await;
+    }
+    user_ids
+        .into_iter()
+        .map(|user_id| tokio::spawn(writer(pool.clone(), user_id)))
+        .collect()
+}
+
 /// `count` attorney accounts for the writers; their ids.
 pub async fn writer_accounts(pool: &sqlx::AnyPool, count: i64) -> Vec<i64> {
     for user in 1..=count {

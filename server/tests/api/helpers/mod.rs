@@ -448,3 +448,28 @@ pub fn form_error(response: &reqwest::Response) -> Option<String> {
     let error: app::error::AppError = serde_json::from_slice(&bytes).ok()?;
     Some(error.to_string())
 }
+
+/// Runs the real `server` binary with `args`, an empty environment but
+/// `PATH`, `RUST_LOG=error` and `variables`, and no standard input;
+/// whether it succeeded, and its standard output and error together.
+pub async fn run_server(args: &[&std::ffi::OsStr], variables: &[(&str, &str)]) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error")
+        .envs(variables.iter().copied())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the server binary");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
