@@ -101,7 +101,7 @@ pub async fn snapshot(
     // Begun before answering, so a seq past the head is a 409, not a
     // body cut short.
     let reading = match (as_of_seq, bucket) {
-        (None, None) => Reading::Now(begin_snapshot_read(&pool).await?),
+        (None, None) => Reading::Now(digest::begin_read(&pool).await?),
         (as_of_seq, bucket) => {
             let as_of_seq = match as_of_seq {
                 Some(seq) => seq,
@@ -207,18 +207,6 @@ enum Reading {
         as_of_seq: i64,
         bucket: Option<u8>,
     },
-}
-
-/// One consistent read: a repeatable-read transaction on PostgreSQL;
-/// SQLite's read transaction is a snapshot already.
-async fn begin_snapshot_read(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
-    if transaction.backend_name() != "SQLite" {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *transaction)
-            .await?;
-    }
-    Ok(transaction)
 }
 
 /// Writes the snapshot in chunks of about 64 KiB from one consistent

@@ -542,74 +542,86 @@ impl FacilityHealth {
     }
 }
 
-/// `matched` read as 0 or 1: the `Any` driver cannot decode SQLite's
-/// booleans.
-type HealthRow = (
-    i64,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+/// One facility with what its health is computed from, read in one
+/// query. `last_matched` is 0 or 1: the `Any` driver cannot decode
+/// SQLite's booleans.
+#[derive(sqlx::FromRow)]
+struct HealthRow {
+    id: i64,
+    provider_id: i64,
+    code: String,
+    name: String,
+    state: String,
+    kind: String,
+    status: String,
+    predecessor_id: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    retired_at: Option<i64>,
+    provider: String,
+    acked_seq: Option<i64>,
+    acked_at: Option<i64>,
+    reconciled_at: Option<i64>,
+    last_matched: Option<i64>,
+    matched_at: Option<i64>,
+    /// When the oldest change it has not acknowledged was made.
+    oldest_waiting: Option<i64>,
+}
 
 /// Every facility that is not retired, with its health, by provider,
 /// state and name.
 pub async fn health(pool: &AnyPool) -> Result<Vec<FacilityHealth>, sqlx::Error> {
     let mut transaction = pool.begin().await?;
     let head = registry::head(&mut *transaction).await?;
-    let rows: Vec<FacilityRow> = sqlx::query_as(&format!(
-        "SELECT {} FROM facilities f JOIN providers p ON p.id = f.provider_id \
+    let rows: Vec<HealthRow> = sqlx::query_as(
+        "SELECT f.id, f.provider_id, f.code, f.name, f.state, f.kind, f.status, \
+           f.predecessor_id, f.created_at, f.updated_at, f.retired_at, p.name AS provider, \
+           (SELECT MAX(a.through_seq) FROM facility_acks a WHERE a.facility_id = f.id) AS acked_seq, \
+           (SELECT MAX(a.acked_at) FROM facility_acks a WHERE a.facility_id = f.id) AS acked_at, \
+           (SELECT MAX(r.at) FROM facility_reconciliations r WHERE r.facility_id = f.id) \
+             AS reconciled_at, \
+           (SELECT CASE WHEN r.matched THEN 1 ELSE 0 END FROM facility_reconciliations r \
+             WHERE r.facility_id = f.id ORDER BY r.at DESC, r.id DESC LIMIT 1) AS last_matched, \
+           (SELECT MAX(r.at) FROM facility_reconciliations r \
+             WHERE r.facility_id = f.id AND r.matched = TRUE) AS matched_at, \
+           (SELECT MIN(c.at) FROM registry_changes c WHERE c.seq > COALESCE( \
+             (SELECT MAX(a.through_seq) FROM facility_acks a WHERE a.facility_id = f.id), 0)) \
+             AS oldest_waiting \
+         FROM facilities f JOIN providers p ON p.id = f.provider_id \
          WHERE f.retired_at IS NULL ORDER BY p.name, f.state, f.name, f.code",
-        FACILITY_COLUMNS
-            .split(", ")
-            .map(|column| format!("f.{}", column.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
+    )
     .fetch_all(&mut *transaction)
     .await?;
-    let now = now_millis();
-    let mut health = Vec::with_capacity(rows.len());
-    for row in rows {
-        let facility = facility_from(row)?;
-        let (_, provider, acked_seq, acked_at, reconciled_at, reconciled_matched, matched_at): HealthRow =
-            sqlx::query_as(
-                "SELECT p.id, p.name, \
-                   (SELECT MAX(through_seq) FROM facility_acks WHERE facility_id = $1), \
-                   (SELECT MAX(acked_at) FROM facility_acks WHERE facility_id = $1), \
-                   (SELECT MAX(at) FROM facility_reconciliations WHERE facility_id = $1), \
-                   (SELECT CASE WHEN matched THEN 1 ELSE 0 END FROM facility_reconciliations \
-                    WHERE facility_id = $1 ORDER BY at DESC, id DESC LIMIT 1), \
-                   (SELECT MAX(at) FROM facility_reconciliations \
-                    WHERE facility_id = $1 AND matched = TRUE) \
-                 FROM providers p WHERE p.id = $2",
-            )
-            .bind(facility.id)
-            .bind(facility.provider_id)
-            .fetch_one(&mut *transaction)
-            .await?;
-        let applied = acked_seq.unwrap_or(0);
-        let oldest_waiting: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(at) FROM registry_changes WHERE seq > $1")
-                .bind(applied)
-                .fetch_one(&mut *transaction)
-                .await?;
-        health.push(FacilityHealth {
-            facility,
-            provider,
-            acked_seq,
-            acked_at,
-            lag_seqs: head - applied,
-            lag_ms: oldest_waiting.map_or(0, |at| (now - at).max(0)),
-            reconciled_at,
-            reconciled_matched: reconciled_matched.map(|matched| matched == 1),
-            matched_at,
-        });
-    }
     transaction.commit().await?;
-    Ok(health)
+    let now = now_millis();
+    rows.into_iter()
+        .map(|row| {
+            let facility = facility_from((
+                row.id,
+                row.provider_id,
+                row.code,
+                row.name,
+                row.state,
+                row.kind,
+                row.status,
+                row.predecessor_id,
+                row.created_at,
+                row.updated_at,
+                row.retired_at,
+            ))?;
+            Ok(FacilityHealth {
+                facility,
+                provider: row.provider,
+                acked_seq: row.acked_seq,
+                acked_at: row.acked_at,
+                lag_seqs: head - row.acked_seq.unwrap_or(0),
+                lag_ms: row.oldest_waiting.map_or(0, |at| (now - at).max(0)),
+                reconciled_at: row.reconciled_at,
+                reconciled_matched: row.last_matched.map(|matched| matched == 1),
+                matched_at: row.matched_at,
+            })
+        })
+        .collect()
 }
 
 /// Emails the site admins once for each facility that has become stale

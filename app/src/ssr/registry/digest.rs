@@ -61,18 +61,25 @@ pub fn digest_of_sorted<'a>(numbers: impl IntoIterator<Item = &'a str>) -> SetDi
     }
 }
 
-/// A read transaction in which `as_of_seq` is at or before the head, so
-/// the numbers read in it are those privileged at that seq.
-pub async fn begin_read_at(
-    pool: &AnyPool,
-    as_of_seq: i64,
-) -> Result<Transaction<'static, Any>, DigestError> {
+/// One consistent read of the registry: a repeatable-read transaction on
+/// PostgreSQL; SQLite's read transaction is a snapshot already.
+pub async fn begin_read(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
     let mut transaction = pool.begin().await?;
     if transaction.backend_name() != "SQLite" {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .execute(&mut *transaction)
             .await?;
     }
+    Ok(transaction)
+}
+
+/// A read transaction in which `as_of_seq` is at or before the head, so
+/// the numbers read in it are those privileged at that seq.
+pub async fn begin_read_at(
+    pool: &AnyPool,
+    as_of_seq: i64,
+) -> Result<Transaction<'static, Any>, DigestError> {
+    let mut transaction = begin_read(pool).await?;
     let head = head(&mut *transaction).await?;
     if as_of_seq > head {
         return Err(DigestError::PastHead { as_of_seq, head });
