@@ -450,7 +450,7 @@ pub async fn reconcile(
                 ""
             }
         );
-        open_incident(&mut transaction, &facility, &reason, base_url, now).await?;
+        let _opened = open_incident(&mut transaction, &facility, &reason, base_url, now).await?;
     }
     transaction.commit().await?;
     Ok(Reconciliation {
@@ -463,14 +463,15 @@ pub async fn reconcile(
 }
 
 /// Emails every site admin about `facility`, unless an incident is open
-/// for it already (notified and not cleared by a match since).
+/// for it already (notified and not cleared by a match since). Returns
+/// whether this opened one.
 async fn open_incident(
     transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
     facility: &Facility,
     reason: &str,
     base_url: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let claimed = sqlx::query(
         "UPDATE facilities SET incident_notified_at = $1 \
          WHERE id = $2 AND incident_notified_at IS NULL",
@@ -480,7 +481,7 @@ async fn open_incident(
     .execute(&mut **transaction)
     .await?;
     if claimed.rows_affected() == 0 {
-        return Ok(());
+        return Ok(false);
     }
     let provider: String = sqlx::query_scalar("SELECT name FROM providers WHERE id = $1")
         .bind(facility.provider_id)
@@ -505,7 +506,7 @@ async fn open_incident(
         // The worker sends it: the provider's request does not wait.
         let _queued = mail_queue::queue(&mut **transaction, &to, message).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A facility as the site admins' page shows it, with its lag and its
@@ -643,16 +644,10 @@ pub async fn notify_unhealthy(pool: &AnyPool, base_url: &str) -> Result<usize, s
             continue;
         };
         let mut transaction = db::begin_write(pool).await?;
-        let before: Option<i64> =
-            sqlx::query_scalar("SELECT incident_notified_at FROM facilities WHERE id = $1")
-                .bind(facility.facility.id)
-                .fetch_one(&mut *transaction)
-                .await?;
-        open_incident(&mut transaction, &facility.facility, &reason, base_url, now).await?;
-        transaction.commit().await?;
-        if before.is_none() {
+        if open_incident(&mut transaction, &facility.facility, &reason, base_url, now).await? {
             opened += 1;
         }
+        transaction.commit().await?;
     }
     Ok(opened)
 }
