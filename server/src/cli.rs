@@ -51,6 +51,9 @@ pub enum Command {
     /// The audit trail of admin decisions.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The keys stored secrets are sealed under (SECRETS_KEYS).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// The reference consumer: mirror the registry for one facility into
     /// a local SQLite file, follow the feed, acknowledge, and reconcile
     /// (repairing a drift by buckets). Uses only the public API.
@@ -74,6 +77,16 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Reseal every stored secret (TOTP secrets, webhook signing secrets)
+    /// under the current key, the first of SECRETS_KEYS; values sealed
+    /// under older keys or stored in clear before sealing move. All or
+    /// nothing, and recorded in the audit trail. Afterwards the older keys
+    /// may leave SECRETS_KEYS.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -631,6 +644,44 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> anyhow::Result
             found.entries
         )
     }
+}
+
+/// `server secrets rotate`.
+pub async fn secrets(settings: &Settings, command: SecretsCommand) -> anyhow::Result<()> {
+    use app::ssr::infra::{audit_trail, db, sealing::Keyring};
+    let SecretsCommand::Rotate = command;
+    let database = open_database(settings).await?;
+    let pool = database.pool();
+    let outcome = async {
+        let keyring = Keyring::for_server(settings.secrets_keys.as_ref(), pool)
+            .await
+            .context("cannot read the database's own key")?;
+        let mut transaction = db::begin_write(pool).await?;
+        let totp = app::ssr::accounts::two_factor::reseal_all(&mut transaction, &keyring)
+            .await
+            .context("no secret was resealed")?;
+        let webhook = app::ssr::providers::webhooks::reseal_all(&mut transaction, &keyring)
+            .await
+            .context("no secret was resealed")?;
+        let detail = format!(
+            "{} TOTP secrets and {} webhook signing secrets resealed; {} and {} were already under it",
+            totp.resealed, webhook.resealed, totp.current, webhook.current
+        );
+        audit_trail::append(
+            &mut transaction,
+            &Actor::command_line(),
+            audit_trail::AuditAction::SecretsRotated,
+            &format!("key {}", keyring.current_id()),
+            &detail,
+        )
+        .await?;
+        transaction.commit().await?;
+        anyhow::Ok(format!("sealed under key {}: {detail}", keyring.current_id()))
+    }
+    .await;
+    database.close().await;
+    println!("{}", outcome?);
+    Ok(())
 }
 
 /// `server backup FILE`.

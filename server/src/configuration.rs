@@ -75,6 +75,11 @@ pub struct Settings {
     /// kept in the database, which then holds everything needed to
     /// search its codes; set it in production.
     pub code_key: Option<app::ssr::infra::secrets::CodeKey>,
+    /// The keys stored secrets are sealed under (`SECRETS_KEYS`:
+    /// `id:hex,id:hex`, the current key first, each 64 hex digits; see
+    /// [`app::ssr::infra::sealing`]). Unset: a key generated once and kept
+    /// in the database (development), refused with an https `PUBLIC_URL`.
+    pub secrets_keys: Option<app::ssr::infra::sealing::Keyring>,
     /// What webhooks may reach: public internet addresses, and loopback
     /// too with `WEBHOOK_ALLOW_LOOPBACK=true`, which is refused unless the
     /// server listens on loopback only and `PUBLIC_URL` is not https.
@@ -324,6 +329,28 @@ impl Settings {
                 message: error.to_string(),
             })?;
 
+        let secrets_keys = read("SECRETS_KEYS")
+            .map(|raw| app::ssr::infra::sealing::Keyring::parse(&raw))
+            .transpose()
+            .map_err(|error| ConfigError {
+                variable: "SECRETS_KEYS",
+                message: error.to_string(),
+            })?;
+        // A key kept beside the values it seals protects nothing from a
+        // copy of the database: production must bring its own.
+        if secrets_keys.is_none()
+            && public_url
+                .as_ref()
+                .is_some_and(|url| url.scheme() == "https")
+        {
+            return Err(ConfigError {
+                variable: "SECRETS_KEYS",
+                message: "required with an https PUBLIC_URL (production): set it to id:key, \
+                          e.g. k1:$(openssl rand -hex 32)"
+                    .into(),
+            });
+        }
+
         let percent = |variable: &'static str, default: &str| {
             let value: f64 = parse(
                 variable,
@@ -394,6 +421,7 @@ impl Settings {
             roster_brake,
             roster_preview_ttl,
             code_key,
+            secrets_keys,
             bind_address,
             public_url,
             database_url,
@@ -567,9 +595,30 @@ mod tests {
         );
     }
 
+    const SECRETS_KEYS: &str =
+        "k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn production_brings_its_own_sealing_keys() {
+        let error = settings(&[("PUBLIC_URL", "https://registry.example.org")])
+            .expect_err("no keys in production");
+        assert_eq!(error.variable, "SECRETS_KEYS");
+        assert!(error.message.contains("required"), "{error}");
+        let s = settings(&[("SECRETS_KEYS", SECRETS_KEYS)]).expect("valid");
+        assert_eq!(s.secrets_keys.expect("keys").current_id().as_str(), "k1");
+        assert!(settings(&[]).expect("development").secrets_keys.is_none());
+        let error = settings(&[("SECRETS_KEYS", "k1:short")]).expect_err("bad key");
+        assert_eq!(error.variable, "SECRETS_KEYS");
+        assert!(error.message.contains("64 hexadecimal digits"), "{error}");
+    }
+
     #[test]
     fn https_public_url_means_tls() {
-        let s = settings(&[("PUBLIC_URL", "https://registry.example.org/portal")]).expect("valid");
+        let s = settings(&[
+            ("PUBLIC_URL", "https://registry.example.org/portal"),
+            ("SECRETS_KEYS", SECRETS_KEYS),
+        ])
+        .expect("valid");
         assert!(s.served_over_tls());
         assert_eq!(
             s.public_origin(s.bind_address),
@@ -593,6 +642,7 @@ mod tests {
             ("SMTP_URL", "http://mail.example.org"),
             ("SMTP_URL", "smtp://user:pass@mail.example.org:587"),
             ("WEBHOOK_ALLOW_LOOPBACK", "yes"),
+            ("SECRETS_KEYS", "k1"),
             ("AUTH_ATTEMPTS_PER_MINUTE", "0"),
             ("TRUSTED_PROXY_HOPS", "11"),
             ("TRUSTED_PROXY_HOPS", "-1"),

@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
         Command::Admin(command) => server::cli::admin(&settings, command).await,
         Command::Provider(command) => server::cli::provider(&settings, command).await,
         Command::Audit(command) => server::cli::audit(&settings, command).await,
+        Command::Secrets(command) => server::cli::secrets(&settings, command).await,
         Command::Backup { file } => server::cli::backup(&settings, file).await,
         command @ Command::Consumer { .. } => server::cli::consumer(command).await,
     };

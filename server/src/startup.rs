@@ -101,6 +101,12 @@ impl Application {
                     .await
                     .context("cannot read or create the code key (CODE_HMAC_KEY unset)")?,
             },
+            keyring: app::ssr::infra::sealing::Keyring::for_server(
+                settings.secrets_keys.as_ref(),
+                database.pool(),
+            )
+            .await
+            .context("cannot read or create the sealing key (SECRETS_KEYS unset)")?,
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
             roster_progress: Default::default(),
@@ -205,6 +211,18 @@ impl Application {
     }
 }
 
+/// The page routes, generated once per process.
+///
+/// `generate_route_list` renders the app with a process-wide flag set
+/// (leptos_server's `SuppressResourceLoad`), and any `Resource` first polled
+/// while that flag is up — by another server in the same process, already
+/// serving — waits forever (leptos-rs/leptos#4773). Generating the list once,
+/// before any router exists, means no page can render during it. This was
+/// the intermittent hang of the integration tests, where many servers start
+/// in one process.
+static ROUTES: std::sync::LazyLock<Vec<leptos_axum::AxumRouteListing>> =
+    std::sync::LazyLock::new(|| generate_route_list(App));
+
 fn router(
     state: AppState,
     sessions: SessionBackend,
@@ -214,7 +232,7 @@ fn router(
     read_log: ReadLog,
 ) -> Router {
     let leptos_options = state.leptos_options.clone();
-    let routes = generate_route_list(App);
+    let routes = ROUTES.clone();
     let page_context = page_context(state.clone());
     let pkg_dir = Path::new(&settings.site_root).join("pkg");
 
@@ -237,6 +255,18 @@ fn router(
             get(roster::changes_csv),
         )
         .route("/roster-template.csv", get(roster::template))
+        .route(
+            app::ssr::infra::delivery::STATUS_ROUTE,
+            post(crate::routes::twilio::status),
+        )
+        .route(
+            app::ssr::infra::delivery::VOICE_ROUTE,
+            post(crate::routes::twilio::voice),
+        )
+        .route(
+            app::ssr::infra::delivery::VOICE_CODE_ROUTE,
+            post(crate::routes::twilio::voice_code),
+        )
         .route(
             "/account/review-documents",
             post(evidence::upload).layer(DefaultBodyLimit::max(
@@ -424,6 +454,9 @@ fn spawn_housekeeping(
                 Ok(0) => {}
                 Ok(expired) => tracing::info!(expired, "registrations expired"),
                 Err(error) => tracing::error!(error = %error, "cannot expire registrations"),
+            }
+            if let Err(error) = app::ssr::numbers::forget_expired_call_codes(&pool).await {
+                tracing::error!(error = %error, "cannot forget the sealed codes of ended calls");
             }
             if let Err(error) = app::ssr::numbers::queue_reminders(&pool, &state.base_url).await {
                 tracing::error!(error = %error, "cannot send renewal reminders");

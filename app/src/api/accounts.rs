@@ -168,7 +168,7 @@ pub async fn verify_second_factor(code: String) -> Result<(), AppError> {
     if !accounts::second_factor_attempt(pool, user_id).await? {
         return Err(too_many());
     }
-    if !two_factor::check(pool, user_id, &code).await? {
+    if !two_factor::check(pool, &state.keyring, user_id, &code).await? {
         return Err(AppError::Validation(
             "That code is not valid, or was already used. Codes change every 30 seconds.".into(),
         ));

@@ -116,34 +116,42 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
     Ok(views)
 }
 
-/// What the attorney should know about a code delivery the worker holds:
-/// one being retried, or one that failed for good since the last code.
+/// What the attorney should know about a code's delivery: one the worker
+/// is retrying, or one that failed for good since the last code; else
+/// what the phone company reported of the latest code.
 #[cfg(feature = "ssr")]
 async fn delivery_report(
     pool: &sqlx::AnyPool,
     registration: &crate::ssr::numbers::Registration,
 ) -> Result<Option<String>, sqlx::Error> {
     use crate::ssr::numbers::SendCodeJob;
-    let Some(job) =
-        crate::ssr::infra::jobs::latest(pool, &SendCodeJob::key(registration.id)).await?
-    else {
-        return Ok(None);
-    };
-    let superseded = registration
-        .last_code_at
-        .is_some_and(|sent| sent >= job.created_at);
-    Ok(match job.state.as_str() {
-        "queued" => Some(format!(
-            "We could not send your code yet and are trying again (next try at {} UTC).",
-            crate::ssr::infra::clock::utc_time(job.run_at)
-        )),
-        "failed" if !superseded => Some(format!(
-            "We could not send your code after {} tries. Ask for a new one, or try the other way \
-             (text or call).",
-            job.attempts + 1
-        )),
-        _ => None,
-    })
+    let held = crate::ssr::infra::jobs::latest(pool, &SendCodeJob::key(registration.id))
+        .await?
+        .and_then(|job| {
+            let superseded = registration
+                .last_code_at
+                .is_some_and(|sent| sent >= job.created_at);
+            match job.state.as_str() {
+                "queued" => Some(format!(
+                    "We could not send your code yet and are trying again (next try at {} UTC).",
+                    crate::ssr::infra::clock::utc_time(job.run_at)
+                )),
+                "failed" if !superseded => Some(format!(
+                    "We could not send your code after {} tries. Ask for a new one, or try the \
+                     other way (text or call).",
+                    job.attempts + 1
+                )),
+                _ => None,
+            }
+        });
+    if held.is_some() {
+        return Ok(held);
+    }
+    Ok(crate::ssr::numbers::latest_delivery(pool, registration.id)
+        .await?
+        .map(|(channel, status, error)| {
+            crate::ssr::numbers::delivery_words(channel, status, error)
+        }))
 }
 
 #[server(endpoint = "add_number")]
@@ -203,15 +211,14 @@ pub async fn send_number_code(
         .and_then(Channel::parse)
         .ok_or_else(|| AppError::Validation("Choose text message or voice call.".into()))?;
     let state = crate::ssr::auth::state()?;
-    match crate::ssr::numbers::send_code(
-        state.database.pool(),
-        &state.code_sender,
-        &state.code_key,
-        account.id,
-        id,
-        channel,
-    )
-    .await
+    let outgoing = crate::ssr::numbers::Outgoing {
+        sender: &state.code_sender,
+        key: &state.code_key,
+        keyring: &state.keyring,
+        base_url: &state.base_url,
+    };
+    match crate::ssr::numbers::send_code(state.database.pool(), outgoing, account.id, id, channel)
+        .await
     {
         Ok(()) => leptos_axum::redirect(&format!("/numbers?sent={id}")),
         // Not an error the attorney can fix: the worker keeps trying and

@@ -43,6 +43,10 @@ pub struct ProvidersOverview {
 
 #[cfg(feature = "ssr")]
 const FRESH_KEY: &str = "fresh_provider_key";
+/// How long a new key waits, sealed in the session, for the page that
+/// shows it (the redirect right after creating it).
+#[cfg(feature = "ssr")]
+const SHOWN_ONCE_FOR: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 #[cfg(feature = "ssr")]
 async fn site_admin() -> Result<tower_sessions::Session, AppError> {
@@ -105,7 +109,12 @@ pub async fn providers_page() -> Result<ProvidersOverview, AppError> {
         })
         .collect();
     // Shown once: taken out of the session as it is shown.
-    let new_key = session.remove::<(String, String)>(FRESH_KEY).await?;
+    let new_key = crate::ssr::infra::session::take_secret::<(String, String)>(
+        &session,
+        &state.keyring,
+        FRESH_KEY,
+    )
+    .await?;
     Ok(ProvidersOverview {
         head,
         providers,
@@ -145,9 +154,14 @@ pub async fn create_provider_key(
     let state = crate::ssr::auth::state()?;
     let key = crate::ssr::providers::create_key(state.database.pool(), &actor, &provider, &scopes)
         .await?;
-    session
-        .insert(FRESH_KEY, (provider.trim().to_owned(), key.key))
-        .await?;
+    crate::ssr::infra::session::put_secret(
+        &session,
+        &state.keyring,
+        FRESH_KEY,
+        &(provider.trim().to_owned(), key.key),
+        SHOWN_ONCE_FOR,
+    )
+    .await?;
     leptos_axum::redirect("/admin/providers?key=1");
     Ok(())
 }

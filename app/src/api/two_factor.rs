@@ -10,6 +10,14 @@ use crate::error::AppError;
 const PENDING_SECRET_KEY: &str = "totp_enrolment_secret";
 #[cfg(feature = "ssr")]
 const FRESH_RECOVERY_CODES_KEY: &str = "fresh_recovery_codes";
+/// How long a secret being enrolled waits, sealed in the session, for its
+/// first code: long enough to find the phone, not a day.
+#[cfg(feature = "ssr")]
+const ENROLMENT_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// How long fresh recovery codes wait for the page that shows them (the
+/// redirect right after enrolment).
+#[cfg(feature = "ssr")]
+const SHOWN_ONCE_FOR: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TwoFactorStatus {
@@ -41,16 +49,24 @@ pub async fn two_factor_setup() -> Result<TwoFactorStatus, AppError> {
             may_turn_off: !account.role.requires_second_factor(),
         });
     }
-    // The secret waits in the session until a code confirms it, so a
-    // reload shows the same QR code rather than a new one.
-    let secret = match session.get::<String>(PENDING_SECRET_KEY).await? {
-        Some(secret) => secret,
-        None => {
-            let secret = two_factor::new_secret();
-            session.insert(PENDING_SECRET_KEY, &secret).await?;
-            secret
-        }
-    };
+    // The secret waits in the session, sealed, until a code confirms it,
+    // so a reload shows the same QR code rather than a new one.
+    let secret =
+        match session::get_secret::<String>(&session, &state.keyring, PENDING_SECRET_KEY).await? {
+            Some(secret) => secret,
+            None => {
+                let secret = two_factor::new_secret();
+                session::put_secret(
+                    &session,
+                    &state.keyring,
+                    PENDING_SECRET_KEY,
+                    &secret,
+                    ENROLMENT_TTL,
+                )
+                .await?;
+                secret
+            }
+        };
     let (otpauth_url, qr_data_uri) = two_factor::provisioning(&secret, &account.email)?;
     Ok(TwoFactorStatus::Enrol {
         secret,
@@ -75,16 +91,33 @@ pub async fn enable_two_factor(code: String, current_password: String) -> Result
             "Your current password is not right.".into(),
         ));
     }
-    let Some(secret) = session.get::<String>(PENDING_SECRET_KEY).await? else {
+    let Some(secret) =
+        session::get_secret::<String>(&session, &state.keyring, PENDING_SECRET_KEY).await?
+    else {
         return Err(AppError::Validation(
             "Reload this page to get a new QR code, then try again.".into(),
         ));
     };
-    match two_factor::enrol(state.database.pool(), account.id, &secret, &code).await {
+    match two_factor::enrol(
+        state.database.pool(),
+        &state.keyring,
+        account.id,
+        &secret,
+        &code,
+    )
+    .await
+    {
         Ok(Some(codes)) => {
-            let _ = session.remove::<String>(PENDING_SECRET_KEY).await?;
+            session.remove_value(PENDING_SECRET_KEY).await?;
             session.cycle_id().await?;
-            session.insert(FRESH_RECOVERY_CODES_KEY, codes).await?;
+            session::put_secret(
+                &session,
+                &state.keyring,
+                FRESH_RECOVERY_CODES_KEY,
+                &codes,
+                SHOWN_ONCE_FOR,
+            )
+            .await?;
             auth::mark_second_factor(&session).await?;
             accounts::tell_two_factor_changed(&state.database, &state.mailer, account.id, true)
                 .await?;
@@ -120,7 +153,7 @@ pub async fn disable_two_factor(current_password: String, code: String) -> Resul
     }
     if code.len() > 64
         || !accounts::second_factor_attempt(pool, account.id).await?
-        || !two_factor::check(pool, account.id, &code).await?
+        || !two_factor::check(pool, &state.keyring, account.id, &code).await?
     {
         return Err(AppError::Validation(
             "That code is not valid, or was already used. Codes change every 30 seconds.".into(),
@@ -142,8 +175,10 @@ pub async fn take_recovery_codes() -> Result<Vec<String>, AppError> {
 
     let session = session::current().await?;
     auth::require_account(&session).await?;
-    Ok(session
-        .remove::<Vec<String>>(FRESH_RECOVERY_CODES_KEY)
-        .await?
-        .unwrap_or_default())
+    let state = auth::state()?;
+    Ok(
+        session::take_secret::<Vec<String>>(&session, &state.keyring, FRESH_RECOVERY_CODES_KEY)
+            .await?
+            .unwrap_or_default(),
+    )
 }

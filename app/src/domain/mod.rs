@@ -46,7 +46,7 @@ pub use facility::{FacilityCode, FacilityKind, FacilityName, FacilityStatus};
 pub use name::PersonName;
 pub use name_match::NameKey;
 pub use password::{NewPassword, PasswordProblem};
-pub use phone::{Channel, NumberLabel};
+pub use phone::{Channel, DeliveryStatus, NumberLabel};
 pub use standing::{
     ClaimState, DocumentType, RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
 };

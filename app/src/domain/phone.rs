@@ -380,6 +380,48 @@ closed_set!(
     }
 );
 
+closed_set!(
+    /// What became of a code sent through Twilio
+    /// (`number_codes.delivery_status`), from its status callbacks
+    /// (<https://www.twilio.com/docs/messaging/guides/track-outbound-message-status>,
+    /// <https://www.twilio.com/docs/voice/api/call-resource#statuscallback>).
+    pub DeliveryStatus {
+        /// Accepted by Twilio; no final word yet.
+        Sent = "sent",
+        /// A text reached the phone.
+        Delivered = "delivered",
+        /// A call was answered, a key pressed and the code read.
+        Heard = "heard",
+        /// A call was answered but no key pressed: the code was not read.
+        NotHeard = "not_heard",
+        /// A machine answered the call; it heard nothing.
+        Voicemail = "voicemail",
+        /// The carrier did not deliver the text (`ErrorCode` says why).
+        Undelivered = "undelivered",
+        /// The text or call failed before reaching the carrier.
+        Failed = "failed",
+        NoAnswer = "no_answer",
+        Busy = "busy",
+        Canceled = "canceled",
+    }
+);
+
+impl DeliveryStatus {
+    /// Whether this is the last word on the delivery.
+    pub fn is_final(self) -> bool {
+        self != DeliveryStatus::Sent
+    }
+
+    /// Whether the code did not reach the attorney, so the send it used is
+    /// given back to the hourly and daily limits.
+    pub fn gives_back(self) -> bool {
+        !matches!(
+            self,
+            DeliveryStatus::Sent | DeliveryStatus::Delivered | DeliveryStatus::Heard
+        )
+    }
+}
+
 /// An extension: digits only, at most 10.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension(String);

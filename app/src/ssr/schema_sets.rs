@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::domain::{
-    Channel, ClaimState, DocumentType, FacilityKind, FacilityStatus, NumberLabel,
+    Channel, ClaimState, DeliveryStatus, DocumentType, FacilityKind, FacilityStatus, NumberLabel,
     RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
 };
 use crate::ssr::accounts::TokenPurpose;
@@ -106,6 +106,10 @@ fn every_check_list_equals_its_enum_on_both_engines() {
         (
             ("number_codes", "channel"),
             texts(Channel::ALL, Channel::as_str),
+        ),
+        (
+            ("number_codes", "delivery_status"),
+            texts(DeliveryStatus::ALL, DeliveryStatus::as_str),
         ),
         (("jobs", "state"), texts(JobState::ALL, JobState::as_str)),
         (("roster_uploads", "mode"), texts(Mode::ALL, Mode::as_str)),

@@ -16,6 +16,9 @@ pub struct AppState {
     /// The key one-time phone codes are stored under (`CODE_HMAC_KEY`,
     /// else the database's own).
     pub code_key: crate::ssr::infra::secrets::CodeKey,
+    /// The keys stored secrets are sealed under (`SECRETS_KEYS`, else the
+    /// database's own).
+    pub keyring: crate::ssr::infra::sealing::Keyring,
     /// Where the portal is reached, without a trailing slash: the base of
     /// links in emails.
     pub base_url: String,

@@ -23,6 +23,8 @@ pub fn context(state: &AppState) -> JobContext {
         mailer: state.mailer.clone(),
         code_sender: state.code_sender.clone(),
         code_key: state.code_key.clone(),
+        keyring: state.keyring.clone(),
+        base_url: state.base_url.clone(),
         http: state.outbound_client.clone(),
         outbound: state.outbound,
     }

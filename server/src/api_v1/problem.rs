@@ -59,6 +59,7 @@ impl From<app::ssr::providers::webhooks::WebhookError> for ApiError {
         use app::ssr::providers::webhooks::WebhookError;
         match error {
             WebhookError::Database(cause) => ApiError::internal(cause),
+            sealed @ WebhookError::Sealed { .. } => ApiError::internal(sealed),
             refused @ WebhookError::RefusedAddress { .. } => {
                 ApiError::Unprocessable(refused.to_string())
             }

@@ -56,7 +56,13 @@ pub async fn register(
 ) -> Result<Json<WebhookRegistered>, ApiError> {
     caller.require(Scope::RegistryRead)?;
     let url = webhooks::checked_endpoint(&request.url, state.outbound).await?;
-    let secret = webhooks::register(state.database.pool(), caller.0.provider_id, &url).await?;
+    let secret = webhooks::register(
+        state.database.pool(),
+        &state.keyring,
+        caller.0.provider_id,
+        &url,
+    )
+    .await?;
     Ok(Json(WebhookRegistered {
         url: url.to_string(),
         secret,

@@ -1,3 +1,4 @@
 pub mod evidence;
 pub mod health;
 pub mod roster;
+pub mod twilio;

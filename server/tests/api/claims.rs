@@ -216,8 +216,7 @@ db_test!(
             .expect("added");
         numbers::send_code(
             pool,
-            &phones.sender,
-            &phones.key,
+            phones.outgoing(),
             colleague,
             id,
             app::ssr::infra::delivery::Channel::Sms,

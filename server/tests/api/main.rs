@@ -25,6 +25,7 @@ mod roster;
 mod roster_files;
 mod roster_pages;
 mod roster_upload;
+mod sealed_secrets;
 mod security;
 mod sessions;
 mod shutdown;

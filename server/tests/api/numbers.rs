@@ -23,7 +23,7 @@ db_test!(
             numbers::add_number(pool, jane, &phone("202.456.1111"), None, None).await,
             Err(NumberError::AlreadyRegistered)
         ));
-        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
+        numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
@@ -76,7 +76,7 @@ db_test!(
             .expect("added");
 
         // Used once, never again.
-        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Voice)
+        numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Voice)
             .await
             .expect("sent");
         let code = phones.last_code();
@@ -90,13 +90,13 @@ db_test!(
 
         // A second code waits until the first had time to arrive.
         assert!(matches!(
-            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms).await,
+            numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms).await,
             Err(NumberError::TooSoon { .. })
         ));
         let_resend(&app).await;
 
         // Five wrong tries end a code, even for the right digits after.
-        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
+        numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
@@ -114,7 +114,7 @@ db_test!(
 
         // An expired code is refused; a code is for its own attorney only.
         let_resend(&app).await;
-        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
+        numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
@@ -129,20 +129,20 @@ db_test!(
         verified_account(&app, "mallory@example.org").await;
         let mallory = user_id(&app, "mallory@example.org").await;
         assert!(matches!(
-            numbers::send_code(pool, &phones.sender, &phones.key, mallory, id, Channel::Sms).await,
+            numbers::send_code(pool, phones.outgoing(), mallory, id, Channel::Sms).await,
             Err(NumberError::NotFound)
         ));
 
         // At most five codes an hour to one number.
         for _ in 0..2 {
             let_resend(&app).await;
-            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
+            numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms)
                 .await
                 .expect("sent");
         }
         let_resend(&app).await;
         assert!(matches!(
-            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms).await,
+            numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms).await,
             Err(NumberError::TooManySendsForNumber)
         ));
         let codes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
@@ -168,7 +168,7 @@ db_test!(
             let id = numbers::add_number(pool, user, &phone("+1 202 456 1111"), None, None)
                 .await
                 .expect("added");
-            numbers::send_code(pool, &phones.sender, &phones.key, user, id, Channel::Sms)
+            numbers::send_code(pool, phones.outgoing(), user, id, Channel::Sms)
                 .await
                 .expect("sent");
             assert_eq!(
@@ -351,7 +351,7 @@ db_test!(
         assert!(again.is_err() && once_more.is_err());
 
         // The same right code submitted twice at once proves once.
-        numbers::send_code(pool, &phones.sender, &phones.key, jane, first, Channel::Sms)
+        numbers::send_code(pool, phones.outgoing(), jane, first, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();
@@ -364,16 +364,9 @@ db_test!(
             1,
             "{a:?} {b:?}"
         );
-        numbers::send_code(
-            pool,
-            &phones.sender,
-            &phones.key,
-            partner,
-            second,
-            Channel::Sms,
-        )
-        .await
-        .expect("sent");
+        numbers::send_code(pool, phones.outgoing(), partner, second, Channel::Sms)
+            .await
+            .expect("sent");
         numbers::verify_code(pool, &phones.key, partner, second, &phones.last_code())
             .await
             .expect("proven");
@@ -427,7 +420,7 @@ db_test!(
 
         // Renewing starts the reminders afresh for the new year.
         let_resend(&app).await;
-        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
+        numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms)
             .await
             .expect("sent");
         numbers::verify_code(pool, &phones.key, jane, id, &phones.last_code())
@@ -587,16 +580,8 @@ db_test!(
 
         // One registration, fifty presses at once: one code.
         let (jane, jane_id) = registrations[0];
-        let presses = (0..50).map(|_| {
-            numbers::send_code(
-                pool,
-                &phones.sender,
-                &phones.key,
-                jane,
-                jane_id,
-                Channel::Sms,
-            )
-        });
+        let presses = (0..50)
+            .map(|_| numbers::send_code(pool, phones.outgoing(), jane, jane_id, Channel::Sms));
         let answers = futures::future::join_all(presses).await;
         let sent = answers.iter().filter(|answer| answer.is_ok()).count();
         assert_eq!(sent, 1, "{answers:?}");
@@ -611,14 +596,7 @@ db_test!(
         // Fifty at once over the ten registrations: five an hour in all.
         let presses = (0..50).map(|n| {
             let (attorney, id) = registrations[n % registrations.len()];
-            numbers::send_code(
-                pool,
-                &phones.sender,
-                &phones.key,
-                attorney,
-                id,
-                Channel::Sms,
-            )
+            numbers::send_code(pool, phones.outgoing(), attorney, id, Channel::Sms)
         });
         let answers = futures::future::join_all(presses).await;
         assert_eq!(
@@ -647,7 +625,7 @@ db_test!(
         }
         let presses = (0..50).map(|n| {
             let id = registrations[n % registrations.len()];
-            numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Voice)
+            numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Voice)
         });
         let answers = futures::future::join_all(presses).await;
         let sent = answers.iter().filter(|answer| answer.is_ok()).count();
@@ -674,7 +652,7 @@ db_test!(
         let id = numbers::add_number(pool, jane, &phone(WHITE_HOUSE), None, None)
             .await
             .expect("added");
-        numbers::send_code(pool, &phones.sender, &phones.key, jane, id, Channel::Sms)
+        numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Sms)
             .await
             .expect("sent");
         let code = phones.last_code();

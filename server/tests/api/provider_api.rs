@@ -627,20 +627,16 @@ db_test!(
 db_test!(
     async fn site_admins_manage_providers_and_keys_in_the_portal(engine: Engine) {
         use crate::helpers::form_error;
-        use crate::helpers::journeys::{body, enrolled_site_admin, location};
+        use crate::helpers::journeys::{
+            body, enrolled_site_admin, key_made_in_portal, location, new_key_in,
+            provider_added_in_portal,
+        };
 
         let app = spawn_app(engine).await;
         let attorney = writer_accounts(app.database.pool(), 1).await[0];
         flip(app.database.pool(), attorney, A, true).await;
         enrolled_site_admin(&app, "ada@example.org").await;
-        let added = app
-            .post_form_from(
-                "/admin/providers",
-                "/api/create_provider",
-                &[("name", "Acme Phones")],
-            )
-            .await;
-        assert_eq!(location(&added), "/admin/providers?created=1");
+        provider_added_in_portal(&app, "Acme Phones").await;
         let twice = app
             .post_form_from(
                 "/admin/providers",
@@ -665,24 +661,9 @@ db_test!(
                 .expect("error")
                 .contains("Choose what the key may do")
         );
-        let made = app
-            .post_form_from(
-                "/admin/providers",
-                "/api/create_provider_key",
-                &[("provider", "Acme Phones"), ("registry_read", "yes")],
-            )
-            .await;
-        assert_eq!(location(&made), "/admin/providers?key=1");
+        key_made_in_portal(&app, "Acme Phones").await;
         let page = body(app.get("/admin/providers?key=1").await).await;
-        let marker = page
-            .find("data-testid=\"new-provider-key\"")
-            .expect("the key, once");
-        let start = marker + page[marker..].find('>').expect("tag end") + 1;
-        let key: String = page[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-            .collect();
-        assert!(key.starts_with("crk_") && key.len() == 47, "{key}");
+        let key = new_key_in(&page);
         assert!(
             page.contains("Never acknowledged; 1 changes behind"),
             "{page}"

@@ -1,4 +1,4 @@
-use crate::helpers::{Engine, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Engine, TestApp, spawn_app};
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
     response
@@ -71,7 +71,7 @@ db_test!(
 
 db_test!(
     async fn hsts_is_sent_when_served_over_tls(engine: Engine) {
-        let app = spawn_app_with(engine, &[("PUBLIC_URL", "https://registry.example.org")]).await;
+        let app = crate::helpers::spawn_app_over_tls(engine).await;
         let response = app.get("/").await;
         assert!(header(&response, "strict-transport-security").starts_with("max-age="));
     }

@@ -54,7 +54,7 @@ db_test!(
 
 db_test!(
     async fn over_tls_the_cookie_is_secure_and_host_prefixed(engine: Engine) {
-        let app = spawn_app_with(engine, &[("PUBLIC_URL", "https://registry.example.org")]).await;
+        let app = crate::helpers::spawn_app_over_tls(engine).await;
         let response = app.post_form("/api/dismiss_notice", &[]).await;
         let cookie = session_cookie(&response);
         assert!(cookie.starts_with("__Host-session="), "{cookie}");

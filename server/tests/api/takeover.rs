@@ -54,16 +54,8 @@ async fn hits(app: &TestApp, bucket: &str) -> i64 {
 /// The attorney signed in on `app.client` turns two-step sign-in on from
 /// the page, with `password`; their authenticator app.
 async fn two_step_sign_in_on(app: &TestApp, email: &str, password: &str) -> Admin {
-    let page = body(app.get("/account/two-factor").await).await;
-    let phone = Admin::holding(email, totp_secret_in(&page));
-    let enabled = app
-        .post_form_from(
-            "/account/two-factor",
-            "/api/enable_two_factor",
-            &[("code", &phone.code_at(0)), ("current_password", password)],
-        )
-        .await;
-    assert_eq!(location(&enabled), "/account/two-factor/recovery-codes");
+    let phone = authenticator_from_page(app, email).await;
+    enable_two_step(app, &phone, password).await;
     phone
 }
 

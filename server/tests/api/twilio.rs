@@ -1,7 +1,11 @@
 //! The Twilio code sender against a fake of Twilio's API on loopback that
 //! checks each request the way Twilio documents it (basic auth with the
-//! account SID and auth token; form fields To, From and Body or Twiml) and
-//! answers the way it does, error bodies included.
+//! account SID and auth token; form fields To, From, StatusCallback, and
+//! Body or Url) and answers the way it does, error bodies included; and
+//! that calls back the way Twilio does: status callbacks, a call fetching
+//! its script (with `AnsweredBy` when machine detection was asked for) and
+//! following its `<Gather>`, each request signed with
+//! `X-Twilio-Signature`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,8 +17,8 @@ use axum::{Form, Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::helpers::journeys::prove_through_the_form;
 use crate::helpers::journeys::{PASSWORD, log_in, verified_account};
+use crate::helpers::journeys::{location, prove_through_the_form};
 use crate::helpers::{Engine, TestApp, eventually, form_error, spawn_app_with};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -55,6 +59,8 @@ struct Fake {
     requests: Arc<Mutex<Vec<Accepted>>>,
     /// How many of the next requests fail as Twilio does when it is down.
     outage: Arc<AtomicUsize>,
+    /// Resources made, for their SIDs.
+    made: Arc<AtomicUsize>,
 }
 
 async fn create(
@@ -100,10 +106,12 @@ async fn create(
     };
     let content = match resource.as_str() {
         "Messages.json" => field("Body"),
-        "Calls.json" => field("Twiml"),
+        "Calls.json" => field("Url"),
         _ => None,
     };
-    let (Some(to), Some(from), Some(_)) = (field("To"), field("From"), content) else {
+    let (Some(to), Some(from), Some(_), Some(_)) =
+        (field("To"), field("From"), content, field("StatusCallback"))
+    else {
         return (
             StatusCode::BAD_REQUEST,
             Json(
@@ -127,15 +135,17 @@ async fn create(
             ),
         );
     }
+    let made = fake.made.fetch_add(1, Ordering::SeqCst);
+    let sid = format!(
+        "{}{made:032x}",
+        if resource == "Calls.json" { "CA" } else { "SM" }
+    );
+    let mut form = form.clone();
+    form.push(("Sid".to_owned(), sid.clone()));
     fake.requests
         .lock()
         .expect("lock")
-        .push((resource.clone(), form.clone()));
-    let sid = if resource == "Calls.json" {
-        "CA0000"
-    } else {
-        "SM0000"
-    };
+        .push((resource.clone(), form));
     (
         StatusCode::CREATED,
         Json(json!({"sid": sid, "account_sid": SID, "to": to, "from": from, "status": "queued"})),
@@ -253,9 +263,370 @@ db_test!(
         assert!(form_error(&called).is_none());
         let (resource, form) = fake.last();
         assert_eq!(resource, "Calls.json");
-        let twiml = field(&form, "Twiml");
-        assert!(twiml.starts_with("<Response><Say>"), "{twiml}");
-        assert_eq!(twiml.matches("<Say>").count(), 2, "read twice: {twiml}");
+        assert!(
+            field(&form, "Url").starts_with(&app.url("/twilio/voice/")),
+            "the call fetches its script from the portal: {form:?}"
+        );
+        assert_eq!(field(&form, "Twiml"), "", "the code is not in the request");
+    }
+);
+
+/// Twilio calling back: a form POST to `url`, signed with `token` as
+/// Twilio signs (checked against Twilio's documented example in
+/// `infra::delivery`'s tests).
+async fn callback(url: &str, params: &[(&str, &str)], token: &str) -> reqwest::Response {
+    let params: Vec<(String, String)> = params
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    let signature = app::ssr::infra::delivery::twilio_signature(token, url, &params);
+    reqwest::Client::new()
+        .post(url)
+        .header("X-Twilio-Signature", signature)
+        .form(&params)
+        .send()
+        .await
+        .expect("callback sent")
+}
+
+/// How a call ends up, as the fake plays it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pickup {
+    /// A person answers and presses a key when asked.
+    PressesKey,
+    /// A person answers and presses nothing.
+    PressesNothing,
+    /// Machine detection says voicemail.
+    Voicemail,
+}
+
+/// Text in a TwiML document between `<Say>` tags, joined.
+fn said_in(twiml: &str) -> String {
+    twiml
+        .split("<Say>")
+        .skip(1)
+        .filter_map(|part| part.split("</Say>").next())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `action` of a TwiML document's `<Gather>`, unescaped.
+fn gather_action(twiml: &str) -> Option<String> {
+    let start = twiml.find("<Gather")?;
+    let action = twiml[start..]
+        .split("action=\"")
+        .nth(1)?
+        .split('"')
+        .next()?;
+    Some(action.replace("&amp;", "&"))
+}
+
+impl Fake {
+    /// Twilio reporting on the last message: `sent`, then `status` (with
+    /// `error`, Twilio's ErrorCode), each to its StatusCallback.
+    async fn report_message(&self, status: &str, error: Option<&str>) -> reqwest::Response {
+        let (resource, form) = self.last();
+        assert_eq!(resource, "Messages.json");
+        let url = field(&form, "StatusCallback");
+        let (sid, to) = (field(&form, "Sid"), field(&form, "To"));
+        let base = [
+            ("AccountSid", SID),
+            ("ApiVersion", "2010-04-01"),
+            ("From", FROM),
+            ("To", to.as_str()),
+            ("MessageSid", sid.as_str()),
+            ("SmsSid", sid.as_str()),
+        ];
+        let mut sent = base.to_vec();
+        sent.push(("MessageStatus", "sent"));
+        assert_eq!(callback(&url, &sent, TOKEN).await.status(), 204);
+        let mut last = base.to_vec();
+        last.push(("MessageStatus", status));
+        if let Some(error) = error {
+            last.push(("ErrorCode", error));
+        }
+        callback(&url, &last, TOKEN).await
+    }
+
+    /// Twilio placing the last call: it fetches the script when answered
+    /// (with `AnsweredBy` if machine detection was asked for), follows a
+    /// `<Gather>` when a key is pressed, then reports `completed`. Returns
+    /// what the call said, in order.
+    async fn place_call(&self, pickup: Pickup) -> Vec<String> {
+        let (resource, form) = self.last();
+        assert_eq!(resource, "Calls.json");
+        let (sid, to) = (field(&form, "Sid"), field(&form, "To"));
+        let base = [
+            ("AccountSid", SID),
+            ("ApiVersion", "2010-04-01"),
+            ("Direction", "outbound-api"),
+            ("From", FROM),
+            ("To", to.as_str()),
+            ("CallSid", sid.as_str()),
+        ];
+        let detection = field(&form, "MachineDetection") == "Enable";
+        let answered_by = match pickup {
+            Pickup::Voicemail => "machine_end_beep",
+            _ => "human",
+        };
+        let mut answered = base.to_vec();
+        answered.push(("CallStatus", "in-progress"));
+        if detection {
+            answered.push(("AnsweredBy", answered_by));
+        }
+        let mut heard = Vec::new();
+        let mut script = callback(&field(&form, "Url"), &answered, TOKEN).await;
+        for _ in 0..3 {
+            assert_eq!(script.status(), 200);
+            let twiml = script.text().await.expect("TwiML");
+            heard.push(said_in(&twiml));
+            let Some(action) = gather_action(&twiml).filter(|_| pickup == Pickup::PressesKey)
+            else {
+                break;
+            };
+            if heard.len() == 2 {
+                break; // the code was read; no repeat asked for
+            }
+            let mut pressed = answered.clone();
+            pressed.push(("Digits", "1"));
+            script = callback(&action, &pressed, TOKEN).await;
+        }
+        let mut completed = base.to_vec();
+        completed.push(("CallStatus", "completed"));
+        if detection {
+            completed.push(("AnsweredBy", answered_by));
+        }
+        let reported = callback(&field(&form, "StatusCallback"), &completed, TOKEN).await;
+        assert_eq!(reported.status(), 204);
+        heard
+    }
+}
+
+/// The registration's latest code: (delivery status, given back, sealed
+/// code held).
+async fn delivery_of(app: &TestApp, id: &str) -> (Option<String>, bool, bool) {
+    let (status, given_back, sealed): (Option<String>, Option<i64>, Option<String>) =
+        sqlx::query_as(
+            "SELECT delivery_status, given_back_at, sealed_code FROM number_codes \
+             WHERE registration_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id.parse::<i64>().expect("id"))
+        .fetch_one(app.database.pool())
+        .await
+        .expect("code row");
+    (status, given_back.is_some(), sealed.is_some())
+}
+
+async fn send_again(app: &TestApp, id: &str, channel: &str) -> reqwest::Response {
+    crate::helpers::journeys::let_resend(app).await;
+    app.post_form_from(
+        "/numbers",
+        "/api/send_number_code",
+        &[("registration", id), ("channel", channel)],
+    )
+    .await
+}
+
+async fn numbers_page(app: &TestApp) -> String {
+    app.get("/numbers").await.text().await.expect("page")
+}
+
+/// The registration's latest code was settled as `status`, given back or
+/// not, its sealed code forgotten, and the dashboard says `words`.
+async fn assert_settled(app: &TestApp, id: &str, status: &str, given_back: bool, words: &str) {
+    assert_eq!(
+        delivery_of(app, id).await,
+        (Some(status.to_owned()), given_back, false)
+    );
+    let page = numbers_page(app).await;
+    assert!(page.contains(words), "{words:?} in {page}");
+}
+
+db_test!(
+    async fn texts_report_their_delivery_and_a_failed_one_gives_its_send_back(engine: Engine) {
+        let (fake, base) = start_fake().await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
+
+        let (id, _) = add_and_send(&app, "(202) 456-1111", "sms").await;
+        let (_, form) = fake.last();
+        assert!(
+            field(&form, "StatusCallback").starts_with(&app.url("/twilio/status/")),
+            "{form:?}"
+        );
+        assert_eq!(delivery_of(&app, &id).await.0.as_deref(), Some("sent"));
+        assert!(
+            numbers_page(&app)
+                .await
+                .contains("waiting for the phone company to confirm")
+        );
+        assert_eq!(fake.report_message("delivered", None).await.status(), 204);
+        assert_settled(&app, &id, "delivered", false, "Delivered to this phone.").await;
+
+        // An office line by text: the carrier's 30006 says why, in words
+        // the attorney can act on, and the send is given back.
+        let (office, _) = add_and_send(&app, "416-363-1212", "sms").await;
+        let reported = fake.report_message("undelivered", Some("30006")).await;
+        assert_eq!(reported.status(), 204);
+        assert_settled(&app, &office, "undelivered", true, "This line cannot take text messages (a landline?). Ask for a voice call instead. It did not count against your limits.").await;
+        // A late `sent` does not undo the final word.
+        let (_, form) = fake.last();
+        let url = field(&form, "StatusCallback");
+        let sid = field(&form, "Sid");
+        let late = [("MessageSid", sid.as_str()), ("MessageStatus", "sent")];
+        assert_eq!(callback(&url, &late, TOKEN).await.status(), 204);
+        assert_eq!(
+            delivery_of(&app, &office).await.0.as_deref(),
+            Some("undelivered")
+        );
+
+        // Five failed sends in the hour are all given back: a sixth goes
+        // out (without the give-back, five sends per number an hour).
+        for _ in 0..4 {
+            assert_eq!(
+                location(&send_again(&app, &office, "sms").await),
+                format!("/numbers?sent={office}")
+            );
+            fake.report_message("undelivered", Some("30006")).await;
+        }
+        let sixth = send_again(&app, &office, "sms").await;
+        assert_eq!(
+            location(&sixth),
+            format!("/numbers?sent={office}"),
+            "{:?}",
+            form_error(&sixth)
+        );
+
+        // Callbacks that Twilio did not sign change nothing.
+        let (_, form) = fake.last();
+        let url = field(&form, "StatusCallback");
+        let sid = field(&form, "Sid");
+        let params = [
+            ("MessageSid", sid.as_str()),
+            ("MessageStatus", "undelivered"),
+        ];
+        let unsigned = reqwest::Client::new()
+            .post(&url)
+            .form(&params)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(unsigned.status(), 403);
+        assert_eq!(callback(&url, &params, "another-token").await.status(), 403);
+        let elsewhere = url.replace("/twilio/status/", "/twilio/status/x");
+        assert_eq!(
+            callback(&elsewhere, &params, TOKEN).await.status(),
+            404,
+            "signed, unknown token"
+        );
+        assert_eq!(delivery_of(&app, &office).await.0.as_deref(), Some("sent"));
+        // Another delivery's SID on this token is not taken.
+        let other = [("MessageSid", "SM999"), ("MessageStatus", "undelivered")];
+        assert_eq!(callback(&url, &other, TOKEN).await.status(), 404);
+        assert_eq!(delivery_of(&app, &office).await.0.as_deref(), Some("sent"));
+    }
+);
+
+db_test!(
+    async fn a_call_dials_the_extension_and_reads_the_code_only_after_a_key_press(engine: Engine) {
+        let (fake, base) = start_fake().await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
+        app.post_form_from(
+            "/numbers",
+            "/api/add_number",
+            &[
+                ("number", "(202) 456-1414 ext. 204"),
+                ("label", "office"),
+                ("extension", ""),
+            ],
+        )
+        .await;
+        let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM registrations")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("id");
+        let id = id.to_string();
+        let called = send_again(&app, &id, "voice").await;
+        assert_eq!(location(&called), format!("/numbers?sent={id}"));
+        let (_, form) = fake.last();
+        assert_eq!(field(&form, "SendDigits"), "wwww204", "{form:?}");
+        assert_eq!(
+            field(&form, "MachineDetection"),
+            "",
+            "an auto-attendant would be judged a machine"
+        );
+        assert!(
+            delivery_of(&app, &id).await.2,
+            "the code waits sealed for the call"
+        );
+
+        let heard = fake.place_call(Pickup::PressesKey).await;
+        assert_eq!(heard.len(), 2, "{heard:?}");
+        assert!(
+            !heard[0].chars().any(|c| c.is_ascii_digit()),
+            "nothing before the key: {heard:?}"
+        );
+        assert!(heard[0].contains("Press any key"), "{heard:?}");
+        let code: String = heard[1]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(6)
+            .collect();
+        assert!(heard[1].contains("Again"), "read twice: {heard:?}");
+        assert_settled(
+            &app,
+            &id,
+            "heard",
+            false,
+            "The call was answered and the code read out.",
+        )
+        .await;
+        prove_through_the_form(&app, &id, &code).await;
+    }
+);
+
+db_test!(
+    async fn voicemail_and_a_silent_answer_hear_no_code_and_give_the_send_back(engine: Engine) {
+        let (fake, base) = start_fake().await;
+        let app = signed_in_with_twilio(engine, &base, TOKEN).await;
+        let (id, _) = add_and_send(&app, "(202) 456-1111", "voice").await;
+        let (_, form) = fake.last();
+        assert_eq!(field(&form, "MachineDetection"), "Enable");
+        assert_eq!(field(&form, "SendDigits"), "");
+        let voice_url = field(&form, "Url");
+
+        let heard = fake.place_call(Pickup::Voicemail).await;
+        assert_eq!(heard, vec![String::new()], "a machine hears nothing");
+        assert_settled(
+            &app,
+            &id,
+            "voicemail",
+            true,
+            "Voicemail answered, so the code was not read out.",
+        )
+        .await;
+        // The script no longer has a code to give, even to a signed request.
+        let code_url = format!("{voice_url}/code");
+        let late = callback(&code_url, &[("Digits", "1")], TOKEN).await;
+        let twiml = late.text().await.expect("TwiML");
+        assert!(twiml.contains("can no longer be used"), "{twiml}");
+
+        assert_eq!(
+            location(&send_again(&app, &id, "voice").await),
+            format!("/numbers?sent={id}")
+        );
+        let heard = fake.place_call(Pickup::PressesNothing).await;
+        assert_eq!(heard.len(), 1);
+        assert_settled(&app, &id, "not_heard", true, "no key was pressed").await;
+
+        // Unsigned script requests get nothing.
+        let (_, form) = fake.last();
+        let unsigned = reqwest::Client::new()
+            .post(format!("{}/code", field(&form, "Url")))
+            .form(&[("Digits", "1")])
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(unsigned.status(), 403);
     }
 );
 

@@ -13,6 +13,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
+use crate::ssr::infra::sealing::{Keyring, Rotation, SealError};
 use crate::ssr::infra::secrets;
 
 const ISSUER: &str = "Counsel Registry";
@@ -29,6 +30,8 @@ pub enum TwoFactorError {
     AlreadyEnrolled,
     #[error("cannot draw the QR code: {0}")]
     Qr(String),
+    #[error("the stored secret of account {user_id} cannot be read: {error}")]
+    Sealed { user_id: i64, error: SealError },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -97,11 +100,18 @@ fn now_secs() -> u64 {
     u64::try_from(now_millis() / 1000).unwrap_or(0)
 }
 
+/// What a TOTP secret is sealed for: its column and account, so a sealed
+/// secret copied to another account's row does not open there.
+fn purpose(user_id: i64) -> String {
+    format!("users.totp_secret:{user_id}")
+}
+
 /// Turns the second factor on with `secret` once `code` proves the app
 /// holds it, and returns ten fresh recovery codes to show once. `None`
-/// when the code is wrong.
+/// when the code is wrong. The secret is stored sealed under `keyring`.
 pub async fn enrol(
     pool: &AnyPool,
+    keyring: &Keyring,
     user_id: i64,
     secret: &str,
     code: &str,
@@ -113,7 +123,7 @@ pub async fn enrol(
     let updated = sqlx::query(
         "UPDATE users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3 AND totp_secret IS NULL",
     )
-    .bind(secret)
+    .bind(keyring.seal(&purpose(user_id), secret))
     .bind(step)
     .bind(user_id)
     .execute(&mut *transaction)
@@ -157,15 +167,24 @@ pub async fn disable(pool: &AnyPool, user_id: i64) -> Result<(), TwoFactorError>
 /// code of a step later than the last one accepted, or an unused recovery
 /// code. Either is used up by this call. The conditional updates let only
 /// one of two racing requests with the same code succeed.
-pub async fn check(pool: &AnyPool, user_id: i64, code: &str) -> Result<bool, TwoFactorError> {
-    let secret: Option<String> = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+pub async fn check(
+    pool: &AnyPool,
+    keyring: &Keyring,
+    user_id: i64,
+    code: &str,
+) -> Result<bool, TwoFactorError> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(pool)
         .await?
         .flatten();
-    let Some(secret) = secret else {
+    let Some(stored) = stored else {
         return Ok(false);
     };
+    let secret = keyring
+        .open(&purpose(user_id), &stored)
+        .map_err(|error| TwoFactorError::Sealed { user_id, error })?
+        .plaintext;
     if let Some(step) = matching_step(&secret, code, now_secs())? {
         let accepted = sqlx::query(
             "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
@@ -186,6 +205,42 @@ pub async fn check(pool: &AnyPool, user_id: i64, code: &str) -> Result<bool, Two
     .execute(pool)
     .await?;
     Ok(used.rows_affected() == 1)
+}
+
+/// Reseals every stored TOTP secret not under the current key (older key,
+/// or clear from before sealing). Each row is rewritten only if it still
+/// holds what was read, so a secret changed meanwhile is left alone and
+/// counted on the next run. In the caller's transaction, so a rotation
+/// counts whole or not at all.
+///
+/// Errors: a secret that does not open (its key is no longer configured,
+/// or it was edited) stops the rotation, naming the account.
+pub async fn reseal_all(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    keyring: &Keyring,
+) -> Result<Rotation, TwoFactorError> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")
+            .fetch_all(&mut **transaction)
+            .await?;
+    let (moved, current) = keyring
+        .reseal_rows(rows, purpose)
+        .map_err(|(user_id, error)| TwoFactorError::Sealed { user_id, error })?;
+    let mut rotation = Rotation {
+        resealed: 0,
+        current,
+    };
+    for (user_id, resealed, stored) in moved {
+        rotation.resealed +=
+            sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2 AND totp_secret = $3")
+                .bind(resealed)
+                .bind(user_id)
+                .bind(stored)
+                .execute(&mut **transaction)
+                .await?
+                .rows_affected();
+    }
+    Ok(rotation)
 }
 
 /// How many recovery codes the account has left.

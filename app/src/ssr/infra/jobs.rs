@@ -38,6 +38,11 @@ pub struct JobContext {
     pub code_sender: CodeSender,
     /// The key one-time codes are stored under.
     pub code_key: crate::ssr::infra::secrets::CodeKey,
+    /// The keys stored secrets (webhook signing secrets) are sealed under.
+    pub keyring: crate::ssr::infra::sealing::Keyring,
+    /// The portal's public origin, without a trailing slash: the base of
+    /// the callback URLs a code delivery gives Twilio.
+    pub base_url: String,
     /// For calls out to providers' endpoints (webhooks):
     /// [`crate::ssr::infra::outbound::client`], public addresses only, short
     /// timeouts, no redirects.

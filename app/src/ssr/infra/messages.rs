@@ -309,16 +309,48 @@ pub fn code_voice_text(code: &str) -> String {
     format!("Your Counsel Registry code is {spoken}. Again: {spoken}.")
 }
 
-/// The voice call's script as TwiML (Twilio's XML for calls,
-/// <https://www.twilio.com/docs/voice/twiml>): the code read twice with a
-/// pause. The code is digits only, so nothing needs XML escaping.
-pub fn code_twiml(code: &str) -> String {
+/// `&`, `<`, `>` and `"` escaped, for a URL in a TwiML attribute.
+fn xml_attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A call's script when it is answered (TwiML, Twilio's XML for calls,
+/// <https://www.twilio.com/docs/voice/twiml>): nothing secret is said
+/// until a key is pressed (`<Gather>`), so voicemail, which presses none,
+/// never records the code. The key press is posted to `action`.
+pub fn call_greeting_twiml(action: &str) -> String {
+    format!(
+        "<Response><Gather numDigits=\"1\" timeout=\"10\" action=\"{action}\" method=\"POST\">\
+         <Say>This is Counsel Registry, calling with the code for the phone number you are \
+         adding. Press any key to hear it.</Say></Gather>\
+         <Say>No key was pressed, so the code was not read. Goodbye.</Say></Response>",
+        action = xml_attribute(action)
+    )
+}
+
+/// The code read twice with a pause, then a repeat offered: a key press
+/// posts to `action` again. The code is digits only.
+pub fn call_code_twiml(code: &str, action: &str) -> String {
     let spoken = spoken(code);
     format!(
         "<Response><Say>Your Counsel Registry code is: {spoken}.</Say><Pause length=\"1\"/>\
-         <Say>Again: {spoken}.</Say></Response>"
+         <Say>Again: {spoken}.</Say>\
+         <Gather numDigits=\"1\" timeout=\"5\" action=\"{action}\" method=\"POST\">\
+         <Say>To hear it again, press any key.</Say></Gather><Say>Goodbye.</Say></Response>",
+        action = xml_attribute(action)
     )
 }
+
+/// Answered by a machine: hang up without a word.
+pub const CALL_HANGUP_TWIML: &str = "<Response><Hangup/></Response>";
+
+/// The code of this call can no longer be used (it expired, was used, or
+/// a newer one was asked for).
+pub const CALL_CODE_GONE_TWIML: &str = "<Response><Say>This code can no longer be used. \
+     Ask the portal for a new one. Goodbye.</Say></Response>";
 
 #[cfg(test)]
 mod tests {
@@ -538,10 +570,14 @@ mod tests {
             code_voice_text("123"),
             "Your Counsel Registry code is 1, 2, 3. Again: 1, 2, 3."
         );
-        assert_eq!(
-            code_twiml("12"),
+        let twiml = call_code_twiml("12", "https://r.example/twilio/voice/t/code?a=1&b=2");
+        assert!(twiml.starts_with(
             "<Response><Say>Your Counsel Registry code is: 1, 2.</Say><Pause length=\"1\"/>\
-             <Say>Again: 1, 2.</Say></Response>"
-        );
+             <Say>Again: 1, 2.</Say><Gather"
+        ));
+        assert!(twiml.contains("action=\"https://r.example/twilio/voice/t/code?a=1&amp;b=2\""));
+        let greeting = call_greeting_twiml("https://r.example/twilio/voice/t/code");
+        assert!(!greeting.contains("1, 2"), "no code before the key press");
+        assert!(greeting.contains("<Gather numDigits=\"1\""));
     }
 }

@@ -13,5 +13,6 @@ pub mod mail_queue;
 pub mod messages;
 pub mod outbound;
 pub mod rate_limit;
+pub mod sealing;
 pub mod secrets;
 pub mod session;

@@ -15,16 +15,17 @@ use rand::rngs::OsRng;
 use sqlx::AnyPool;
 
 use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
-use crate::domain::{EmailAddress, RegistrationStatus, Role, Standing};
+use crate::domain::{DeliveryStatus, EmailAddress, RegistrationStatus, Role, Standing};
 use crate::error::AppError;
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
-use crate::ssr::infra::delivery::{Channel, CodeSender, Refusal, SendError};
+use crate::ssr::infra::delivery::{Channel, CodeSender, Dispatch, Refusal, SendError};
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::infra::mail_queue;
 use crate::ssr::infra::messages;
 use crate::ssr::infra::rate_limit;
+use crate::ssr::infra::sealing::Keyring;
 use crate::ssr::infra::secrets::CodeKey;
 use crate::ssr::registry::{self, Change, RegistryWrite};
 
@@ -137,21 +138,14 @@ pub async fn add_number(
 /// worker ([`NumberError::SendQueued`]), never dropped.
 pub async fn send_code(
     pool: &AnyPool,
-    sender: &CodeSender,
-    key: &CodeKey,
+    outgoing: Outgoing<'_>,
     user_id: i64,
     registration_id: i64,
     channel: Channel,
 ) -> Result<(), NumberError> {
     let code = new_code();
-    let (code_id, e164) = reserve_code(pool, key, user_id, registration_id, channel, &code).await?;
-    let sent = send(sender, &e164, channel, &code).await;
-    if sent.is_err() {
-        sqlx::query("DELETE FROM number_codes WHERE id = $1")
-            .bind(code_id)
-            .execute(pool)
-            .await?;
-    }
+    let reserved = reserve_code(pool, outgoing, user_id, registration_id, channel, &code).await?;
+    let sent = send_reserved(pool, outgoing, &reserved, channel, &code).await;
     let key = SendCodeJob::key(registration_id);
     match sent {
         Ok(()) => {
@@ -226,15 +220,15 @@ async fn alert_site_admins(pool: &AnyPool, error: &SendError) -> Result<(), sqlx
 /// [`send_code`]. Returns the code's row and the number to send it to.
 async fn reserve_code(
     pool: &AnyPool,
-    key: &CodeKey,
+    outgoing: Outgoing<'_>,
     user_id: i64,
     registration_id: i64,
     channel: Channel,
     code: &str,
-) -> Result<(i64, String), NumberError> {
+) -> Result<Reserved, NumberError> {
     let mut transaction = db::begin_write(pool).await?;
-    let e164: String = sqlx::query_scalar(
-        "SELECT e164 FROM registrations \
+    let (e164, extension): (String, Option<String>) = sqlx::query_as(
+        "SELECT e164, extension FROM registrations \
          WHERE id = $1 AND user_id = $2 AND status NOT IN ('removed', 'revoked')",
     )
     .bind(registration_id)
@@ -257,17 +251,21 @@ async fn reserve_code(
     {
         return Err(NumberError::TooSoon { waited_ms });
     }
-    let to_number: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM number_codes WHERE e164 = $1 AND created_at > $2")
-            .bind(&e164)
-            .bind(now - 60 * 60 * 1000)
-            .fetch_one(&mut *transaction)
-            .await?;
+    // A delivery the carrier reported failed gave its send back.
+    let to_number: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM number_codes \
+         WHERE e164 = $1 AND created_at > $2 AND given_back_at IS NULL",
+    )
+    .bind(&e164)
+    .bind(now - 60 * 60 * 1000)
+    .fetch_one(&mut *transaction)
+    .await?;
     if to_number >= SENDS_PER_NUMBER_PER_HOUR {
         return Err(NumberError::TooManySendsForNumber);
     }
     let for_attorney: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM number_codes WHERE user_id = $1 AND created_at > $2",
+        "SELECT COUNT(*) FROM number_codes \
+         WHERE user_id = $1 AND created_at > $2 AND given_back_at IS NULL",
     )
     .bind(user_id)
     .bind(now - 24 * 60 * 60 * 1000)
@@ -278,7 +276,7 @@ async fn reserve_code(
     }
     let code_id = insert_code(
         &mut *transaction,
-        key,
+        outgoing,
         user_id,
         registration_id,
         &e164,
@@ -287,7 +285,11 @@ async fn reserve_code(
     )
     .await?;
     transaction.commit().await?;
-    Ok((code_id, e164))
+    Ok(Reserved {
+        code_id,
+        e164,
+        extension,
+    })
 }
 
 /// A code delivery to try again, queued when a send failed in a way
@@ -317,14 +319,13 @@ impl Job for SendCodeJob {
     }
 
     async fn run(self, context: &JobContext) -> Result<(), JobFailure> {
-        match deliver_queued_code(
-            context.database.pool(),
-            &context.code_sender,
-            &context.code_key,
-            &self,
-        )
-        .await
-        {
+        let outgoing = Outgoing {
+            sender: &context.code_sender,
+            key: &context.code_key,
+            keyring: &context.keyring,
+            base_url: &context.base_url,
+        };
+        match deliver_queued_code(context.database.pool(), outgoing, &self).await {
             // Removed or revoked meanwhile: nothing left to deliver.
             Ok(()) | Err(NumberError::NotFound) => Ok(()),
             Err(NumberError::Send { error, .. }) if error.is_transient() => {
@@ -349,31 +350,37 @@ impl Job for SendCodeJob {
 /// the attorney asked; the registration must still be theirs and live.
 pub async fn deliver_queued_code(
     pool: &AnyPool,
-    sender: &CodeSender,
-    key: &CodeKey,
+    outgoing: Outgoing<'_>,
     job: &SendCodeJob,
 ) -> Result<(), NumberError> {
-    let e164 = live_registration(pool, job.user_id, job.registration_id).await?;
-    deliver(
-        pool,
-        sender,
-        key,
-        job.user_id,
-        job.registration_id,
-        &e164,
-        job.channel,
-    )
-    .await
+    let (e164, extension) = live_registration(pool, job.user_id, job.registration_id).await?;
+    let code = new_code();
+    let reserved = Reserved {
+        code_id: insert_code(
+            pool,
+            outgoing,
+            job.user_id,
+            job.registration_id,
+            &e164,
+            job.channel,
+            &code,
+        )
+        .await?,
+        e164,
+        extension,
+    };
+    send_reserved(pool, outgoing, &reserved, job.channel, &code).await
 }
 
-/// The number of the attorney's registration, unless removed or revoked.
+/// The number and extension of the attorney's registration, unless
+/// removed or revoked.
 async fn live_registration(
     pool: &AnyPool,
     user_id: i64,
     registration_id: i64,
-) -> Result<String, NumberError> {
-    sqlx::query_scalar(
-        "SELECT e164 FROM registrations \
+) -> Result<(String, Option<String>), NumberError> {
+    sqlx::query_as(
+        "SELECT e164, extension FROM registrations \
          WHERE id = $1 AND user_id = $2 AND status NOT IN ('removed', 'revoked')",
     )
     .bind(registration_id)
@@ -388,11 +395,46 @@ fn new_code() -> String {
     format!("{:06}", OsRng.gen_range(0..1_000_000u32))
 }
 
+/// What sending a code needs from the server: the sender, the key codes
+/// are stored under, the keys a call's code is sealed under while the
+/// call waits to read it, and the portal's public origin (the base of
+/// Twilio's callback URLs).
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub sender: &'a CodeSender,
+    pub key: &'a CodeKey,
+    pub keyring: &'a Keyring,
+    pub base_url: &'a str,
+}
+
+/// A code's row, written before it is sent, and where it goes.
+struct Reserved {
+    code_id: i64,
+    e164: String,
+    extension: Option<String>,
+}
+
+/// What a call's code is sealed for: its row.
+fn sealed_code_purpose(code_id: i64) -> String {
+    format!("number_codes.sealed_code:{code_id}")
+}
+
+/// 24 random bytes, URL-safe: the last segment of a delivery's callback
+/// paths, so a callback names its code without an id one could guess.
+fn new_delivery_token() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 24];
+    OsRng.fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// Stores a code's tag (never the code), valid [`CODE_VALIDITY_MS`] from
-/// now. Returns its id.
+/// now, with a fresh delivery token. A voice code is also kept sealed
+/// under the server's keys ([`crate::ssr::infra::sealing`]) for the call's
+/// script to read once a key is pressed. Returns its id.
 async fn insert_code<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    key: &CodeKey,
+    outgoing: Outgoing<'_>,
     user_id: i64,
     registration_id: i64,
     e164: &str,
@@ -400,52 +442,351 @@ async fn insert_code<'e>(
     code: &str,
 ) -> Result<i64, sqlx::Error> {
     let now = now_millis();
-    sqlx::query_scalar(
+    let code_id: i64 = sqlx::query_scalar(
         "INSERT INTO number_codes (registration_id, user_id, e164, channel, code_hash, \
-         expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+         expires_at, created_at, delivery_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING id",
     )
     .bind(registration_id)
     .bind(user_id)
     .bind(e164)
     .bind(channel.as_str())
-    .bind(key.tag(registration_id, code))
+    .bind(outgoing.key.tag(registration_id, code))
     .bind(now + CODE_VALIDITY_MS)
     .bind(now)
+    .bind(new_delivery_token())
     .fetch_one(executor)
-    .await
+    .await?;
+    Ok(code_id)
 }
 
-/// Hands `code` to the sender for `e164`.
-async fn send(
-    sender: &CodeSender,
-    e164: &str,
+/// Hands the reserved code to the sender, then records what it said: the
+/// SID and `sent` (a voice call's code sealed for its script), or, when
+/// the send failed, deletes the row so it costs no quota.
+async fn send_reserved(
+    pool: &AnyPool,
+    outgoing: Outgoing<'_>,
+    reserved: &Reserved,
     channel: Channel,
     code: &str,
 ) -> Result<(), NumberError> {
     // Parsed when it was stored; one that no longer parses is a bug to
     // report, not to skip.
-    let phone = PhoneNumber::parse(e164).map_err(|_| NumberError::NotFound)?;
-    sender
-        .send(&phone, channel, code)
-        .await
-        .map_err(|error| NumberError::Send { error, channel })
+    let phone = PhoneNumber::parse(&reserved.e164).map_err(|_| NumberError::NotFound)?;
+    let extension = reserved
+        .extension
+        .as_deref()
+        .map(Extension::parse)
+        .transpose()
+        .ok()
+        .flatten()
+        .flatten();
+    let token: String = sqlx::query_scalar("SELECT delivery_token FROM number_codes WHERE id = $1")
+        .bind(reserved.code_id)
+        .fetch_one(pool)
+        .await?;
+    // Sealed before the call starts: Twilio may fetch the script as soon
+    // as it is answered, before the send's answer is back here.
+    if channel == Channel::Voice && outgoing.sender.twilio().is_some() {
+        sqlx::query("UPDATE number_codes SET sealed_code = $1 WHERE id = $2")
+            .bind(
+                outgoing
+                    .keyring
+                    .seal(&sealed_code_purpose(reserved.code_id), code),
+            )
+            .bind(reserved.code_id)
+            .execute(pool)
+            .await?;
+    }
+    let dispatch = Dispatch {
+        base_url: outgoing.base_url,
+        token: &token,
+        extension: extension.as_ref(),
+    };
+    match outgoing.sender.send(&phone, channel, code, dispatch).await {
+        Ok(sid) => {
+            if let Some(sid) = sid {
+                sqlx::query(
+                    "UPDATE number_codes SET delivery_sid = $1, \
+                     delivery_status = COALESCE(delivery_status, 'sent'), \
+                     delivery_updated_at = $2 WHERE id = $3",
+                )
+                .bind(sid)
+                .bind(now_millis())
+                .bind(reserved.code_id)
+                .execute(pool)
+                .await?;
+            }
+            Ok(())
+        }
+        Err(error) => {
+            sqlx::query("DELETE FROM number_codes WHERE id = $1")
+                .bind(reserved.code_id)
+                .execute(pool)
+                .await?;
+            Err(NumberError::Send { error, channel })
+        }
+    }
 }
 
-/// Makes a code, sends it, and stores its tag once it has gone out (the
-/// worker's retry: the limits were counted when the attorney asked).
-async fn deliver(
-    pool: &AnyPool,
-    sender: &CodeSender,
-    key: &CodeKey,
-    user_id: i64,
+/// What one of Twilio's status callbacks says about a delivery: its
+/// `MessageStatus` or `CallStatus`, read into ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierStatus {
+    /// Not the last word (queued, sending, sent, ringing, in-progress…).
+    Pending,
+    /// The last word.
+    Final(DeliveryStatus),
+    /// A call ended; whether the code was heard is known here, not by
+    /// Twilio.
+    CallCompleted,
+}
+
+impl CarrierStatus {
+    /// Twilio's words for messages
+    /// (<https://www.twilio.com/docs/messaging/api/message-resource#message-status-values>)
+    /// and calls
+    /// (<https://www.twilio.com/docs/voice/api/call-resource#call-status-values>).
+    /// An unknown word is pending: a later callback may settle it.
+    pub fn from_twilio(word: &str) -> Self {
+        use DeliveryStatus::*;
+        match word {
+            "delivered" | "read" => CarrierStatus::Final(Delivered),
+            "undelivered" => CarrierStatus::Final(Undelivered),
+            "failed" => CarrierStatus::Final(Failed),
+            "canceled" => CarrierStatus::Final(Canceled),
+            "busy" => CarrierStatus::Final(Busy),
+            "no-answer" => CarrierStatus::Final(NoAnswer),
+            "completed" => CarrierStatus::CallCompleted,
+            _ => CarrierStatus::Pending,
+        }
+    }
+}
+
+/// A delivery's row, found by the token in its callback path.
+#[derive(Debug, sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
     registration_id: i64,
-    e164: &str,
-    channel: Channel,
-) -> Result<(), NumberError> {
-    let code = new_code();
-    send(sender, e164, channel, &code).await?;
-    insert_code(pool, key, user_id, registration_id, e164, channel, &code).await?;
+    delivery_sid: Option<String>,
+    sealed_code: Option<String>,
+    used_at: Option<i64>,
+    expires_at: i64,
+}
+
+async fn delivery_by_token(
+    pool: &AnyPool,
+    token: &str,
+) -> Result<Option<DeliveryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, registration_id, delivery_sid, sealed_code, used_at, expires_at \
+         FROM number_codes WHERE delivery_token = $1",
+    )
+    .bind(token)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Sets a delivery's final word, unless it has one already (the first
+/// final word wins: a call's `completed` after the code was heard keeps
+/// `heard`); a status that means the code did not arrive gives the send
+/// back to the limits. A final word also forgets a call's sealed code.
+async fn settle(
+    pool: &AnyPool,
+    code_id: i64,
+    status: DeliveryStatus,
+    error: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let now = now_millis();
+    sqlx::query(
+        "UPDATE number_codes SET delivery_status = $1, delivery_error = $2, \
+         delivery_updated_at = $3, sealed_code = NULL, \
+         given_back_at = CASE WHEN $4 = 1 THEN $3 ELSE given_back_at END \
+         WHERE id = $5 AND (delivery_status IS NULL OR delivery_status = 'sent')",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(now)
+    .bind(i64::from(status.gives_back()))
+    .bind(code_id)
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+/// Records a status callback for the delivery behind `token`: `sid` is
+/// Twilio's `MessageSid` or `CallSid` (it must be the one the send was
+/// given, once known), `error` its `ErrorCode`. Returns whether the
+/// delivery was found. The caller has checked Twilio's signature.
+pub async fn record_carrier_status(
+    pool: &AnyPool,
+    token: &str,
+    sid: &str,
+    status: CarrierStatus,
+    error: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let Some(row) = delivery_by_token(pool, token).await? else {
+        return Ok(false);
+    };
+    if row
+        .delivery_sid
+        .as_deref()
+        .is_some_and(|known| known != sid)
+    {
+        return Ok(false);
+    }
+    match status {
+        CarrierStatus::Pending => {}
+        CarrierStatus::Final(status) => settle(pool, row.id, status, error).await?,
+        CarrierStatus::CallCompleted => {
+            settle(pool, row.id, DeliveryStatus::NotHeard, None).await?;
+            // A call that ended after its code was heard still forgets it.
+            sqlx::query("UPDATE number_codes SET sealed_code = NULL WHERE id = $1")
+                .bind(row.id)
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(true)
+}
+
+/// What a call's script says next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallStep {
+    /// A machine answered: hang up without a word.
+    HangUp,
+    /// Ask for a key press before reading anything.
+    Greet,
+    /// Read this code.
+    ReadCode(String),
+    /// The code can no longer be used (expired, used, overtaken by a newer
+    /// one, or unknown).
+    Gone,
+}
+
+/// The call behind `token` was answered; `answered_by` is Twilio's
+/// answering-machine verdict when detection ran (`human`, `unknown`,
+/// `machine_start`, `machine_end_beep`, `machine_end_silence`,
+/// `machine_end_other`, `fax`;
+/// <https://www.twilio.com/docs/voice/answering-machine-detection>).
+/// A machine or fax settles the delivery as `voicemail`.
+pub async fn call_answered(
+    pool: &AnyPool,
+    token: &str,
+    answered_by: Option<&str>,
+) -> Result<CallStep, sqlx::Error> {
+    let Some(row) = delivery_by_token(pool, token).await? else {
+        return Ok(CallStep::Gone);
+    };
+    if answered_by.is_some_and(|verdict| verdict.starts_with("machine") || verdict == "fax") {
+        settle(pool, row.id, DeliveryStatus::Voicemail, None).await?;
+        return Ok(CallStep::HangUp);
+    }
+    Ok(CallStep::Greet)
+}
+
+/// A key was pressed on the call behind `token`: its code, opened from
+/// its seal, if it can still be used; the delivery is then `heard`.
+pub async fn code_for_call(
+    pool: &AnyPool,
+    keyring: &Keyring,
+    token: &str,
+) -> Result<CallStep, sqlx::Error> {
+    let Some(row) = delivery_by_token(pool, token).await? else {
+        return Ok(CallStep::Gone);
+    };
+    let newer: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM number_codes WHERE registration_id = $1 AND id > $2",
+    )
+    .bind(row.registration_id)
+    .bind(row.id)
+    .fetch_one(pool)
+    .await?;
+    let usable = row.used_at.is_none() && row.expires_at > now_millis() && newer == 0;
+    let Some(sealed) = row.sealed_code.filter(|_| usable) else {
+        return Ok(CallStep::Gone);
+    };
+    match keyring.open(&sealed_code_purpose(row.id), &sealed) {
+        Ok(opened) => {
+            settle(pool, row.id, DeliveryStatus::Heard, None).await?;
+            // Heard, and perhaps asked for again: the seal stays until the
+            // call ends or the code expires.
+            Ok(CallStep::ReadCode(opened.plaintext))
+        }
+        Err(error) => {
+            tracing::error!(code_id = row.id, %error, "a call's sealed code does not open");
+            Ok(CallStep::Gone)
+        }
+    }
+}
+
+/// Forgets the sealed codes of calls whose codes expired without the
+/// call's end being reported (the housekeeping task). Returns how many.
+pub async fn forget_expired_call_codes(pool: &AnyPool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE number_codes SET sealed_code = NULL \
+         WHERE sealed_code IS NOT NULL AND expires_at < $1",
+    )
+    .bind(now_millis())
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// The latest code's delivery as the carrier reported it, for the
+/// dashboard: its channel, status and Twilio error code.
+pub async fn latest_delivery(
+    pool: &AnyPool,
+    registration_id: i64,
+) -> Result<Option<(Channel, DeliveryStatus, Option<i64>)>, sqlx::Error> {
+    let row: Option<(Channel, Option<DeliveryStatus>, Option<i64>)> = sqlx::query_as(
+        "SELECT channel, delivery_status, delivery_error FROM number_codes \
+         WHERE registration_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(registration_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(channel, status, error)| status.map(|status| (channel, status, error))))
+}
+
+/// What the dashboard says about a delivery, in words an attorney can act
+/// on. Twilio's error codes: 30003 unreachable, 30005 unknown or inactive
+/// number, 30006 a landline or a line that cannot take texts, 30007
+/// filtered by the carrier (<https://www.twilio.com/docs/api/errors>).
+pub fn delivery_words(channel: Channel, status: DeliveryStatus, error: Option<i64>) -> String {
+    use DeliveryStatus::*;
+    let given_back = " It did not count against your limits.";
+    let words = match (channel, status, error) {
+        (_, Sent, _) => return "Sent; waiting for the phone company to confirm.".to_owned(),
+        (_, Delivered, _) => return "Delivered to this phone.".to_owned(),
+        (_, Heard, _) => return "The call was answered and the code read out.".to_owned(),
+        (Channel::Sms, Undelivered | Failed, Some(30006)) => {
+            "This line cannot take text messages (a landline?). Ask for a voice call instead."
+        }
+        (Channel::Sms, Undelivered | Failed, Some(30007)) => {
+            "The phone company filtered the text message. Ask for a voice call instead."
+        }
+        (Channel::Sms, Undelivered | Failed, Some(30003 | 30005)) => {
+            "The phone company could not reach this number: it may be switched off or out of \
+             service. Check the number, or try again later."
+        }
+        (Channel::Sms, _, _) => {
+            "The text message was not delivered. Try again, or ask for a voice call."
+        }
+        (Channel::Voice, NoAnswer, _) => {
+            "Nobody answered the call. Ask again when you can pick up."
+        }
+        (Channel::Voice, Busy, _) => "The line was busy. Ask again in a moment.",
+        (Channel::Voice, Voicemail, _) => {
+            "Voicemail answered, so the code was not read out. Ask again when you can pick up."
+        }
+        (Channel::Voice, NotHeard, _) => {
+            "The call was answered but no key was pressed, so the code was not read out. Ask \
+             again, and press a key when the call asks."
+        }
+        (Channel::Voice, _, _) => "The call could not be placed. Try again later.",
+    };
+    format!("{words}{given_back}")
 }
 
 /// Whether a proven registration counts now.
@@ -923,5 +1264,53 @@ impl From<NumberError> for AppError {
             }
             other => AppError::unexpected(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twilios_status_words_read_into_ours() {
+        use DeliveryStatus::*;
+        for (word, expected) in [
+            ("queued", CarrierStatus::Pending),
+            ("sending", CarrierStatus::Pending),
+            ("sent", CarrierStatus::Pending),
+            ("ringing", CarrierStatus::Pending),
+            ("in-progress", CarrierStatus::Pending),
+            ("delivered", CarrierStatus::Final(Delivered)),
+            ("undelivered", CarrierStatus::Final(Undelivered)),
+            ("failed", CarrierStatus::Final(Failed)),
+            ("busy", CarrierStatus::Final(Busy)),
+            ("no-answer", CarrierStatus::Final(NoAnswer)),
+            ("canceled", CarrierStatus::Final(Canceled)),
+            ("completed", CarrierStatus::CallCompleted),
+            ("something-new", CarrierStatus::Pending),
+        ] {
+            assert_eq!(CarrierStatus::from_twilio(word), expected, "{word}");
+        }
+    }
+
+    #[test]
+    fn only_what_did_not_arrive_gives_its_send_back() {
+        for status in DeliveryStatus::ALL {
+            let arrived = matches!(
+                status,
+                DeliveryStatus::Sent | DeliveryStatus::Delivered | DeliveryStatus::Heard
+            );
+            assert_eq!(status.gives_back(), !arrived, "{status:?}");
+            let words = delivery_words(Channel::Voice, *status, None);
+            assert_eq!(
+                words.contains("did not count"),
+                status.gives_back(),
+                "{words}"
+            );
+        }
+        assert!(
+            delivery_words(Channel::Sms, DeliveryStatus::Undelivered, Some(30007))
+                .contains("filtered")
+        );
     }
 }

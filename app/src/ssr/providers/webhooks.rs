@@ -16,6 +16,7 @@ use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
 use crate::ssr::infra::jobs::{self, Job, JobContext, JobFailure};
 use crate::ssr::infra::outbound::{self, OutboundPolicy};
+use crate::ssr::infra::sealing::{Keyring, Rotation};
 use crate::ssr::registry;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,11 @@ pub enum WebhookError {
         /// Why, as a predicate of "it": "is in 10.0.0.0/8, private (RFC
         /// 1918)", "resolves to …, which is in …".
         why: String,
+    },
+    #[error("the signing secret of provider {provider_id} cannot be read: {error}")]
+    Sealed {
+        provider_id: i64,
+        error: crate::ssr::infra::sealing::SealError,
     },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -136,10 +142,19 @@ fn refused_resolution(
     })
 }
 
+/// What an endpoint's signing secret is sealed for: its column and
+/// provider, so a sealed secret moved to another provider's row does not
+/// open there.
+fn purpose(provider_id: i64) -> String {
+    format!("webhook_endpoints.secret:{provider_id}")
+}
+
 /// Registers (or replaces) the provider's endpoint with a fresh secret,
-/// enabled; returns the secret (`whsec_…`), shown once.
+/// enabled; returns the secret (`whsec_…`), shown once and stored sealed
+/// under `keyring`.
 pub async fn register(
     pool: &AnyPool,
+    keyring: &Keyring,
     provider_id: i64,
     url: &url::Url,
 ) -> Result<String, WebhookError> {
@@ -159,7 +174,7 @@ pub async fn register(
     )
     .bind(provider_id)
     .bind(url.as_str())
-    .bind(&secret)
+    .bind(keyring.seal(&purpose(provider_id), &secret))
     .bind(now_millis())
     .bind(head)
     .execute(pool)
@@ -197,6 +212,7 @@ impl Job for WebhookJob {
             context.database.pool(),
             &context.http,
             context.outbound,
+            &context.keyring,
             &self,
         )
         .await
@@ -206,6 +222,41 @@ impl Job for WebhookJob {
             Err(error) => Err(JobFailure::Transient(error.to_string())),
         }
     }
+}
+
+/// Reseals every endpoint's signing secret not under the current key, as
+/// [`crate::ssr::accounts::two_factor::reseal_all`] does for TOTP secrets
+/// (rows changed meanwhile are left for the next run).
+///
+/// Errors: a secret that does not open stops the rotation, naming the
+/// provider.
+pub async fn reseal_all(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    keyring: &Keyring,
+) -> Result<Rotation, WebhookError> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT provider_id, secret FROM webhook_endpoints")
+            .fetch_all(&mut **transaction)
+            .await?;
+    let (moved, current) = keyring
+        .reseal_rows(rows, purpose)
+        .map_err(|(provider_id, error)| WebhookError::Sealed { provider_id, error })?;
+    let mut rotation = Rotation {
+        resealed: 0,
+        current,
+    };
+    for (provider_id, resealed, stored) in moved {
+        rotation.resealed += sqlx::query(
+            "UPDATE webhook_endpoints SET secret = $1 WHERE provider_id = $2 AND secret = $3",
+        )
+        .bind(resealed)
+        .bind(provider_id)
+        .bind(stored)
+        .execute(&mut **transaction)
+        .await?
+        .rows_affected();
+    }
+    Ok(rotation)
 }
 
 /// Queues a notification for every enabled endpoint behind the head: the
@@ -279,12 +330,13 @@ pub async fn deliver(
     pool: &AnyPool,
     client: &reqwest::Client,
     policy: OutboundPolicy,
+    keyring: &Keyring,
     job: &WebhookJob,
 ) -> Result<Delivery, sqlx::Error> {
     // A provider without an active key is not told anything, even by a
     // job queued before its last key was revoked.
-    let endpoint: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT url, secret, notified_seq FROM webhook_endpoints e \
+    let endpoint: Option<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT provider_id, url, secret, notified_seq FROM webhook_endpoints e \
          WHERE id = $1 AND disabled_at IS NULL AND EXISTS ( \
            SELECT 1 FROM provider_keys k \
            WHERE k.provider_id = e.provider_id AND k.revoked_at IS NULL)",
@@ -292,7 +344,7 @@ pub async fn deliver(
     .bind(job.endpoint_id)
     .fetch_optional(pool)
     .await?;
-    let Some((url, secret, through_seq)) = endpoint else {
+    let Some((provider_id, url, secret, through_seq)) = endpoint else {
         return Ok(Delivery::Done);
     };
     if let Some(refused) = refused_literal(&url, policy) {
@@ -312,10 +364,16 @@ pub async fn deliver(
     let body =
         serde_json::json!({"type": "registry.changed", "through_seq": through_seq}).to_string();
     let timestamp = now_millis() / 1000;
-    let signature = standardwebhooks::Webhook::new(&secret)
-        .and_then(|webhook| webhook.sign(&message_id, timestamp, body.as_bytes()));
+    let signature = keyring
+        .open(&purpose(provider_id), &secret)
+        .map_err(|error| format!("cannot open the signing secret: {error}"))
+        .and_then(|opened| {
+            standardwebhooks::Webhook::new(&opened.plaintext)
+                .and_then(|webhook| webhook.sign(&message_id, timestamp, body.as_bytes()))
+                .map_err(|error| format!("cannot sign: {error}"))
+        });
     let outcome = match signature {
-        Err(error) => Err(format!("cannot sign: {error}")),
+        Err(error) => Err(error),
         Ok(signature) => client
             .post(&url)
             .header("content-type", "application/json")

@@ -75,7 +75,7 @@ pub const ADMIN_PASSWORD: &str = "granite meadow lantern";
 /// What a test needs to act as an admin who has set up TOTP.
 pub struct Admin {
     pub email: String,
-    secret: String,
+    pub secret: String,
     pub recovery_codes: Vec<String>,
 }
 
@@ -243,6 +243,8 @@ pub struct Phones {
     pub sender: CodeSender,
     /// The key codes sent through `sender` are stored under.
     pub key: app::ssr::infra::secrets::CodeKey,
+    /// The keys a call's code would be sealed under (unused by the outbox).
+    pub keyring: app::ssr::infra::sealing::Keyring,
 }
 
 impl Phones {
@@ -253,6 +255,19 @@ impl Phones {
             dir,
             sender,
             key: app::ssr::infra::secrets::CodeKey::generate(),
+            keyring: app::ssr::infra::sealing::Keyring::generate(
+                app::ssr::infra::sealing::KeyId::parse("test").expect("id"),
+            ),
+        }
+    }
+
+    /// What `numbers::send_code` needs, sending through the outbox.
+    pub fn outgoing(&self) -> numbers::Outgoing<'_> {
+        numbers::Outgoing {
+            sender: &self.sender,
+            key: &self.key,
+            keyring: &self.keyring,
+            base_url: "http://127.0.0.1",
         }
     }
 
@@ -267,8 +282,7 @@ impl Phones {
         let_resend(app).await;
         numbers::send_code(
             app.database.pool(),
-            &self.sender,
-            &self.key,
+            self.outgoing(),
             user_id,
             id,
             Channel::Sms,
@@ -288,7 +302,7 @@ impl Phones {
         let id = numbers::add_number(pool, user_id, &phone(WHITE_HOUSE), None, None)
             .await
             .expect("added");
-        numbers::send_code(pool, &self.sender, &self.key, user_id, id, Channel::Sms)
+        numbers::send_code(pool, self.outgoing(), user_id, id, Channel::Sms)
             .await
             .expect("sent");
         numbers::verify_code(pool, &self.key, user_id, id, &self.last_code())
@@ -517,7 +531,60 @@ pub async fn key(app: &TestApp, name: &str, scopes: &[Scope]) -> String {
         .key
 }
 
+/// The signed-in site admin adds provider `name` from the portal.
+pub async fn provider_added_in_portal(app: &TestApp, name: &str) {
+    let added = app
+        .post_form_from(
+            "/admin/providers",
+            "/api/create_provider",
+            &[("name", name)],
+        )
+        .await;
+    assert_eq!(location(&added), "/admin/providers?created=1");
+}
+
+/// The signed-in site admin makes a `registry:read` key for `provider`
+/// from the portal; the page it is sent to shows the key once.
+pub async fn key_made_in_portal(app: &TestApp, provider: &str) {
+    let made = app
+        .post_form_from(
+            "/admin/providers",
+            "/api/create_provider_key",
+            &[("provider", provider), ("registry_read", "yes")],
+        )
+        .await;
+    assert_eq!(location(&made), "/admin/providers?key=1");
+}
+
+/// The new key a providers page shows (`crk_…`).
+pub fn new_key_in(page: &str) -> String {
+    let key = text_of(page, "data-testid=\"new-provider-key\"", |c| {
+        c.is_ascii_alphanumeric() || c == '_' || c == '-'
+    });
+    assert!(key.starts_with("crk_") && key.len() == 47, "{key}");
+    key
+}
+
 // Steps first written for the takeover tests.
+
+/// The authenticator app of the account signed in on `app.client`, set up
+/// from the secret its two-step sign-in page shows.
+pub async fn authenticator_from_page(app: &TestApp, email: &str) -> Admin {
+    let page = body(app.get("/account/two-factor").await).await;
+    Admin::holding(email, totp_secret_in(&page))
+}
+
+/// Turns two-step sign-in on with the app's current code and `password`.
+pub async fn enable_two_step(app: &TestApp, phone: &Admin, password: &str) {
+    let enabled = app
+        .post_form_from(
+            "/account/two-factor",
+            "/api/enable_two_factor",
+            &[("code", &phone.code_at(0)), ("current_password", password)],
+        )
+        .await;
+    assert_eq!(location(&enabled), "/account/two-factor/recovery-codes");
+}
 
 /// The pending TOTP secret the two-step sign-in page shows (`html`).
 pub fn totp_secret_in(html: &str) -> String {

@@ -275,6 +275,22 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
 /// Starts the application with its background worker idle (it polls
 /// once an hour): the test runs due jobs itself with
 /// [`TestApp::run_due_jobs`], so nothing happens behind its back.
+/// The portal as production serves it: an https `PUBLIC_URL` (TLS ends at
+/// a proxy), with the sealing keys production requires.
+pub async fn spawn_app_over_tls(engine: Engine) -> TestApp {
+    spawn_app_with(
+        engine,
+        &[
+            ("PUBLIC_URL", "https://registry.example.org"),
+            (
+                "SECRETS_KEYS",
+                "k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+        ],
+    )
+    .await
+}
+
 pub async fn spawn_app_without_worker(engine: Engine) -> TestApp {
     spawn_app_with(engine, &[("JOB_POLL_INTERVAL_SECS", "3600")]).await
 }
