@@ -1,3 +1,4 @@
+import type { Page } from "@playwright/test";
 import { test, expect, hydrated, signedInSiteAdmin, uniqueEmail } from "./fixtures";
 
 // One jurisdiction per project: the projects of an engine share a server.
@@ -14,6 +15,22 @@ const ROSTER =
   "102,Bo Park,suspended,,2004-01-31,,\r\n" +
   "103,Cy Diaz,retired,,,,\r\n";
 
+/** From the roster uploads page: a full roster for `jurisdiction`, up to its preview. */
+async function uploadFullRoster(page: Page, javaScriptEnabled: boolean, jurisdiction: string, csv: string) {
+  await expect(page.getByRole("heading", { level: 1, name: "Roster uploads" })).toBeVisible();
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Jurisdiction").selectOption(jurisdiction);
+  await page.getByRole("radio", { name: /The full roster/ }).check();
+  await page.getByLabel("CSV file").setInputFiles({
+    name: "roster.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(csv, "utf8"),
+  });
+  await page.getByRole("button", { name: "Upload and preview" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(`${jurisdiction}, full roster`);
+  if (javaScriptEnabled) await hydrated(page);
+}
+
 test("a site admin uploads a roster, sees the preview and commits it", async ({
   page,
   consoleErrors,
@@ -25,19 +42,7 @@ test("a site admin uploads a roster, sees the preview and commits it", async ({
   await signedInSiteAdmin(page, testInfo, admin, "granite meadow lantern");
 
   await page.getByRole("link", { name: "Roster uploads" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Roster uploads" })).toBeVisible();
-  if (javaScriptEnabled) await hydrated(page);
-  await page.getByLabel("Jurisdiction").selectOption(jurisdiction);
-  await page.getByRole("radio", { name: /The full roster/ }).check();
-  await page.getByLabel("CSV file").setInputFiles({
-    name: "roster.csv",
-    mimeType: "text/csv",
-    buffer: Buffer.from(ROSTER, "utf8"),
-  });
-  await page.getByRole("button", { name: "Upload and preview" }).click();
-
-  await expect(page.getByRole("heading", { level: 1 })).toContainText(`${jurisdiction}, full roster`);
-  if (javaScriptEnabled) await hydrated(page);
+  await uploadFullRoster(page, javaScriptEnabled, jurisdiction, ROSTER);
   const counts = page.getByTestId("upload-counts");
   await expect(counts.getByRole("row", { name: /New members/ })).toContainText("2");
   await expect(counts.getByRole("row", { name: /Rows with errors/ })).toContainText("1");
@@ -58,4 +63,68 @@ test("a site admin uploads a roster, sees the preview and commits it", async ({
   await page.getByRole("link", { name: "All roster uploads" }).click();
   await expect(page.getByRole("row", { name: new RegExp(`${jurisdiction}.*committed`) })).toBeVisible();
   expect(consoleErrors.slice(expectedErrors)).toEqual([]);
+});
+
+// A bar's own export: its column names, its status words, US dates.
+const BAR_JURISDICTIONS: Record<string, string> = {
+  "sqlite-js": "OR",
+  "sqlite-nojs": "WA",
+  "postgres-js": "ID",
+  "postgres-nojs": "MT",
+};
+
+function barExport(members: number[]): string {
+  let csv = "Registration Number,Full Name,Status,Admit Date\r\n";
+  for (const member of members) csv += `${member},Member ${member},Currently registered,6/15/2001\r\n`;
+  return csv;
+}
+
+test("a bar's own file: a column named and a status word mapped on the preview, a mass removal held by the brake", async ({
+  page,
+  javaScriptEnabled,
+}, testInfo) => {
+  test.setTimeout(90_000);
+  const jurisdiction = BAR_JURISDICTIONS[testInfo.project.name];
+  const admin = uniqueEmail(testInfo).replace("attorney+", "bar+");
+  await signedInSiteAdmin(page, testInfo, admin, "granite meadow lantern");
+  const upload = async (csv: string) => {
+    await page.goto("/admin/roster");
+    await uploadFullRoster(page, javaScriptEnabled, jurisdiction, csv);
+  };
+  const counts = page.getByTestId("upload-counts");
+  const members = Array.from({ length: 30 }, (_, i) => 5000 + i);
+
+  await upload(barExport(members));
+  await expect(page.getByText("Ignored columns: Admit Date.")).toBeVisible();
+  // The column is named on the preview, and the same file read again with it.
+  await page.getByText("A column was read wrongly or ignored?").click();
+  await page.getByLabel("Field").selectOption("admitted_on");
+  await page.getByLabel("Column name in the file").fill("Admit Date");
+  await page.getByRole("button", { name: "Save the column name" }).click();
+  await expect(page.getByRole("status")).toContainText("the file was read again with it");
+  if (javaScriptEnabled) await hydrated(page);
+  await expect(page.getByTestId("columns-read")).toContainText("Admit Date");
+  await expect(page.getByText("Ignored columns")).toHaveCount(0);
+
+  // The bar's own status word, mapped once for the bar.
+  await expect(counts.getByRole("row", { name: /Rows with errors/ })).toContainText("30");
+  await page.getByLabel('"Currently registered" (30 rows) means').selectOption("active");
+  await page.getByRole("button", { name: "Save for this bar" }).click();
+  await expect(counts.getByRole("row", { name: /Rows with errors/ })).toContainText("0");
+  await expect(counts.getByRole("row", { name: /New members/ })).toContainText("30");
+  await page.getByRole("button", { name: "Commit this upload" }).click();
+  await expect(page.getByTestId("upload-result")).toContainText("committed");
+
+  // A full roster of 5 of those 30: held until the count is repeated.
+  await upload(barExport(members.slice(0, 5)));
+  await expect(page.getByTestId("brake")).toContainText(
+    `This full roster lists 5 members where the roster of ${jurisdiction} lists 30 now`,
+  );
+  await page.getByLabel("Type 25 to confirm").fill("24");
+  await page.getByRole("button", { name: "Commit this upload" }).click();
+  await expect(page.getByRole("alert")).toContainText("confirm by repeating the count, 25. Nothing was changed.");
+  await expect(counts.getByRole("row", { name: /Missing/ })).toContainText("25");
+  await page.getByLabel("Type 25 to confirm").fill("25");
+  await page.getByRole("button", { name: "Commit this upload" }).click();
+  await expect(page.getByTestId("upload-result")).toContainText("committed");
 });

@@ -57,6 +57,10 @@ pub struct Settings {
     /// Where documents attorneys upload for review are kept, outside the
     /// site root (`REVIEW_DOCUMENTS_DIR`).
     pub review_documents_dir: std::path::PathBuf,
+    /// Where the files of roster previews are kept until decided, so a
+    /// column named on a preview reads the file again
+    /// (`ROSTER_FILES_DIR`, default `data/roster-files`).
+    pub roster_files_dir: std::path::PathBuf,
     /// When a roster commit needs a confirmation repeating a count
     /// (`ROSTER_BRAKE_PERCENT`, default 2; `ROSTER_BRAKE_ATTORNEYS`, 25;
     /// `ROSTER_BRAKE_FULL_PERCENT`, 80).
@@ -201,6 +205,9 @@ impl Settings {
 
         let review_documents_dir = read("REVIEW_DOCUMENTS_DIR")
             .unwrap_or_else(|| "data/review-documents".to_owned())
+            .into();
+        let roster_files_dir = read("ROSTER_FILES_DIR")
+            .unwrap_or_else(|| "data/roster-files".to_owned())
             .into();
 
         let auth_attempts_per_minute: u32 = parse(
@@ -439,6 +446,7 @@ impl Settings {
             trusted_proxy_hops,
             code_delivery,
             review_documents_dir,
+            roster_files_dir,
             outbound: app::ssr::infra::outbound::OutboundPolicy {
                 allow_loopback: webhook_allow_loopback,
             },

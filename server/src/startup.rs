@@ -111,6 +111,7 @@ impl Application {
             session_absolute_limit: settings.session_absolute_limit,
             roster_progress: Default::default(),
             review_documents_dir: settings.review_documents_dir.clone(),
+            roster_files_dir: settings.roster_files_dir.clone(),
             roster_brake: settings.roster_brake,
             outbound: settings.outbound,
             outbound_client: app::ssr::infra::outbound::client(settings.outbound)
@@ -477,6 +478,11 @@ fn spawn_housekeeping(
             }
             // A preview nobody decided (a browser closed, an import killed
             // before its commit) would keep its staged rows for good.
+            if let Err(error) =
+                app::ssr::rosters::kept_files::sweep(&pool, &state.roster_files_dir).await
+            {
+                tracing::error!(error = %error, "cannot sweep kept roster files");
+            }
             match app::ssr::rosters::upload::expire_abandoned(&pool, roster_preview_ttl).await {
                 Ok(0) => {}
                 Ok(expired) => tracing::info!(expired, "abandoned roster previews discarded"),

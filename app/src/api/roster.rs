@@ -325,13 +325,16 @@ pub async fn commit_roster_upload(
         state.roster_brake,
     )
     .await?;
+    crate::ssr::rosters::kept_files::forget(&state.roster_files_dir, id).await;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}?committed=1"));
     Ok(())
 }
 
 /// Saves which column of a bar's files holds a field (an empty header
 /// forgets it); from the upload page or a preview (`back` says where to
-/// return). It applies to the files uploaded from then on.
+/// return). It applies to the files uploaded from then on, and, from a
+/// preview whose file was kept, to that file at once: it is read again as
+/// a new preview that replaces the old one.
 #[server(endpoint = "save_roster_column")]
 pub async fn save_roster_column(
     jurisdiction: String,
@@ -357,6 +360,29 @@ pub async fn save_roster_column(
     let back = back
         .filter(|path| path.starts_with("/admin/roster/uploads/") && !path.contains("//"))
         .unwrap_or_else(|| "/admin/roster".into());
+    let preview = back
+        .strip_prefix("/admin/roster/uploads/")
+        .and_then(|id| id.parse::<i64>().ok());
+    if let Some(preview) = preview {
+        visible_upload(&account, preview).await?;
+        let uploader = crate::ssr::rosters::upload::Uploader {
+            user_id: Some(account.id),
+            label: account.email.clone(),
+        };
+        let read_again = crate::ssr::rosters::kept_files::read_again(
+            state.database.pool(),
+            &state.roster_files_dir,
+            preview,
+            uploader,
+        )
+        .await?;
+        if let Some(new_preview) = read_again {
+            leptos_axum::redirect(&format!(
+                "/admin/roster/uploads/{new_preview}?column_saved=1&read_again=1"
+            ));
+            return Ok(());
+        }
+    }
     leptos_axum::redirect(&format!("{back}?column_saved=1"));
     Ok(())
 }
@@ -388,6 +414,7 @@ pub async fn discard_roster_upload(upload: String) -> Result<(), AppError> {
     visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
     crate::ssr::rosters::upload::discard(state.database.pool(), id, Some(account.id)).await?;
+    crate::ssr::rosters::kept_files::forget(&state.roster_files_dir, id).await;
     leptos_axum::redirect("/admin/roster?discarded=1");
     Ok(())
 }

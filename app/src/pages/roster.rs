@@ -464,14 +464,22 @@ pub fn RosterPreviewPage() -> impl IntoView {
     );
     let committed = move || query.read().get("committed").is_some();
     let column_saved = move || query.read().get("column_saved").is_some();
+    let read_again = move || query.read().get("read_again").is_some();
     view! {
         <Title text="Roster upload" />
         <Show when=committed>
             <p class="form-success" role="status">"Committed."</p>
         </Show>
-        <Show when=column_saved>
+        <Show when=move || column_saved() && read_again()>
             <p class="form-success" role="status">
-                "Column name saved: discard this upload and upload the file again to read it so."
+                "Column name saved, and the file was read again with it: this is the new preview \
+                 (the previous one is discarded)."
+            </p>
+        </Show>
+        <Show when=move || column_saved() && !read_again()>
+            <p class="form-success" role="status">
+                "Column name saved. This upload's file was not kept (it came from the command \
+                 line): discard it and upload the file again to read it so."
             </p>
         </Show>
         <FormError result=commit.value() />
@@ -572,7 +580,7 @@ fn Preview(
                     words=Vec::new()
                     back=Some(format!("/admin/roster/uploads/{}", upload.id))
                 />
-                <p>"Then discard this upload and upload the file again: it is read with the saved names."</p>
+                <p>"The file is then read again with the saved name, as a new preview."</p>
             </details>
         }
     });

@@ -28,6 +28,9 @@ pub struct AppState {
     pub roster_progress: crate::ssr::rosters::upload::ProgressBoard,
     /// Where review documents are stored, outside the site root.
     pub review_documents_dir: std::path::PathBuf,
+    /// Where previewed roster uploads' files are kept until decided
+    /// ([`crate::ssr::rosters::kept_files`]).
+    pub roster_files_dir: std::path::PathBuf,
     /// When a roster commit needs a confirmation repeating a count.
     pub roster_brake: crate::ssr::rosters::upload::BrakeRule,
     /// What calls out to provider-chosen addresses (webhooks) may reach:

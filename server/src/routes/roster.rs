@@ -171,6 +171,14 @@ async fn receive(
         progress,
     )
     .await?;
+    // Kept so a column named on the preview reads it again; without it
+    // the admin uploads the file again, so a failure is only logged.
+    if let Err(error) =
+        app::ssr::rosters::kept_files::keep(&state.roster_files_dir, upload_id, spooled.path())
+            .await
+    {
+        tracing::warn!(upload_id, %error, "the upload's file was not kept");
+    }
     drop(spooled);
     drop(entry);
     Ok(upload_id)

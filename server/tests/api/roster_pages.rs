@@ -274,3 +274,99 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn a_column_named_on_a_preview_reads_the_same_file_again(engine: Engine) {
+        use crate::helpers::journeys::upload_roster;
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        enrolled_site_admin(&app, "ada@example.org").await;
+        let file = "Registration Number,Full Name,Status,Admit Date\n\
+                    1,Ann Able,active,6/15/2001\n\
+                    2,Bo Bell,active,1/31/2004\n";
+        let first = upload_roster(&app, "CA", "full", file.as_bytes()).await;
+        let first_page = format!("/admin/roster/uploads/{first}");
+        let preview = body(app.get(&first_page).await).await;
+        assert!(
+            preview.contains("Ignored columns: Admit Date."),
+            "{preview}"
+        );
+        let files = app.outbox.path().join("roster-files");
+        let kept = |id: i64| files.join(format!("upload-{id}.csv"));
+        assert_eq!(std::fs::read(kept(first)).expect("kept"), file.as_bytes());
+
+        let save_from = |page: String| {
+            let app = &app;
+            async move {
+                app.post_form_from(
+                    &page,
+                    "/api/save_roster_column",
+                    &[
+                        ("jurisdiction", "CA"),
+                        ("field", "admitted_on"),
+                        ("header", "Admit Date"),
+                        ("back", &page),
+                    ],
+                )
+                .await
+            }
+        };
+        let target = location(&save_from(first_page.clone()).await);
+        let second: i64 = target
+            .strip_prefix("/admin/roster/uploads/")
+            .and_then(|rest| rest.strip_suffix("?column_saved=1&read_again=1"))
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("a new preview, not {target}"));
+        let states: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, state FROM roster_uploads ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .expect("uploads");
+        assert_eq!(
+            states,
+            vec![(first, "discarded".into()), (second, "previewed".into())]
+        );
+        let admitted: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT admitted_on FROM roster_staging WHERE upload_id = $1 ORDER BY bar_number",
+        )
+        .bind(second)
+        .fetch_all(pool)
+        .await
+        .expect("staged");
+        assert_eq!(
+            admitted,
+            vec![Some("2001-06-15".into()), Some("2004-01-31".into())]
+        );
+        let preview = body(app.get(&target).await).await;
+        assert!(
+            preview.contains("the file was read again with it"),
+            "{preview}"
+        );
+        assert!(!preview.contains("Ignored columns"), "{preview}");
+        assert!(!kept(first).exists() && kept(second).exists());
+
+        // Committed: the kept file goes.
+        let committed = app
+            .post_form_from(
+                &format!("/admin/roster/uploads/{second}"),
+                "/api/commit_roster_upload",
+                &[("upload", &second.to_string())],
+            )
+            .await;
+        assert_eq!(
+            location(&committed),
+            format!("/admin/roster/uploads/{second}?committed=1")
+        );
+        assert!(!kept(second).exists());
+
+        // An upload whose file was not kept (from the command line): the
+        // name is saved for the next file, as the page then says.
+        let third = upload_roster(&app, "CA", "partial", file.as_bytes()).await;
+        std::fs::remove_file(kept(third)).expect("kept");
+        let third_page = format!("/admin/roster/uploads/{third}");
+        assert_eq!(
+            location(&save_from(third_page.clone()).await),
+            format!("{third_page}?column_saved=1")
+        );
+    }
+);

@@ -13,6 +13,7 @@
 
 pub mod claims;
 pub mod evidence;
+pub mod kept_files;
 pub mod reading;
 pub mod review;
 pub mod upload;

@@ -242,6 +242,10 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
             "REVIEW_DOCUMENTS_DIR".to_owned(),
             outbox.path().join("review-documents").display().to_string(),
         ),
+        (
+            "ROSTER_FILES_DIR".to_owned(),
+            outbox.path().join("roster-files").display().to_string(),
+        ),
     ]);
     for (name, value) in variables {
         environment.insert((*name).to_owned(), (*value).to_owned());
