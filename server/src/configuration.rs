@@ -328,6 +328,22 @@ impl Settings {
             }
         };
 
+        // Twilio calls back on the public origin (delivery reports, a
+        // call's script): without PUBLIC_URL that is the bind address,
+        // which Twilio can reach only when it is a public one. Loopback is
+        // left for development and the tests' fake.
+        if matches!(code_delivery, CodeDelivery::Twilio { .. })
+            && public_url.is_none()
+            && !bind_address.ip().is_loopback()
+        {
+            return Err(ConfigError {
+                variable: "PUBLIC_URL",
+                message: "required with Twilio: the https address Twilio calls back on \
+                          (delivery reports, the script of a voice call)"
+                    .into(),
+            });
+        }
+
         let code_key = read("CODE_HMAC_KEY")
             .map(|raw| app::ssr::infra::secrets::CodeKey::from_hex(&raw))
             .transpose()
@@ -605,6 +621,23 @@ mod tests {
 
     const SECRETS_KEYS: &str =
         "k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn twilio_needs_an_address_it_can_call_back() {
+        let twilio = [
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("TWILIO_AUTH_TOKEN", "token"),
+            ("TWILIO_FROM_NUMBER", "+12025550100"),
+        ];
+        settings(&twilio).expect("on loopback: development, and the tests' fake");
+        let mut served = twilio.to_vec();
+        served.push(("BIND_ADDRESS", "0.0.0.0:3000"));
+        let error = settings(&served).expect_err("Twilio cannot call back");
+        assert_eq!(error.variable, "PUBLIC_URL");
+        served.push(("PUBLIC_URL", "https://registry.example.org"));
+        served.push(("SECRETS_KEYS", SECRETS_KEYS));
+        settings(&served).expect("with the public address");
+    }
 
     #[test]
     fn production_brings_its_own_sealing_keys() {

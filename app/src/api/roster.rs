@@ -373,6 +373,7 @@ pub async fn save_roster_column(
             state.database.pool(),
             &state.roster_files_dir,
             preview,
+            jurisdiction,
             uploader,
         )
         .await?;

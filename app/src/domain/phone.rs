@@ -412,12 +412,16 @@ impl DeliveryStatus {
         self != DeliveryStatus::Sent
     }
 
-    /// Whether the code did not reach the attorney, so the send it used is
-    /// given back to the hourly and daily limits.
+    /// Whether nothing reached the phone, so the send it used is given
+    /// back to the hourly and daily limits: a text the carrier did not
+    /// deliver, a call or text that failed or was canceled before it rang.
+    /// A call that rang (no answer, busy, voicemail, answered without a key)
+    /// keeps counting: giving those back would let anyone ring a number
+    /// without limit by asking for calls nobody takes.
     pub fn gives_back(self) -> bool {
-        !matches!(
+        matches!(
             self,
-            DeliveryStatus::Sent | DeliveryStatus::Delivered | DeliveryStatus::Heard
+            DeliveryStatus::Undelivered | DeliveryStatus::Failed | DeliveryStatus::Canceled
         )
     }
 }

@@ -119,7 +119,7 @@ fn Row(row: FacilityRow, link: ServerAction<LinkFacility>) -> impl IntoView {
     view! {
         <tr data-testid="facility-row">
             <th scope="row">
-                {row.name}
+                <span data-testid="facility-name">{row.name}</span>
                 <br />
                 <small>{format!("{}, {} · code {}", row.state, row.kind, row.code)}</small>
                 {switched}

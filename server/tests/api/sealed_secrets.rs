@@ -220,17 +220,32 @@ db_test!(
             "{output}"
         );
 
-        // With k2 dropped too early, nothing opens: the rotation stops,
-        // names what it could not read, and changes nothing.
+        // With k2 dropped too early, nothing opens: the rotation stops at
+        // the first value, naming it.
+        let (ok, output) = rotate(&database_url, K3).await;
+        assert!(!ok, "{output}");
+        assert!(
+            output.contains(&format!("account {user_id}")) && output.contains("\"k2\""),
+            "{output}"
+        );
+        // All or nothing: the TOTP secret reseals under k3 (k2 still
+        // given), then a webhook secret under a key nobody has stops the
+        // run, which takes the TOTP secret's new seal back too.
+        let unknown = format!("sealed:v1:k9:{}", "A".repeat(64));
+        sqlx::query("UPDATE webhook_endpoints SET secret = $1")
+            .bind(&unknown)
+            .execute(pool)
+            .await
+            .expect("a secret under a lost key");
         let before = (
             stored_totp_secret(&app, email).await,
             stored_webhook_secret(&app).await,
         );
-        let (ok, output) = rotate(&database_url, K3).await;
+        let (ok, output) = rotate(&database_url, &format!("{K3},{K2}")).await;
         assert!(!ok, "{output}");
         assert!(output.contains("no secret was resealed"), "{output}");
         assert!(
-            output.contains(&format!("account {user_id}")) && output.contains("\"k2\""),
+            output.contains("signing secret of provider") && output.contains("\"k9\""),
             "{output}"
         );
         let after = (

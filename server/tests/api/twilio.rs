@@ -366,7 +366,7 @@ impl Fake {
         ];
         let detection = field(&form, "MachineDetection") == "Enable";
         let answered_by = match pickup {
-            Pickup::Voicemail => "machine_end_beep",
+            Pickup::Voicemail => "machine_start",
             _ => "human",
         };
         let mut answered = base.to_vec();
@@ -384,8 +384,8 @@ impl Fake {
             else {
                 break;
             };
-            if heard.len() == 2 {
-                break; // the code was read; no repeat asked for
+            if heard.len() == 3 {
+                break; // the code was read, then repeated once
             }
             let mut pressed = answered.clone();
             pressed.push(("Digits", "1"));
@@ -560,7 +560,7 @@ db_test!(
         );
 
         let heard = fake.place_call(Pickup::PressesKey).await;
-        assert_eq!(heard.len(), 2, "{heard:?}");
+        assert_eq!(heard.len(), 3, "{heard:?}");
         assert!(
             !heard[0].chars().any(|c| c.is_ascii_digit()),
             "nothing before the key: {heard:?}"
@@ -572,6 +572,12 @@ db_test!(
             .take(6)
             .collect();
         assert!(heard[1].contains("Again"), "read twice: {heard:?}");
+        let again: String = heard[2]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(6)
+            .collect();
+        assert_eq!(again, code, "a second key press hears it again: {heard:?}");
         assert_settled(
             &app,
             &id,
@@ -585,7 +591,7 @@ db_test!(
 );
 
 db_test!(
-    async fn voicemail_and_a_silent_answer_hear_no_code_and_give_the_send_back(engine: Engine) {
+    async fn voicemail_and_a_silent_answer_hear_no_code_and_still_count(engine: Engine) {
         let (fake, base) = start_fake().await;
         let app = signed_in_with_twilio(engine, &base, TOKEN).await;
         let (id, _) = add_and_send(&app, "(202) 456-1111", "voice").await;
@@ -600,7 +606,7 @@ db_test!(
             &app,
             &id,
             "voicemail",
-            true,
+            false,
             "Voicemail answered, so the code was not read out.",
         )
         .await;
@@ -616,7 +622,24 @@ db_test!(
         );
         let heard = fake.place_call(Pickup::PressesNothing).await;
         assert_eq!(heard.len(), 1);
-        assert_settled(&app, &id, "not_heard", true, "no key was pressed").await;
+        assert_settled(&app, &id, "not_heard", false, "no key was pressed").await;
+
+        // Calls that rang keep counting (or anyone could ring a number
+        // without limit): three more unanswered, and a sixth in the hour
+        // is refused.
+        for _ in 0..3 {
+            assert_eq!(
+                location(&send_again(&app, &id, "voice").await),
+                format!("/numbers?sent={id}")
+            );
+            fake.place_call(Pickup::PressesNothing).await;
+        }
+        let sixth = send_again(&app, &id, "voice").await;
+        let refused = form_error(&sixth).expect("refused");
+        assert!(
+            refused.contains("Five codes were sent to this number"),
+            "{refused}"
+        );
 
         // Unsigned script requests get nothing.
         let (_, form) = fake.last();

@@ -323,7 +323,7 @@ fn xml_attribute(text: &str) -> String {
 /// never records the code. The key press is posted to `action`.
 pub fn call_greeting_twiml(action: &str) -> String {
     format!(
-        "<Response><Gather numDigits=\"1\" timeout=\"10\" action=\"{action}\" method=\"POST\">\
+        "<Response><Gather numDigits=\"1\" finishOnKey=\"\" timeout=\"10\" action=\"{action}\" method=\"POST\">\
          <Say>This is Counsel Registry, calling with the code for the phone number you are \
          adding. Press any key to hear it.</Say></Gather>\
          <Say>No key was pressed, so the code was not read. Goodbye.</Say></Response>",
@@ -338,7 +338,7 @@ pub fn call_code_twiml(code: &str, action: &str) -> String {
     format!(
         "<Response><Say>Your Counsel Registry code is: {spoken}.</Say><Pause length=\"1\"/>\
          <Say>Again: {spoken}.</Say>\
-         <Gather numDigits=\"1\" timeout=\"5\" action=\"{action}\" method=\"POST\">\
+         <Gather numDigits=\"1\" finishOnKey=\"\" timeout=\"5\" action=\"{action}\" method=\"POST\">\
          <Say>To hear it again, press any key.</Say></Gather><Say>Goodbye.</Say></Response>",
         action = xml_attribute(action)
     )
@@ -578,6 +578,6 @@ mod tests {
         assert!(twiml.contains("action=\"https://r.example/twilio/voice/t/code?a=1&amp;b=2\""));
         let greeting = call_greeting_twiml("https://r.example/twilio/voice/t/code");
         assert!(!greeting.contains("1, 2"), "no code before the key press");
-        assert!(greeting.contains("<Gather numDigits=\"1\""));
+        assert!(greeting.contains("<Gather numDigits=\"1\" finishOnKey=\"\""));
     }
 }

@@ -47,16 +47,14 @@ const STORED_KEY_ID: &str = "db";
 pub struct KeyId(String);
 
 impl KeyId {
-    pub fn parse(text: &str) -> Result<Self, KeyringError> {
+    /// Errors name the key by its place (1, 2, …), never by its text: a
+    /// pair written the wrong way round would put key bytes in the log.
+    pub fn parse(text: &str) -> Option<Self> {
         let ok = (1..=32).contains(&text.len())
             && text
                 .bytes()
                 .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
-        if ok {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(KeyringError::BadId(text.chars().take(40).collect()))
-        }
+        ok.then(|| Self(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -75,14 +73,16 @@ impl std::fmt::Display for KeyId {
 pub enum KeyringError {
     #[error("no key given; expected id:key pairs separated by commas, the current key first")]
     Empty,
-    #[error("{0:?} is not a key id: use 1 to 32 letters, digits, '_' or '-'")]
-    BadId(String),
+    #[error("key {0}: its id must be 1 to 32 letters, digits, '_' or '-' (written id:key)")]
+    BadId(usize),
+    #[error("key {0}: the id `db` is the database's own key's; choose another")]
+    ReservedId(usize),
     #[error(
         "the key of {0:?} is not 64 hexadecimal digits (32 random bytes, e.g. `openssl rand -hex 32`)"
     )]
     BadKey(String),
-    #[error("{0:?} is not written as id:key")]
-    NoColon(String),
+    #[error("key {0} is not written as id:key")]
+    NoColon(usize),
     #[error("the key id {0:?} is given twice")]
     Duplicate(String),
 }
@@ -158,11 +158,14 @@ impl Keyring {
     pub fn parse(text: &str) -> Result<Self, KeyringError> {
         let mut current = None;
         let mut keys = BTreeMap::new();
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (id, key) = entry
-                .split_once(':')
-                .ok_or_else(|| KeyringError::NoColon(entry.chars().take(12).collect()))?;
-            let id = KeyId::parse(id.trim())?;
+        let entries = text.split(',').map(str::trim).filter(|e| !e.is_empty());
+        for (index, entry) in entries.enumerate() {
+            let place = index + 1;
+            let (id, key) = entry.split_once(':').ok_or(KeyringError::NoColon(place))?;
+            let id = KeyId::parse(id.trim()).ok_or(KeyringError::BadId(place))?;
+            if id.as_str() == STORED_KEY_ID {
+                return Err(KeyringError::ReservedId(place));
+            }
             let key = parse_hex_key(key).ok_or_else(|| KeyringError::BadKey(id.0.clone()))?;
             if keys.insert(id.clone(), key).is_some() {
                 return Err(KeyringError::Duplicate(id.0));
@@ -309,7 +312,7 @@ impl Keyring {
         }
         let rest = stored.strip_prefix(PREFIX).ok_or(SealError::Malformed)?;
         let (id, body) = rest.split_once(':').ok_or(SealError::Malformed)?;
-        let id = KeyId::parse(id).map_err(|_| SealError::Malformed)?;
+        let id = KeyId::parse(id).ok_or(SealError::Malformed)?;
         let cipher = self
             .cipher(&id)
             .ok_or_else(|| SealError::UnknownKey(id.0.clone()))?;
@@ -469,12 +472,21 @@ mod tests {
         );
         assert_eq!(
             Keyring::parse("0001020304").err(),
-            Some(KeyringError::NoColon("0001020304".into()))
+            Some(KeyringError::NoColon(1))
         );
         assert!(matches!(
             Keyring::parse(&format!("bad id:{}", &A[3..])),
-            Err(KeyringError::BadId(_))
+            Err(KeyringError::BadId(1))
         ));
+        // Written the wrong way round: the error does not repeat the key.
+        let reversed = format!("{}:k1,{}:k2", &A[3..], &B[3..]);
+        let error = Keyring::parse(&reversed).expect_err("refused");
+        assert_eq!(error, KeyringError::BadId(1));
+        assert!(!error.to_string().contains(&A[3..13]), "{error}");
+        assert_eq!(
+            Keyring::parse(&format!("db:{}", &A[3..])).err(),
+            Some(KeyringError::ReservedId(1))
+        );
         assert_eq!(
             Keyring::parse(&format!("{A},{A}")).err(),
             Some(KeyringError::Duplicate("k1".into()))

@@ -260,7 +260,15 @@ async fn reserve_code(
     .bind(now - 60 * 60 * 1000)
     .fetch_one(&mut *transaction)
     .await?;
-    if to_number >= SENDS_PER_NUMBER_PER_HOUR {
+    // Given back or not, a number gets at most twice the limit an hour:
+    // failed sends still cost, and a carrier's reports can be wrong.
+    let all_to_number: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM number_codes WHERE e164 = $1 AND created_at > $2")
+            .bind(&e164)
+            .bind(now - 60 * 60 * 1000)
+            .fetch_one(&mut *transaction)
+            .await?;
+    if to_number >= SENDS_PER_NUMBER_PER_HOUR || all_to_number >= 2 * SENDS_PER_NUMBER_PER_HOUR {
         return Err(NumberError::TooManySendsForNumber);
     }
     let for_attorney: i64 = sqlx::query_scalar(
@@ -589,8 +597,9 @@ async fn delivery_by_token(
 
 /// Sets a delivery's final word, unless it has one already (the first
 /// final word wins: a call's `completed` after the code was heard keeps
-/// `heard`); a status that means the code did not arrive gives the send
-/// back to the limits. A final word also forgets a call's sealed code.
+/// `heard`); a status by which nothing reached the phone gives the send
+/// back to the limits. A final word also forgets a call's sealed code,
+/// except `heard`: the caller may press a key to hear it again.
 async fn settle(
     pool: &AnyPool,
     code_id: i64,
@@ -600,7 +609,8 @@ async fn settle(
     let now = now_millis();
     sqlx::query(
         "UPDATE number_codes SET delivery_status = $1, delivery_error = $2, \
-         delivery_updated_at = $3, sealed_code = NULL, \
+         delivery_updated_at = $3, \
+         sealed_code = CASE WHEN $6 = 1 THEN sealed_code ELSE NULL END, \
          given_back_at = CASE WHEN $4 = 1 THEN $3 ELSE given_back_at END \
          WHERE id = $5 AND (delivery_status IS NULL OR delivery_status = 'sent')",
     )
@@ -609,6 +619,7 @@ async fn settle(
     .bind(now)
     .bind(i64::from(status.gives_back()))
     .bind(code_id)
+    .bind(i64::from(status == DeliveryStatus::Heard))
     .execute(pool)
     .await?;
     Ok(())
@@ -708,9 +719,9 @@ pub async fn code_for_call(
     };
     match keyring.open(&sealed_code_purpose(row.id), &sealed) {
         Ok(opened) => {
-            settle(pool, row.id, DeliveryStatus::Heard, None).await?;
             // Heard, and perhaps asked for again: the seal stays until the
             // call ends or the code expires.
+            settle(pool, row.id, DeliveryStatus::Heard, None).await?;
             Ok(CallStep::ReadCode(opened.plaintext))
         }
         Err(error) => {
@@ -755,7 +766,11 @@ pub async fn latest_delivery(
 /// filtered by the carrier (<https://www.twilio.com/docs/api/errors>).
 pub fn delivery_words(channel: Channel, status: DeliveryStatus, error: Option<i64>) -> String {
     use DeliveryStatus::*;
-    let given_back = " It did not count against your limits.";
+    let given_back = if status.gives_back() {
+        " It did not count against your limits."
+    } else {
+        ""
+    };
     let words = match (channel, status, error) {
         (_, Sent, _) => return "Sent; waiting for the phone company to confirm.".to_owned(),
         (_, Delivered, _) => return "Delivered to this phone.".to_owned(),
@@ -1294,13 +1309,13 @@ mod tests {
     }
 
     #[test]
-    fn only_what_did_not_arrive_gives_its_send_back() {
+    fn only_what_never_reached_the_phone_gives_its_send_back() {
         for status in DeliveryStatus::ALL {
-            let arrived = matches!(
+            let never_reached = matches!(
                 status,
-                DeliveryStatus::Sent | DeliveryStatus::Delivered | DeliveryStatus::Heard
+                DeliveryStatus::Undelivered | DeliveryStatus::Failed | DeliveryStatus::Canceled
             );
-            assert_eq!(status.gives_back(), !arrived, "{status:?}");
+            assert_eq!(status.gives_back(), never_reached, "{status:?}");
             let words = delivery_words(Channel::Voice, *status, None);
             assert_eq!(
                 words.contains("did not count"),

@@ -35,9 +35,9 @@ pub async fn forget(dir: &Path, upload_id: i64) {
     }
 }
 
-/// Deletes every kept file whose upload is no longer a preview (the
-/// housekeeping task: previews that expired, or a delete a crash missed).
-/// Returns how many went.
+/// Deletes every kept file, an hour old at least, whose upload is no
+/// longer a preview (the housekeeping task: previews that expired, or a
+/// delete a crash missed). Returns how many went.
 pub async fn sweep(pool: &AnyPool, dir: &Path) -> Result<u64, sqlx::Error> {
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
         return Ok(0);
@@ -59,7 +59,16 @@ pub async fn sweep(pool: &AnyPool, dir: &Path) -> Result<u64, sqlx::Error> {
         else {
             continue;
         };
-        if !previewed.contains(&upload_id) {
+        // A file kept after the list of previews was read belongs to a
+        // preview the list does not know yet: spared while young.
+        let young = entry
+            .metadata()
+            .await
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_secs(3600));
+        if !previewed.contains(&upload_id) && !young {
             forget(dir, upload_id).await;
             swept += 1;
         }
@@ -71,7 +80,8 @@ pub async fn sweep(pool: &AnyPool, dir: &Path) -> Result<u64, sqlx::Error> {
 /// jurisdiction's column names and status words as saved now, as a new
 /// preview by `uploader`; the old preview is discarded and the file kept
 /// for the new one. Returns the new upload's id, or `None` when no file
-/// was kept (an upload from the command line, or one already decided).
+/// was kept (an upload from the command line, or one already decided) or
+/// the upload is not of `jurisdiction` (the bar the name was saved for).
 ///
 /// Errors: those of [`upload::stage`] (the file as read now has no bar
 /// number column, say), in which case the old preview stays as it was.
@@ -79,6 +89,7 @@ pub async fn read_again(
     pool: &AnyPool,
     dir: &Path,
     upload_id: i64,
+    jurisdiction: crate::domain::Jurisdiction,
     uploader: Uploader,
 ) -> Result<Option<i64>, UploadError> {
     let found: Option<(String, String, String)> = sqlx::query_as(
@@ -89,13 +100,13 @@ pub async fn read_again(
     .fetch_optional(pool)
     .await?;
     let kept = path(dir, upload_id);
-    let (Some((jurisdiction, mode, file_name)), Ok(file)) = (found, std::fs::File::open(&kept))
-    else {
+    // A name saved for another bar says nothing about this file.
+    let found = found.filter(|(of, ..)| *of == jurisdiction.code());
+    let (Some((_, mode, file_name)), Ok(file)) = (found, std::fs::File::open(&kept)) else {
         return Ok(None);
     };
     let request = UploadRequest {
-        jurisdiction: crate::domain::Jurisdiction::parse(&jurisdiction)
-            .map_err(|_| UploadError::NotFound)?,
+        jurisdiction,
         mode: upload::Mode::parse(&mode).ok_or(UploadError::NotFound)?,
         uploader: uploader.clone(),
         file_name,
@@ -108,7 +119,13 @@ pub async fn read_again(
         std::sync::Arc::new(Progress::default()),
     )
     .await?;
-    upload::discard(pool, upload_id, decided_by).await?;
+    // Another request decided the old preview meanwhile (a second click,
+    // another admin's commit): the new one goes too, so no stale preview
+    // of the same file is left to commit.
+    if let Err(error) = upload::discard(pool, upload_id, decided_by).await {
+        upload::discard(pool, new_id, decided_by).await?;
+        return Err(error);
+    }
     tokio::fs::rename(&kept, path(dir, new_id))
         .await
         .map_err(UploadError::Read)?;
