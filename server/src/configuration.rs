@@ -128,6 +128,9 @@ impl Settings {
         let public_url = read("PUBLIC_URL")
             .map(|raw| parse_public_url(&raw))
             .transpose()?;
+        // An https PUBLIC_URL is production here: the checks below refuse
+        // development settings with it.
+        let production = served_over_tls(public_url.as_ref());
         let database_url = read("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         app::ssr::infra::db::Engine::from_url(&database_url).map_err(|e| ConfigError {
             variable: "DATABASE_URL",
@@ -263,23 +266,18 @@ impl Settings {
         // A server others reach (an https PUBLIC_URL, or listening beyond
         // loopback) is production here: there, a provider's endpoint on
         // loopback would reach this machine's own services.
-        if webhook_allow_loopback {
-            let public = public_url
-                .as_ref()
-                .is_some_and(|url| url.scheme() == "https");
-            if public || !bind_address.ip().is_loopback() {
-                return Err(ConfigError {
-                    variable: "WEBHOOK_ALLOW_LOOPBACK",
-                    message: format!(
-                        "true is for development only, refused with {}",
-                        if public {
-                            "an https PUBLIC_URL (production)".to_owned()
-                        } else {
-                            format!("BIND_ADDRESS {bind_address}, which is not loopback")
-                        }
-                    ),
-                });
-            }
+        if webhook_allow_loopback && (production || !bind_address.ip().is_loopback()) {
+            return Err(ConfigError {
+                variable: "WEBHOOK_ALLOW_LOOPBACK",
+                message: format!(
+                    "true is for development only, refused with {}",
+                    if production {
+                        "an https PUBLIC_URL (production)".to_owned()
+                    } else {
+                        format!("BIND_ADDRESS {bind_address}, which is not loopback")
+                    }
+                ),
+            });
         }
 
         let code_delivery = match (
@@ -361,11 +359,7 @@ impl Settings {
             })?;
         // A key kept beside the values it seals protects nothing from a
         // copy of the database: production must bring its own.
-        if secrets_keys.is_none()
-            && public_url
-                .as_ref()
-                .is_some_and(|url| url.scheme() == "https")
-        {
+        if secrets_keys.is_none() && production {
             return Err(ConfigError {
                 variable: "SECRETS_KEYS",
                 message: "required with an https PUBLIC_URL (production): set it to id:key, \
@@ -471,9 +465,7 @@ impl Settings {
 
     /// Whether users reach the portal over TLS (possibly through a proxy).
     pub fn served_over_tls(&self) -> bool {
-        self.public_url
-            .as_ref()
-            .is_some_and(|url| url.scheme() == "https")
+        served_over_tls(self.public_url.as_ref())
     }
 
     /// The origin browsers send in `Origin` for the portal's own pages.
@@ -585,6 +577,11 @@ fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
         return Err(invalid("expected an absolute http(s) URL"));
     }
     Ok(url)
+}
+
+/// Whether a `PUBLIC_URL` means users reach the portal over TLS.
+fn served_over_tls(public_url: Option<&Url>) -> bool {
+    public_url.is_some_and(|url| url.scheme() == "https")
 }
 
 #[cfg(test)]

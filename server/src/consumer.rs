@@ -19,8 +19,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use app::ssr::registry::digest::{bucket_of, digest_of_sorted};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 /// How to reach the registry and where to keep the mirror.
@@ -372,17 +372,8 @@ async fn set_cursor(
     Ok(())
 }
 
-/// The contract's digest: SHA-256 of the numbers in byte order, each
-/// followed by "\n" (a `BTreeSet<String>` iterates in byte order).
+/// The contract's digest of a set (a `BTreeSet<String>` iterates in the
+/// byte order the contract sorts by), as the registry computes it.
 fn digest_of<'a>(numbers: impl Iterator<Item = &'a String>) -> String {
-    let mut hasher = Sha256::new();
-    for number in numbers {
-        hasher.update(number.as_bytes());
-        hasher.update(b"\n");
-    }
-    format!("{:x}", hasher.finalize())
-}
-
-fn bucket_of(e164: &str) -> u8 {
-    Sha256::digest(e164.as_bytes())[0]
+    digest_of_sorted(numbers.map(String::as_str)).digest
 }

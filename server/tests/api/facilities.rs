@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::journeys::{flip, key, start_writers, writer_accounts};
-use crate::helpers::{Engine, TestApp, run_server, spawn_app_with};
+use crate::helpers::{Engine, TestApp, problem, run_server, spawn_app_with};
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -36,24 +36,6 @@ async fn ok_json(response: reqwest::Response) -> Value {
     let text = response.text().await.expect("body");
     assert_eq!(status, 200, "{url}: {text}");
     serde_json::from_str(&text).expect("json")
-}
-
-/// The status and the problem document's detail.
-async fn problem(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json"),
-        "status {status}"
-    );
-    let body: Value = response.json().await.expect("problem");
-    (
-        status,
-        body["detail"].as_str().unwrap_or_default().to_owned(),
-    )
 }
 
 async fn put_facility(app: &TestApp, key: &str, code: &str, name: &str, state: &str) -> Value {

@@ -9,7 +9,7 @@ use app::ssr::providers::{self, Scope};
 use serde_json::{Value, json};
 
 use crate::helpers::journeys::{flip, key, start_writers, writer_accounts};
-use crate::helpers::{Engine, TestApp, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{Engine, TestApp, eventually, problem, spawn_app, spawn_app_with};
 
 const A: &str = "+12025550101";
 const B: &str = "+12025550102";
@@ -35,24 +35,6 @@ async fn post_json(app: &TestApp, key: &str, path: &str, body: &Value) -> reqwes
         .send()
         .await
         .expect("request")
-}
-
-/// The status and, checked to be a problem document, its detail.
-async fn problem(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|value| value.to_str().ok()),
-        Some("application/problem+json"),
-        "status {status} from {}",
-        response.url()
-    );
-    let body: Value = response.json().await.expect("problem json");
-    assert_eq!(body["status"], status);
-    assert!(body["type"].as_str().is_some() && body["title"].as_str().is_some());
-    (status, body["detail"].as_str().expect("detail").to_owned())
 }
 
 async fn json(response: reqwest::Response) -> Value {
@@ -460,13 +442,7 @@ db_test!(
         })
         .await;
         assert!(reads >= 10);
-        providers::revoke_key(
-            pool,
-            &app::ssr::infra::audit_trail::Actor::command_line(),
-            &reader[..12],
-        )
-        .await
-        .expect("revoked");
+        crate::helpers::journeys::revoke_key(pool, &reader[..12]).await;
         refused_within_the_cache_ttl(&app, &reader).await;
     }
 );

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use app::ssr::providers::{self, Scope};
+use app::ssr::providers::Scope;
 
 use crate::helpers::journeys::key;
 use crate::helpers::{Engine, spawn_app};
@@ -28,13 +28,7 @@ db_test!(
             }
         });
         tokio::time::sleep(Duration::from_millis(500)).await;
-        providers::revoke_key(
-            app.database.pool(),
-            &app::ssr::infra::audit_trail::Actor::command_line(),
-            &reader[..12],
-        )
-        .await
-        .expect("revoked");
+        crate::helpers::journeys::revoke_key(app.database.pool(), &reader[..12]).await;
         let status = tokio::time::timeout(Duration::from_secs(5), poll)
             .await
             .expect("the long-poll ends within 5 s, not after its 30")
@@ -73,13 +67,7 @@ db_test!(
             .expect("first chunk")
             .expect("data")
             .to_vec();
-        providers::revoke_key(
-            pool,
-            &app::ssr::infra::audit_trail::Actor::command_line(),
-            &reader[..12],
-        )
-        .await
-        .expect("revoked");
+        crate::helpers::journeys::revoke_key(pool, &reader[..12]).await;
         // The reader pauses past the key check, then reads on.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let ended = tokio::time::timeout(Duration::from_secs(20), async {

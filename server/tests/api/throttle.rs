@@ -9,6 +9,50 @@ async fn attempt_login(app: &TestApp, email: &str, password: &str) -> reqwest::R
     .await
 }
 
+/// Sign-in limits count per minute: when less than `margin_ms` of this
+/// minute is left, waits for the next one, so a test's attempts share a
+/// window.
+async fn early_in_a_minute(margin_ms: i64) {
+    let into_minute = app::ssr::infra::clock::now_millis() % 60_000;
+    if into_minute > 60_000 - margin_ms {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            (60_000 - into_minute + 100) as u64,
+        ))
+        .await;
+    }
+}
+
+/// The portal behind one trusted proxy, allowing one sign-in attempt a
+/// minute per client address.
+async fn behind_one_proxy(engine: Engine) -> TestApp {
+    spawn_app_with(
+        engine,
+        &[
+            ("AUTH_ATTEMPTS_PER_MINUTE", "1"),
+            ("TRUSTED_PROXY_HOPS", "1"),
+        ],
+    )
+    .await
+}
+
+/// A wrong sign-in through the proxy, with these `X-Forwarded-For` header
+/// lines in order; the status of the answer.
+async fn forwarded_attempt(app: &TestApp, lines: &[&str]) -> reqwest::StatusCode {
+    let mut request = app
+        .client
+        .post(app.url("/api/log_in"))
+        .header("referer", app.url("/login"));
+    for line in lines {
+        request = request.header("x-forwarded-for", *line);
+    }
+    request
+        .form(&[("email", "jane@example.org"), ("password", "not it at all")])
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
 fn current_hour_window() -> i64 {
     let now = app::ssr::infra::clock::now_millis();
     now - now % 3_600_000
@@ -19,13 +63,7 @@ db_test!(
         let app = spawn_app_with(engine, &[("AUTH_ATTEMPTS_PER_MINUTE", "3")]).await;
         // Windows are whole minutes: start early in one, so that all four
         // attempts fall in the same window.
-        let into_minute = app::ssr::infra::clock::now_millis() % 60_000;
-        if into_minute > 40_000 {
-            tokio::time::sleep(std::time::Duration::from_millis(
-                (60_000 - into_minute + 100) as u64,
-            ))
-            .await;
-        }
+        early_in_a_minute(20_000).await;
         for _ in 0..3 {
             let response = attempt_login(&app, "jane@example.org", "not the password at all").await;
             assert_eq!(response.status(), 302);
@@ -137,36 +175,13 @@ db_test!(
 
 db_test!(
     async fn behind_a_trusted_proxy_each_client_address_counts_on_its_own(engine: Engine) {
-        let app = spawn_app_with(
-            engine,
-            &[
-                ("AUTH_ATTEMPTS_PER_MINUTE", "1"),
-                ("TRUSTED_PROXY_HOPS", "1"),
-            ],
-        )
-        .await;
+        let app = behind_one_proxy(engine).await;
         let attempt = |client: &'static str| {
             let app = &app;
-            async move {
-                app.client
-                    .post(app.url("/api/log_in"))
-                    .header("referer", app.url("/login"))
-                    .header("x-forwarded-for", format!("6.6.6.6, {client}"))
-                    .form(&[("email", "jane@example.org"), ("password", "not it at all")])
-                    .send()
-                    .await
-                    .expect("request")
-                    .status()
-            }
+            async move { forwarded_attempt(app, &[&format!("6.6.6.6, {client}")]).await }
         };
         // Minute windows: stay inside one.
-        let into_minute = app::ssr::infra::clock::now_millis() % 60_000;
-        if into_minute > 45_000 {
-            tokio::time::sleep(std::time::Duration::from_millis(
-                (60_000 - into_minute + 100) as u64,
-            ))
-            .await;
-        }
+        early_in_a_minute(15_000).await;
         assert_eq!(attempt("203.0.113.7").await, 302);
         assert_eq!(attempt("203.0.113.7").await, 429);
         assert_eq!(
@@ -179,38 +194,14 @@ db_test!(
 
 db_test!(
     async fn a_second_forwarded_for_line_cannot_choose_the_client_address(engine: Engine) {
-        let app = spawn_app_with(
-            engine,
-            &[
-                ("AUTH_ATTEMPTS_PER_MINUTE", "1"),
-                ("TRUSTED_PROXY_HOPS", "1"),
-            ],
-        )
-        .await;
+        let app = behind_one_proxy(engine).await;
         // The client sends a line of its own, different each time; the
         // trusted proxy adds a second line with the address it saw.
         let attempt = |forged: &'static str, real: &'static str| {
             let app = &app;
-            async move {
-                app.client
-                    .post(app.url("/api/log_in"))
-                    .header("referer", app.url("/login"))
-                    .header("x-forwarded-for", forged)
-                    .header("x-forwarded-for", real)
-                    .form(&[("email", "jane@example.org"), ("password", "not it at all")])
-                    .send()
-                    .await
-                    .expect("request")
-                    .status()
-            }
+            async move { forwarded_attempt(app, &[forged, real]).await }
         };
-        let into_minute = app::ssr::infra::clock::now_millis() % 60_000;
-        if into_minute > 45_000 {
-            tokio::time::sleep(std::time::Duration::from_millis(
-                (60_000 - into_minute + 100) as u64,
-            ))
-            .await;
-        }
+        early_in_a_minute(15_000).await;
         assert_eq!(attempt("1.1.1.1", "203.0.113.7").await, 302);
         assert_eq!(
             attempt("2.2.2.2", "203.0.113.7").await,

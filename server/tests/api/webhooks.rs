@@ -300,6 +300,19 @@ db_test!(
     }
 );
 
+/// Loopback receivers allowed (development), the worker idle: the test
+/// runs the jobs itself.
+async fn spawn_app_with_loopback_webhooks_and_idle_worker(engine: Engine) -> TestApp {
+    spawn_app_with(
+        engine,
+        &[
+            ("WEBHOOK_ALLOW_LOOPBACK", "true"),
+            ("JOB_POLL_INTERVAL_SECS", "3600"),
+        ],
+    )
+    .await
+}
+
 /// Webhooks as in production (public addresses only), the worker idle.
 async fn spawn_app_without_loopback_and_worker(engine: Engine) -> TestApp {
     spawn_app_with(engine, &[("JOB_POLL_INTERVAL_SECS", "3600")]).await
@@ -307,14 +320,7 @@ async fn spawn_app_without_loopback_and_worker(engine: Engine) -> TestApp {
 
 db_test!(
     async fn a_provider_whose_last_key_is_revoked_hears_nothing(engine: Engine) {
-        let app = spawn_app_with(
-            engine,
-            &[
-                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
-                ("JOB_POLL_INTERVAL_SECS", "3600"),
-            ],
-        )
-        .await;
+        let app = spawn_app_with_loopback_webhooks_and_idle_worker(engine).await;
         let pool = app.database.pool();
         let first =
             crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
@@ -337,13 +343,7 @@ db_test!(
         let attorney = writer_accounts(pool, 1).await[0];
 
         // One key of two revoked: the provider still hears.
-        app::ssr::providers::revoke_key(
-            pool,
-            &app::ssr::infra::audit_trail::Actor::command_line(),
-            &first[..12],
-        )
-        .await
-        .expect("revoked");
+        crate::helpers::journeys::revoke_key(pool, &first[..12]).await;
         flip(pool, attorney, "+12025550101", true).await; // seq 1
         app.run_due_jobs().await;
         assert_eq!(receiver.received(), vec![(1, 200)]);
@@ -354,13 +354,7 @@ db_test!(
         app::ssr::providers::webhooks::dispatch(pool)
             .await
             .expect("queued");
-        app::ssr::providers::revoke_key(
-            pool,
-            &app::ssr::infra::audit_trail::Actor::command_line(),
-            &second.prefix,
-        )
-        .await
-        .expect("revoked");
+        crate::helpers::journeys::revoke_key(pool, &second.prefix).await;
         app.run_due_jobs().await;
         flip(pool, attorney, "+12025550103", true).await; // seq 3
         app.run_due_jobs().await;
@@ -385,14 +379,7 @@ db_test!(
 
 db_test!(
     async fn a_redirect_is_not_followed_and_a_large_answer_not_read(engine: Engine) {
-        let app = spawn_app_with(
-            engine,
-            &[
-                ("WEBHOOK_ALLOW_LOOPBACK", "true"),
-                ("JOB_POLL_INTERVAL_SECS", "3600"),
-            ],
-        )
-        .await;
+        let app = spawn_app_with_loopback_webhooks_and_idle_worker(engine).await;
         let pool = app.database.pool();
         let key = crate::helpers::journeys::key(&app, "Acme Phones", &[Scope::RegistryRead]).await;
         let (receiver, target) = start_receiver().await;

@@ -35,11 +35,15 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use rand::rngs::OsRng;
 
+use crate::ssr::infra::secrets::{key_from_hex, stored_key};
+
 const PREFIX: &str = "sealed:v1:";
 const NONCE_BYTES: usize = 24;
 /// The id of the key generated and kept in the database when none is
 /// configured (development; see [`Keyring::stored`]).
 const STORED_KEY_ID: &str = "db";
+/// Its row in `server_keys`.
+const STORED_KEY_NAME: &str = "sealing";
 
 /// A key's name: 1 to 32 of `A-Z a-z 0-9 _ -`, stored with every value it
 /// sealed.
@@ -136,22 +140,6 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
-fn parse_hex_key(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(bytes)
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 impl Keyring {
     /// Reads `SECRETS_KEYS`: `id:hex,id:hex,…`, the current key first,
     /// each key 64 hexadecimal digits. Spaces around entries are ignored.
@@ -166,7 +154,7 @@ impl Keyring {
             if id.as_str() == STORED_KEY_ID {
                 return Err(KeyringError::ReservedId(place));
             }
-            let key = parse_hex_key(key).ok_or_else(|| KeyringError::BadKey(id.0.clone()))?;
+            let key = key_from_hex(key).ok_or_else(|| KeyringError::BadKey(id.0.clone()))?;
             if keys.insert(id.clone(), key).is_some() {
                 return Err(KeyringError::Duplicate(id.0));
             }
@@ -195,45 +183,27 @@ impl Keyring {
     /// `db`. A database leak then holds the key too, which is why
     /// production configuration refuses to run without `SECRETS_KEYS`.
     pub async fn stored(pool: &sqlx::AnyPool) -> Result<Self, sqlx::Error> {
-        let id = KeyId(STORED_KEY_ID.to_owned());
-        let fresh = Self::generate(id.clone());
-        let fresh_hex = fresh
-            .keys
-            .get(&id)
-            .map(|key| to_hex(key))
-            .unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO server_keys (name, key_hex, created_at) VALUES ('sealing', $1, $2) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(fresh_hex)
-        .bind(crate::ssr::infra::clock::now_millis())
-        .execute(pool)
-        .await?;
-        Self::stored_if_any(pool)
+        let key = stored_key(pool, STORED_KEY_NAME, true)
             .await?
-            .ok_or_else(|| sqlx::Error::RowNotFound)
+            .ok_or(sqlx::Error::RowNotFound)?;
+        Ok(Self::of_stored(key))
     }
 
     /// The database's own key, if one was ever made. A server configured
     /// with `SECRETS_KEYS` keeps it as an older key, so values sealed
     /// before the configuration still open and the rotation can move them.
     pub async fn stored_if_any(pool: &sqlx::AnyPool) -> Result<Option<Self>, sqlx::Error> {
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT key_hex FROM server_keys WHERE name = 'sealing'")
-                .fetch_optional(pool)
-                .await?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        let key = parse_hex_key(&stored).ok_or_else(|| {
-            sqlx::Error::Decode(Box::new(KeyringError::BadKey(STORED_KEY_ID.into())))
-        })?;
+        Ok(stored_key(pool, STORED_KEY_NAME, false)
+            .await?
+            .map(Self::of_stored))
+    }
+
+    fn of_stored(key: [u8; 32]) -> Self {
         let id = KeyId(STORED_KEY_ID.to_owned());
-        Ok(Some(Self {
+        Self {
             current: id.clone(),
             keys: Arc::new(BTreeMap::from([(id, key)])),
-        }))
+        }
     }
 
     /// The ring a server or command runs with: the configured keys, plus

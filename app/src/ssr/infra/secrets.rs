@@ -98,6 +98,65 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// 32 bytes written as 64 hexadecimal digits (spaces around ignored).
+pub fn key_from_hex(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(bytes)
+}
+
+/// 32 bytes as 64 lower-case hexadecimal digits.
+pub fn key_to_hex(key: &[u8; 32]) -> String {
+    key.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A stored key in `server_keys` that is not 64 hexadecimal digits.
+#[derive(Debug, thiserror::Error)]
+#[error("the server key {0:?} in server_keys is not 64 hexadecimal digits")]
+pub struct StoredKeyError(String);
+
+/// The server key `name` kept in `server_keys`, for when configuration
+/// gives none (development). With `create`, a random one is written by
+/// the first instance to need it (racing instances agree on the first row
+/// written); without, `None` when there is none. A database leak then
+/// holds the key too, which is why production configures its keys.
+pub async fn stored_key(
+    pool: &sqlx::AnyPool,
+    name: &str,
+    create: bool,
+) -> Result<Option<[u8; 32]>, sqlx::Error> {
+    if create {
+        let mut fresh = [0u8; 32];
+        OsRng.fill_bytes(&mut fresh);
+        sqlx::query(
+            "INSERT INTO server_keys (name, key_hex, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(key_to_hex(&fresh))
+        .bind(crate::ssr::infra::clock::now_millis())
+        .execute(pool)
+        .await?;
+    }
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT key_hex FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    stored
+        .map(|hex| {
+            key_from_hex(&hex)
+                .ok_or_else(|| sqlx::Error::Decode(Box::new(StoredKeyError(name.to_owned()))))
+        })
+        .transpose()
+}
+
 /// The server's key for one-time phone codes: HMAC-SHA256 (RFC 2104)
 /// of a code under it is what `number_codes.code_hash` stores.
 ///
@@ -135,20 +194,9 @@ impl CodeKey {
 
     /// A key written as 64 hexadecimal digits.
     pub fn from_hex(text: &str) -> Result<Self, CodeKeyError> {
-        let text = text.trim();
-        if text.len() != 64 || !text.is_ascii() {
-            return Err(CodeKeyError);
-        }
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
-            let pair = std::str::from_utf8(pair).map_err(|_| CodeKeyError)?;
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| CodeKeyError)?;
-        }
-        Ok(Self(std::sync::Arc::new(bytes)))
-    }
-
-    fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+        key_from_hex(text)
+            .map(|bytes| Self(std::sync::Arc::new(bytes)))
+            .ok_or(CodeKeyError)
     }
 
     /// The key every instance on this database shares when none is
@@ -156,20 +204,10 @@ impl CodeKey {
     /// instances agree on the first row written). A database leak then
     /// holds the key too; production sets `CODE_HMAC_KEY`.
     pub async fn stored(pool: &sqlx::AnyPool) -> Result<Self, sqlx::Error> {
-        let fresh = Self::generate();
-        sqlx::query(
-            "INSERT INTO server_keys (name, key_hex, created_at) VALUES ('code_hmac', $1, $2) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(fresh.to_hex())
-        .bind(crate::ssr::infra::clock::now_millis())
-        .execute(pool)
-        .await?;
-        let stored: String =
-            sqlx::query_scalar("SELECT key_hex FROM server_keys WHERE name = 'code_hmac'")
-                .fetch_one(pool)
-                .await?;
-        Self::from_hex(&stored).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+        let bytes = stored_key(pool, "code_hmac", true)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        Ok(Self(std::sync::Arc::new(bytes)))
     }
 
     fn mac(&self, scope: i64, code: &str) -> hmac::Hmac<Sha256> {
@@ -238,7 +276,7 @@ mod tests {
             "another key"
         );
         assert!(!key.verify(7, "123456", "$argon2id$v=19$m=19456,t=2,p=1$x$y"));
-        let hex = key.to_hex();
+        let hex = key_to_hex(&key.0);
         assert!(
             CodeKey::from_hex(&hex)
                 .expect("hex")

@@ -282,7 +282,7 @@ async fn reserve_code(
     if for_attorney >= SENDS_PER_ATTORNEY_PER_DAY {
         return Err(NumberError::TooManySendsForAttorney);
     }
-    let code_id = insert_code(
+    let (code_id, token) = insert_code(
         &mut *transaction,
         outgoing,
         user_id,
@@ -295,6 +295,7 @@ async fn reserve_code(
     transaction.commit().await?;
     Ok(Reserved {
         code_id,
+        token,
         e164,
         extension,
     })
@@ -363,17 +364,19 @@ pub async fn deliver_queued_code(
 ) -> Result<(), NumberError> {
     let (e164, extension) = live_registration(pool, job.user_id, job.registration_id).await?;
     let code = new_code();
+    let (code_id, token) = insert_code(
+        pool,
+        outgoing,
+        job.user_id,
+        job.registration_id,
+        &e164,
+        job.channel,
+        &code,
+    )
+    .await?;
     let reserved = Reserved {
-        code_id: insert_code(
-            pool,
-            outgoing,
-            job.user_id,
-            job.registration_id,
-            &e164,
-            job.channel,
-            &code,
-        )
-        .await?,
+        code_id,
+        token,
         e164,
         extension,
     };
@@ -418,6 +421,8 @@ pub struct Outgoing<'a> {
 /// A code's row, written before it is sent, and where it goes.
 struct Reserved {
     code_id: i64,
+    /// The last segment of its callback paths.
+    token: String,
     e164: String,
     extension: Option<String>,
 }
@@ -437,9 +442,7 @@ fn new_delivery_token() -> String {
 }
 
 /// Stores a code's tag (never the code), valid [`CODE_VALIDITY_MS`] from
-/// now, with a fresh delivery token. A voice code is also kept sealed
-/// under the server's keys ([`crate::ssr::infra::sealing`]) for the call's
-/// script to read once a key is pressed. Returns its id.
+/// now, with a fresh delivery token. Returns its id and that token.
 async fn insert_code<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     outgoing: Outgoing<'_>,
@@ -448,8 +451,9 @@ async fn insert_code<'e>(
     e164: &str,
     channel: Channel,
     code: &str,
-) -> Result<i64, sqlx::Error> {
+) -> Result<(i64, String), sqlx::Error> {
     let now = now_millis();
+    let token = new_delivery_token();
     let code_id: i64 = sqlx::query_scalar(
         "INSERT INTO number_codes (registration_id, user_id, e164, channel, code_hash, \
          expires_at, created_at, delivery_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -462,10 +466,10 @@ async fn insert_code<'e>(
     .bind(outgoing.key.tag(registration_id, code))
     .bind(now + CODE_VALIDITY_MS)
     .bind(now)
-    .bind(new_delivery_token())
+    .bind(&token)
     .fetch_one(executor)
     .await?;
-    Ok(code_id)
+    Ok((code_id, token))
 }
 
 /// Hands the reserved code to the sender, then records what it said: the
@@ -489,10 +493,6 @@ async fn send_reserved(
         .ok()
         .flatten()
         .flatten();
-    let token: String = sqlx::query_scalar("SELECT delivery_token FROM number_codes WHERE id = $1")
-        .bind(reserved.code_id)
-        .fetch_one(pool)
-        .await?;
     // Sealed before the call starts: Twilio may fetch the script as soon
     // as it is answered, before the send's answer is back here.
     if channel == Channel::Voice && outgoing.sender.twilio().is_some() {
@@ -508,7 +508,7 @@ async fn send_reserved(
     }
     let dispatch = Dispatch {
         base_url: outgoing.base_url,
-        token: &token,
+        token: &reserved.token,
         extension: extension.as_ref(),
     };
     match outgoing.sender.send(&phone, channel, code, dispatch).await {

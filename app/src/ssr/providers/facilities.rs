@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::{db, mail_queue, messages};
-use crate::ssr::providers::Caller;
+use crate::ssr::providers::{AckLog, AckRefusal, Caller, record_acknowledgement};
 use crate::ssr::registry::{self, digest};
 
 /// Past this lag (the oldest change a facility has not acknowledged), a
@@ -321,9 +321,8 @@ pub async fn retire(pool: &AnyPool, provider_id: i64, code: &str) -> Result<(), 
 }
 
 /// Records that facility `code` applied the change log through
-/// `through_seq`; the same rules as the provider-wide acknowledgement:
-/// past the head or behind its last one is refused, the same seq again
-/// answers with its first time. Returns that time (Unix ms).
+/// `through_seq`, by the same rules as the provider-wide acknowledgement
+/// ([`record_acknowledgement`]). Returns its time (Unix ms).
 pub async fn acknowledge(
     pool: &AnyPool,
     caller: &Caller,
@@ -332,43 +331,33 @@ pub async fn acknowledge(
 ) -> Result<i64, FacilityError> {
     let mut transaction = db::begin_write(pool).await?;
     let facility = find_active(&mut transaction, caller.provider_id, code).await?;
-    let head = registry::head(&mut *transaction).await?;
-    if through_seq > head {
-        return Err(FacilityError::AckPastHead { through_seq, head });
-    }
-    let previous: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(through_seq) FROM facility_acks WHERE facility_id = $1")
-            .bind(facility.id)
-            .fetch_one(&mut *transaction)
-            .await?;
-    if let Some(previous) = previous
-        && previous > through_seq
-    {
-        return Err(FacilityError::AckBehind {
-            through_seq,
-            previous,
-        });
-    }
-    let now = now_millis();
-    sqlx::query(
-        "INSERT INTO facility_acks (facility_id, through_seq, acked_at, key_id) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    let acked_at = record_acknowledgement(
+        &mut transaction,
+        AckLog::Facility(facility.id),
+        caller.key_id,
+        through_seq,
     )
-    .bind(facility.id)
-    .bind(through_seq)
-    .bind(now)
-    .bind(caller.key_id)
-    .execute(&mut *transaction)
-    .await?;
-    let acked_at: i64 = sqlx::query_scalar(
-        "SELECT acked_at FROM facility_acks WHERE facility_id = $1 AND through_seq = $2",
-    )
-    .bind(facility.id)
-    .bind(through_seq)
-    .fetch_one(&mut *transaction)
     .await?;
     transaction.commit().await?;
     Ok(acked_at)
+}
+
+impl From<AckRefusal> for FacilityError {
+    fn from(refusal: AckRefusal) -> Self {
+        match refusal {
+            AckRefusal::PastHead { through_seq, head } => {
+                FacilityError::AckPastHead { through_seq, head }
+            }
+            AckRefusal::Behind {
+                through_seq,
+                previous,
+            } => FacilityError::AckBehind {
+                through_seq,
+                previous,
+            },
+            AckRefusal::Database(cause) => FacilityError::Database(cause),
+        }
+    }
 }
 
 /// What a facility claims to hold as of a seq.

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool, Transaction};
 
 use crate::domain::closed_set::closed_set;
 use crate::error::AppError;
@@ -227,58 +227,113 @@ pub async fn authenticate(pool: &AnyPool, key: &str) -> Result<Option<Caller>, s
     }))
 }
 
-/// Records that the provider applied the change log through `through_seq`.
-/// Past the head, or behind the provider's last acknowledgement, is
-/// refused; the same seq again is accepted and answered with its time.
+/// Whose acknowledgements: the provider's own log (`provider_acks`) or
+/// one facility's (`facility_acks`); both tables have the same columns
+/// but their owner's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AckLog {
+    Provider(i64),
+    Facility(i64),
+}
+
+/// Why an acknowledgement is refused, whoever's log it is.
+#[derive(Debug)]
+pub(crate) enum AckRefusal {
+    PastHead { through_seq: i64, head: i64 },
+    Behind { through_seq: i64, previous: i64 },
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for AckRefusal {
+    fn from(error: sqlx::Error) -> Self {
+        AckRefusal::Database(error)
+    }
+}
+
+/// The acknowledgement rules, one place for the provider's log and each
+/// facility's: past the head, or behind the log's last acknowledgement, is
+/// refused; the same seq again is accepted and answered with its first
+/// time. Returns that time (Unix ms). In the caller's write transaction.
+pub(crate) async fn record_acknowledgement(
+    transaction: &mut Transaction<'_, Any>,
+    log: AckLog,
+    key_id: i64,
+    through_seq: i64,
+) -> Result<i64, AckRefusal> {
+    let (table, owner, owner_id) = match log {
+        AckLog::Provider(id) => ("provider_acks", "provider_id", id),
+        AckLog::Facility(id) => ("facility_acks", "facility_id", id),
+    };
+    let head = registry::head(&mut **transaction).await?;
+    if through_seq > head {
+        return Err(AckRefusal::PastHead { through_seq, head });
+    }
+    let previous: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT MAX(through_seq) FROM {table} WHERE {owner} = $1"
+    ))
+    .bind(owner_id)
+    .fetch_one(&mut **transaction)
+    .await?;
+    if let Some(previous) = previous
+        && previous > through_seq
+    {
+        return Err(AckRefusal::Behind {
+            through_seq,
+            previous,
+        });
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {table} ({owner}, through_seq, acked_at, key_id) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+    ))
+    .bind(owner_id)
+    .bind(through_seq)
+    .bind(now_millis())
+    .bind(key_id)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT acked_at FROM {table} WHERE {owner} = $1 AND through_seq = $2"
+    ))
+    .bind(owner_id)
+    .bind(through_seq)
+    .fetch_one(&mut **transaction)
+    .await?)
+}
+
+impl From<AckRefusal> for ProviderError {
+    fn from(refusal: AckRefusal) -> Self {
+        match refusal {
+            AckRefusal::PastHead { through_seq, head } => {
+                ProviderError::AckPastHead { through_seq, head }
+            }
+            AckRefusal::Behind {
+                through_seq,
+                previous,
+            } => ProviderError::AckBehind {
+                through_seq,
+                previous,
+            },
+            AckRefusal::Database(cause) => cause.into(),
+        }
+    }
+}
+
+/// Records that the provider applied the change log through `through_seq`
+/// ([`record_acknowledgement`]'s rules). Returns its time (Unix ms).
 pub async fn acknowledge(
     pool: &AnyPool,
     caller: &Caller,
     through_seq: i64,
 ) -> Result<i64, ProviderError> {
     let mut transaction = db::begin_write(pool).await?;
-    // Written first (SQLite: a writer from the start); it also orders
-    // acknowledgements of one provider.
-    let now = now_millis();
-    let inserted = sqlx::query(
-        "INSERT INTO provider_acks (provider_id, through_seq, acked_at, key_id) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    let acked_at = record_acknowledgement(
+        &mut transaction,
+        AckLog::Provider(caller.provider_id),
+        caller.key_id,
+        through_seq,
     )
-    .bind(caller.provider_id)
-    .bind(through_seq)
-    .bind(now)
-    .bind(caller.key_id)
-    .execute(&mut *transaction)
     .await?;
-    let head = registry::head(&mut *transaction).await?;
-    if through_seq > head {
-        return Err(ProviderError::AckPastHead { through_seq, head });
-    }
-    let previous: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(through_seq) FROM provider_acks WHERE provider_id = $1 AND through_seq <> $2",
-    )
-    .bind(caller.provider_id)
-    .bind(through_seq)
-    .fetch_one(&mut *transaction)
-    .await?;
-    if let Some(previous) = previous
-        && previous > through_seq
-    {
-        return Err(ProviderError::AckBehind {
-            through_seq,
-            previous,
-        });
-    }
-    let acked_at = if inserted.rows_affected() == 1 {
-        now
-    } else {
-        sqlx::query_scalar(
-            "SELECT acked_at FROM provider_acks WHERE provider_id = $1 AND through_seq = $2",
-        )
-        .bind(caller.provider_id)
-        .bind(through_seq)
-        .fetch_one(&mut *transaction)
-        .await?
-    };
     transaction.commit().await?;
     Ok(acked_at)
 }

@@ -520,6 +520,18 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
 
 // Steps first written for the provider API tests.
 
+/// Revokes the key with this visible prefix, as `server provider
+/// revoke-key` does.
+pub async fn revoke_key(pool: &sqlx::AnyPool, prefix: &str) {
+    providers::revoke_key(
+        pool,
+        &app::ssr::infra::audit_trail::Actor::command_line(),
+        prefix,
+    )
+    .await
+    .expect("revoked");
+}
+
 /// Creates provider `name` (once) and a key of `scopes` for it; the key.
 pub async fn key(app: &TestApp, name: &str, scopes: &[Scope]) -> String {
     let pool = app.database.pool();

@@ -493,3 +493,21 @@ pub async fn run_server(args: &[&std::ffi::OsStr], variables: &[(&str, &str)]) -
         ),
     )
 }
+
+/// The status and, checked to be a problem document, its detail.
+pub async fn problem(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok()),
+        Some("application/problem+json"),
+        "status {status} from {}",
+        response.url()
+    );
+    let body: serde_json::Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().is_some() && body["title"].as_str().is_some());
+    (status, body["detail"].as_str().expect("detail").to_owned())
+}
