@@ -515,3 +515,73 @@ impl Read for RepeatLine {
         Ok(written)
     }
 }
+
+/// bar_number, status, email, admitted_on, office_phone, office_phone_ext.
+type RosterFields = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+db_test!(
+    async fn a_file_without_an_optional_column_leaves_what_the_roster_holds(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let full = stage_text(
+            &app,
+            Mode::Full,
+            "bar_number,full_name,status,email,admitted_on,office_phone\n\
+             1,Ann Able,active,ann@example.org,2001-06-15,(202) 456-1414 ext. 204\n\
+             2,Bo Bell,active,bo@example.org,2004-01-31,\n",
+        )
+        .await
+        .expect("staged");
+        commit(&app, full, false, None).await.expect("committed");
+        // A bar's status-only update: no email, date or phone column.
+        let partial = stage_text(
+            &app,
+            Mode::Partial,
+            "Bar Number,Full Name,Status\n1,Ann Able,suspended\n2,Bo Bell,active\n",
+        )
+        .await
+        .expect("staged");
+        let changed: i64 =
+            sqlx::query_scalar("SELECT changed_members FROM roster_uploads WHERE id = $1")
+                .bind(partial)
+                .fetch_one(app.database.pool())
+                .await
+                .expect("counts");
+        assert_eq!(changed, 1, "only Ann's status changes");
+        commit(&app, partial, false, None).await.expect("committed");
+        let rows: Vec<RosterFields> = sqlx::query_as(
+            "SELECT bar_number, status, email, admitted_on, office_phone, office_phone_ext \
+                 FROM roster WHERE jurisdiction = 'CA' ORDER BY bar_number",
+        )
+        .fetch_all(app.database.pool())
+        .await
+        .expect("roster");
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "1".into(),
+                    "suspended".into(),
+                    Some("ann@example.org".into()),
+                    Some("2001-06-15".into()),
+                    Some("+12024561414".into()),
+                    Some("204".into())
+                ),
+                (
+                    "2".into(),
+                    "active".into(),
+                    Some("bo@example.org".into()),
+                    Some("2004-01-31".into()),
+                    None,
+                    None
+                ),
+            ]
+        );
+    }
+);

@@ -231,6 +231,8 @@ struct FileFacts {
     ignored_columns: Vec<String>,
     /// "field: header" of each field read.
     columns_read: Vec<String>,
+    /// The optional fields the file has no column for.
+    absent: Vec<Field>,
 }
 
 /// Counts the bytes read, refuses more than [`MAX_BYTES`], and hashes what
@@ -330,9 +332,12 @@ fn parse<R: Read + Seek>(
     };
     let mut reader = Reader::open(metered, encoding, mappings)?;
     let ignored_columns = reader.layout().ignored();
-    let columns_read = reader
-        .layout()
-        .used()
+    let used = reader.layout().used();
+    let absent = [Field::Email, Field::AdmittedOn, Field::OfficePhone]
+        .into_iter()
+        .filter(|optional| !used.iter().any(|(field, _)| field == optional))
+        .collect();
+    let columns_read = used
         .into_iter()
         .map(|(field, header)| format!("{field}: {header}"))
         .collect();
@@ -366,6 +371,7 @@ fn parse<R: Read + Seek>(
         encoding,
         ignored_columns,
         columns_read,
+        absent,
     })
 }
 
@@ -463,6 +469,27 @@ pub async fn stage(
     .bind(upload_id)
     .execute(&mut *transaction)
     .await?;
+    // A column the file does not have says nothing about its members:
+    // they keep what the roster holds (a partial update of statuses alone
+    // must not erase the emails of record that claims rest on).
+    for field in &facts.absent {
+        let columns: &[&str] = match field {
+            Field::Email => &["email"],
+            Field::AdmittedOn => &["admitted_on"],
+            _ => &["office_phone", "office_phone_ext"],
+        };
+        for column in columns {
+            sqlx::query(&format!(
+                "UPDATE roster_staging SET {column} = (SELECT r.{column} FROM roster r \
+                   WHERE r.jurisdiction = $2 AND r.bar_number = roster_staging.bar_number) \
+                 WHERE upload_id = $1"
+            ))
+            .bind(upload_id)
+            .bind(jurisdiction.code())
+            .execute(&mut *transaction)
+            .await?;
+        }
+    }
     recount(&mut transaction, upload_id).await?;
     transaction.commit().await?;
     Ok(upload_id)
