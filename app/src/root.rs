@@ -9,9 +9,9 @@ use crate::components::layout::Layout;
 use crate::pages::{
     AccountPage, AuditPage, ChangePasswordPage, CheckEmailPage, ClaimAnsweredPage, ClaimPage,
     FacilitiesPage, ForgotPasswordPage, HomePage, HowItWorksPage, LoginPage, NotFoundPage,
-    NumberFacilitiesPage, NumberLookupPage, NumbersPage, ProvidersPage, RecoveryCodesPage,
-    ResetPasswordPage, ResetSentPage, ReviewQueuePage, RosterPreviewPage, RosterUploadPage,
-    SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
+    NumberFacilitiesPage, NumberLookupPage, NumbersPage, OverviewPage, ProvidersPage,
+    RecoveryCodesPage, ResetPasswordPage, ResetSentPage, ReviewQueuePage, RosterPreviewPage,
+    RosterUploadPage, SecondFactorPage, SignUpPage, TwoFactorPage, VerifyEmailPage,
 };
 
 /// The HTML document around the application, rendered on the server only.
@@ -106,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("providers")) view=ProvidersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("facilities")) view=FacilitiesPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AuditPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("overview")) view=OverviewPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("numbers"), StaticSegment("facilities")) view=NumberFacilitiesPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("roster"), StaticSegment("uploads"), ParamSegment("id"))

@@ -88,6 +88,10 @@ pub struct Settings {
     /// too with `WEBHOOK_ALLOW_LOOPBACK=true`, which is refused unless the
     /// server listens on loopback only and `PUBLIC_URL` is not https.
     pub outbound: app::ssr::infra::outbound::OutboundPolicy,
+    /// The bearer token `/metrics` asks for (`METRICS_TOKEN`, at least 32
+    /// characters). Unset: `/metrics` answers 404, so the figures are
+    /// never public by accident.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +255,16 @@ impl Settings {
                 message: "expected a whole number from 0 to 10".into(),
             });
         }
+
+        let metrics_token = match read("METRICS_TOKEN") {
+            Some(token) if token.trim().chars().count() < 32 => {
+                return Err(ConfigError {
+                    variable: "METRICS_TOKEN",
+                    message: "expected at least 32 characters (e.g. openssl rand -hex 32)".into(),
+                });
+            }
+            token => token.map(|token| token.trim().to_owned()),
+        };
 
         let webhook_allow_loopback = match read("WEBHOOK_ALLOW_LOOPBACK").as_deref() {
             None | Some("false") => false,
@@ -460,6 +474,7 @@ impl Settings {
             outbound: app::ssr::infra::outbound::OutboundPolicy {
                 allow_loopback: webhook_allow_loopback,
             },
+            metrics_token,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod api_v1;
 pub mod cli;
 pub mod configuration;
 pub mod consumer;
+pub mod metrics;
 pub mod middleware;
 pub mod routes;
 pub mod startup;

@@ -53,6 +53,8 @@ pub struct Application {
     state: AppState,
     housekeeping: JoinHandle<()>,
     worker: JoinHandle<()>,
+    /// Keeps the registry's copy current ([`app::ssr::registry::mirror`]).
+    registry_refresher: JoinHandle<()>,
     /// Writes providers' reads; ends once the router (its sender) is gone.
     read_log_writer: JoinHandle<()>,
     shutdown_grace: std::time::Duration,
@@ -109,11 +111,14 @@ impl Application {
             .context("cannot read or create the sealing key (SECRETS_KEYS unset)")?,
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
-            roster_progress: Default::default(),
+            roster_progress: app::ssr::rosters::upload::ProgressBoard::new(database.pool().clone()),
             review_documents_dir: settings.review_documents_dir.clone(),
             roster_files_dir: settings.roster_files_dir.clone(),
             roster_brake: settings.roster_brake,
             outbound: settings.outbound,
+            registry: app::ssr::registry::mirror::Mirror::load(database.pool())
+                .await
+                .context("cannot load the registry")?,
             outbound_client: app::ssr::infra::outbound::client(settings.outbound)
                 .context("cannot build the HTTP client for webhooks")?,
         };
@@ -126,6 +131,8 @@ impl Application {
             settings.lookup_counts_retention,
         );
         let worker = spawn_worker(state.clone(), settings.job_poll_interval);
+        let registry_refresher = state.registry.spawn_refresher();
+        crate::metrics::install();
         let allowed_origin = AllowedOrigin(public_origin);
         let (read_log, read_log_writer) = ReadLog::start(state.database.pool().clone());
         let router = router(
@@ -144,6 +151,7 @@ impl Application {
             state,
             housekeeping,
             worker,
+            registry_refresher,
             read_log_writer,
             shutdown_grace: settings.shutdown_grace,
         })
@@ -199,6 +207,7 @@ impl Application {
         self.housekeeping.abort();
         // A job cut off here is taken again once its lease runs out.
         self.worker.abort();
+        self.registry_refresher.abort();
         // The reads still queued are written before the database closes.
         if tokio::time::timeout(std::time::Duration::from_secs(5), self.read_log_writer)
             .await
@@ -240,6 +249,12 @@ fn router(
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/metrics",
+            get(crate::metrics::scrape).layer(Extension(crate::metrics::MetricsToken(
+                settings.metrics_token.clone(),
+            ))),
+        )
         .route("/api/{*fn_name}", post(server_fn_handler))
         .route(
             "/admin/roster/upload",
@@ -311,7 +326,8 @@ fn router(
         .layer(axum::middleware::from_fn_with_state(
             allowed_origin,
             refuse_cross_site,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(crate::metrics::track));
     security_headers::apply(router, settings.served_over_tls())
         .layer(
             ServiceBuilder::new()

@@ -8,6 +8,7 @@ pub mod claims;
 pub mod facilities;
 pub mod notice;
 pub mod numbers;
+pub mod overview;
 pub mod providers;
 pub mod roster;
 pub mod two_factor;

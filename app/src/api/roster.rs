@@ -422,10 +422,11 @@ pub async fn discard_roster_upload(upload: String) -> Result<(), AppError> {
 
 /// How far the checking of an upload in progress got, for the page that
 /// sent it with `token`: (bytes received, bytes checked, rows checked).
-/// None once it is over, or when another instance took the upload.
+/// None once it is over (any instance answers: the counts are in the
+/// database).
 #[server(endpoint = "roster_upload_progress")]
 pub async fn roster_upload_progress(token: String) -> Result<Option<(u64, u64, u64)>, AppError> {
     let account = roster_admin().await?;
     let state = crate::ssr::auth::state()?;
-    Ok(state.roster_progress.read(account.id, &token))
+    Ok(state.roster_progress.read(account.id, &token).await?)
 }

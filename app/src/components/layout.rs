@@ -93,6 +93,7 @@ fn SignedInNav(account: AccountSummary) -> impl IntoView {
             ("/admin/roster", "Roster uploads"),
         ],
         Role::SiteAdmin => vec![
+            ("/admin/overview", "Overview"),
             ("/admin/reviews", "Review queue"),
             ("/admin/numbers", "Look up a number"),
             ("/admin/roster", "Roster uploads"),

@@ -24,7 +24,7 @@ pub struct AppState {
     pub base_url: String,
     /// How long a sign-in lasts, however active the session.
     pub session_absolute_limit: std::time::Duration,
-    /// Roster uploads being checked on this instance.
+    /// Roster uploads being checked, by any instance.
     pub roster_progress: crate::ssr::rosters::upload::ProgressBoard,
     /// Where review documents are stored, outside the site root.
     pub review_documents_dir: std::path::PathBuf,
@@ -36,6 +36,10 @@ pub struct AppState {
     /// What calls out to provider-chosen addresses (webhooks) may reach:
     /// public addresses, and loopback only in development.
     pub outbound: crate::ssr::infra::outbound::OutboundPolicy,
+    /// This instance's copy of the registry's present state: "now"
+    /// look-ups and long-polls read it instead of the database
+    /// ([`crate::ssr::registry::mirror`]).
+    pub registry: crate::ssr::registry::mirror::Mirror,
     /// The client for those calls, built for `outbound`
     /// ([`crate::ssr::infra::outbound::client`]).
     pub outbound_client: reqwest::Client,

@@ -1,6 +1,8 @@
 //! Reading the registry: the snapshot, the change feed, acknowledgements
 //! and the look-up of one number, now or at a past instant.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use app::domain::phone::PhoneNumber;
@@ -25,9 +27,8 @@ use super::time::{parse_rfc3339, rfc3339};
 /// Default and largest page of the change feed.
 const DEFAULT_LIMIT: i64 = 1000;
 const MAX_LIMIT: i64 = 10_000;
-/// Longest long-poll, in seconds, and how often it looks.
+/// Longest long-poll, in seconds.
 const MAX_WAIT_SECS: u64 = 60;
-const POLL_EVERY: Duration = Duration::from_millis(200);
 /// How often a long request (long-poll, snapshot) checks that its key is
 /// still unrevoked: as often as a revoked key could pass the key cache.
 const KEY_CHECK_EVERY: Duration = super::auth::KEY_CACHE_TTL;
@@ -124,31 +125,33 @@ pub async fn snapshot(
             (seq, bucket) => format!("snapshot as_of_seq={seq:?} bucket={bucket:?}"),
         },
     );
-    let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let (sender, receiver) = mpsc::channel::<Bytes>(4);
     let key_id = caller.0.key_id;
-    let producer = tokio::spawn(async move {
-        if let Err(error) = stream_snapshot(reading, ndjson, &sender).await {
-            tracing::error!(error = %error, "snapshot cut off");
-            // The client sees the body end early, not a valid document.
-            let _ = sender
-                .send(Err(std::io::Error::other("snapshot failed")))
-                .await;
-        }
-    });
+    // Set once the last chunk is handed over: a channel that closes before
+    // it was cut short, and the body must end with an error, not look whole.
+    let whole = Arc::new(AtomicBool::new(false));
+    let producer = tokio::spawn(produce_snapshot(reading, ndjson, sender, whole.clone()));
     // A key revoked while its snapshot streams ends the body with an
     // error (the client sees it cut off, never a whole document) and stops
-    // the read: the watch is raced against every chunk, so it ends the body
-    // even while the producer waits on a slow reader.
+    // the producer: the watch is raced against every chunk, so it ends the
+    // body even while the producer waits on a slow reader.
     let revoked = Box::pin(revocation(state.database.pool().clone(), key_id, producer));
     let chunks = futures::stream::unfold(
-        (receiver, revoked, false),
-        |(mut receiver, mut revoked, ended)| async move {
+        (receiver, revoked, whole, false),
+        |(mut receiver, mut revoked, whole, ended)| async move {
             if ended {
                 return None;
             }
             tokio::select! {
-                chunk = receiver.recv() => chunk.map(|chunk| (chunk, (receiver, revoked, false))),
-                error = &mut revoked => Some((Err(error), (receiver, revoked, true))),
+                chunk = receiver.recv() => match chunk {
+                    Some(chunk) => Some((Ok(chunk), (receiver, revoked, whole, false))),
+                    None if whole.load(Ordering::Acquire) => None,
+                    None => Some((
+                        Err(std::io::Error::other("snapshot cut off")),
+                        (receiver, revoked, whole, true),
+                    )),
+                },
+                error = &mut revoked => Some((Err(error), (receiver, revoked, whole, true))),
             }
         },
     );
@@ -209,14 +212,85 @@ enum Reading {
     },
 }
 
-/// Writes the snapshot in chunks of about 64 KiB from one consistent
-/// read, so memory stays flat.
-async fn stream_snapshot(
+/// Longest a snapshot may spend reading the database into its spool file.
+const SPOOL_DEADLINE: Duration = Duration::from_secs(300);
+/// Longest a client may leave a chunk unread before its snapshot is
+/// abandoned (the body then ends with an error).
+const STALL_LIMIT: Duration = Duration::from_secs(120);
+/// The size of the chunks the body is sent in.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Why a snapshot could not be spooled.
+#[derive(Debug, thiserror::Error)]
+enum SpoolError {
+    #[error("reading the registry: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("writing the spool file: {0}")]
+    Disk(#[from] std::io::Error),
+    #[error("reading the registry took longer than {} s", SPOOL_DEADLINE.as_secs())]
+    Deadline,
+}
+
+/// Spools the snapshot to a temporary file, releasing its database
+/// connection as soon as the read is done, then hands the file to the body
+/// in chunks. A slow or stalled reader so holds a file, never one of the
+/// pool's connections (issue 16, item 4); one stalled past [`STALL_LIMIT`]
+/// is dropped. Sets `whole` only once every chunk was handed over.
+async fn produce_snapshot(
     reading: Reading,
     ndjson: bool,
-    sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(), sqlx::Error> {
+    sender: mpsc::Sender<Bytes>,
+    whole: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+    let spooled = match tokio::time::timeout(SPOOL_DEADLINE, spool_snapshot(reading, ndjson)).await
+    {
+        Ok(spooled) => spooled,
+        Err(_) => Err(SpoolError::Deadline),
+    };
+    let mut file = match spooled {
+        Ok(file) => file,
+        Err(error) => {
+            tracing::error!(error = %error, "snapshot failed");
+            return;
+        }
+    };
+    if let Err(error) = file.rewind().await {
+        tracing::error!(error = %error, "snapshot spool unreadable");
+        return;
+    }
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+        match (&mut file)
+            .take(CHUNK_BYTES as u64)
+            .read_to_end(&mut chunk)
+            .await
+        {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(error = %error, "snapshot spool unreadable");
+                return;
+            }
+        }
+        match tokio::time::timeout(STALL_LIMIT, sender.send(Bytes::from(chunk))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return, // the client went away
+            Err(_) => {
+                tracing::info!("snapshot abandoned: its reader stalled");
+                return;
+            }
+        }
+    }
+    whole.store(true, Ordering::Release);
+}
+
+/// Writes the snapshot to an unnamed temporary file from one consistent
+/// read (so memory stays flat), and commits the read.
+async fn spool_snapshot(reading: Reading, ndjson: bool) -> Result<tokio::fs::File, SpoolError> {
     use futures::TryStreamExt;
+    use tokio::io::AsyncWriteExt;
 
     let (mut transaction, as_of_seq, bucket, sql) = match reading {
         Reading::Now(transaction) => (
@@ -238,11 +312,15 @@ async fn stream_snapshot(
         Some(seq) => seq,
         None => registry::head(&mut *transaction).await?,
     };
-    let mut chunk = if ndjson {
-        format!("{{\"as_of_seq\":{head}}}\n")
+    let file = tokio::fs::File::from_std(tempfile::tempfile()?);
+    let mut out = tokio::io::BufWriter::with_capacity(CHUNK_BYTES, file);
+    if ndjson {
+        out.write_all(format!("{{\"as_of_seq\":{head}}}\n").as_bytes())
+            .await?;
     } else {
-        format!("{{\"as_of_seq\":{head},\"numbers\":[")
-    };
+        out.write_all(format!("{{\"as_of_seq\":{head},\"numbers\":[").as_bytes())
+            .await?;
+    }
     let mut first = true;
     {
         let mut query = sqlx::query_as::<_, (String, i64)>(sql);
@@ -257,28 +335,23 @@ async fn stream_snapshot(
             // E.164 is `+` and digits: nothing in it needs escaping.
             let item = format!("{{\"e164\":\"{e164}\",\"since\":\"{}\"}}", rfc3339(since));
             if ndjson {
-                chunk.push_str(&item);
-                chunk.push('\n');
+                out.write_all(item.as_bytes()).await?;
+                out.write_all(b"\n").await?;
             } else {
                 if !first {
-                    chunk.push(',');
+                    out.write_all(b",").await?;
                 }
-                chunk.push_str(&item);
+                out.write_all(item.as_bytes()).await?;
             }
             first = false;
-            if chunk.len() >= 64 * 1024 {
-                let full = std::mem::take(&mut chunk);
-                if sender.send(Ok(Bytes::from(full))).await.is_err() {
-                    return Ok(()); // the client went away
-                }
-            }
         }
     }
+    transaction.commit().await?;
     if !ndjson {
-        chunk.push_str("]}");
+        out.write_all(b"]}").await?;
     }
-    let _ = sender.send(Ok(Bytes::from(chunk))).await;
-    transaction.commit().await
+    out.flush().await?;
+    Ok(out.into_inner())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -367,23 +440,39 @@ pub async fn changes(
         format!("changes after={after} limit={limit}"),
     );
     let pool = state.database.pool();
+    // Subscribed before the first read, so a change committed between the
+    // two still wakes the wait.
+    let mut head = state.registry.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
-    let mut key_checked = tokio::time::Instant::now();
-    let mut rows = loop {
-        let rows = registry::changes_after(pool, after, limit + 1).await?;
-        if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
-            break rows;
-        }
-        // A long-poll of a key revoked meanwhile ends as a new request
-        // with it would: 401.
-        if key_checked.elapsed() >= KEY_CHECK_EVERY {
-            if !providers::key_is_active(pool, caller.0.key_id).await? {
-                return Err(ApiError::Unauthorized);
+    let mut rows = registry::changes_after(pool, after, limit + 1).await?;
+    // The wait holds no connection: it sleeps on the instance's copy of
+    // the head ([`app::ssr::registry::mirror`]), checking only now and
+    // then that the key is still active.
+    while rows.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            // The guard `wait_for` returns is dropped at once: it holds
+            // the watch's lock.
+            moved = async { head.wait_for(|head| *head > after).await.is_ok() } => {
+                if !moved {
+                    break;
+                }
+                rows = registry::changes_after(pool, after, limit + 1).await?;
+                if rows.is_empty() {
+                    // Not expected (the copy's head comes from the same
+                    // log), but never a busy loop.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
-            key_checked = tokio::time::Instant::now();
+            () = tokio::time::sleep_until(deadline) => break,
+            () = tokio::time::sleep(KEY_CHECK_EVERY) => {
+                // A long-poll of a key revoked meanwhile ends as a new
+                // request with it would: 401.
+                if !providers::key_is_active(pool, caller.0.key_id).await? {
+                    return Err(ApiError::Unauthorized);
+                }
+            }
         }
-        tokio::time::sleep(POLL_EVERY).await;
-    };
+    }
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_after = rows.last().map_or(after, |change| change.seq);
@@ -498,11 +587,23 @@ pub async fn lookup(
     let phone =
         PhoneNumber::parse(&raw).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let at = match query.at.as_deref() {
-        Some(raw) => parse_rfc3339(raw, "at")?,
-        None => app::ssr::infra::clock::now_millis(),
+        Some(raw) => Some(parse_rfc3339(raw, "at")?),
+        None => None,
     };
     log.record_lookup(caller.0.key_id);
-    let found = providers::privilege_at(state.database.pool(), phone.as_str(), at).await?;
+    let found = match at {
+        Some(at) => providers::privilege_at(state.database.pool(), phone.as_str(), at).await?,
+        // Now: from this instance's copy, no query. Nothing has become
+        // privileged after now, so `until` is null either way.
+        None => {
+            let now = state.registry.privilege_now(phone.as_str()).await?;
+            providers::PrivilegeAt {
+                privileged: now.privileged,
+                since: now.since,
+                until: None,
+            }
+        }
+    };
     Ok(Json(Lookup {
         e164: phone.as_str().to_owned(),
         privileged: found.privileged,

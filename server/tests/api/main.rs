@@ -14,6 +14,7 @@ mod facilities;
 mod health;
 mod jobs;
 mod numbers;
+mod operations;
 mod pages;
 mod process;
 mod provider_api;

@@ -26,6 +26,9 @@ pub enum Permission {
     ManageProviders,
     /// Add, prove, renew and remove one's own numbers: attorneys.
     ManageOwnNumbers,
+    /// See the overview of the registry, its consumers and code
+    /// deliveries: site admins.
+    ViewOverview,
 }
 
 impl Account {

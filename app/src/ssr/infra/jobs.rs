@@ -353,6 +353,41 @@ where
     Ok(())
 }
 
+/// One kind's share of the queue, for the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub kind: String,
+    /// Jobs queued, due or not.
+    pub queued: i64,
+    /// Of those, how many are due now.
+    pub due: i64,
+    /// When the longest-waiting due job became due (Unix ms; None: none).
+    pub oldest_due_at: Option<i64>,
+}
+
+/// The queued jobs by kind, in kind order.
+pub async fn queue_depth(pool: &AnyPool) -> Result<Vec<QueueDepth>, sqlx::Error> {
+    let now = now_millis();
+    let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT kind, COUNT(*), \
+           SUM(CASE WHEN run_at <= $1 THEN 1 ELSE 0 END), \
+           MIN(CASE WHEN run_at <= $1 THEN run_at END) \
+         FROM jobs WHERE state = 'queued' GROUP BY kind ORDER BY kind",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(kind, queued, due, oldest_due_at)| QueueDepth {
+            kind,
+            queued,
+            due,
+            oldest_due_at,
+        })
+        .collect())
+}
+
 /// Deletes finished jobs (done or failed) that finished before `before`;
 /// returns how many. Webhook attempts keep their own log.
 pub async fn prune(pool: &AnyPool, before: i64) -> Result<u64, sqlx::Error> {

@@ -1197,6 +1197,59 @@ pub struct Registration {
     pub last_code_at: Option<i64>,
 }
 
+/// How many codes went out by channel and what became of them, since
+/// `since` (Unix ms): `(channel, status, count)`, with `None` for a code
+/// whose delivery has nothing to report (the development outbox). For the
+/// metrics and the site admins' overview.
+pub async fn delivery_outcomes(
+    pool: &AnyPool,
+    since: i64,
+) -> Result<Vec<(Channel, Option<DeliveryStatus>, i64)>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT channel, delivery_status, COUNT(*) FROM number_codes \
+         WHERE created_at >= $1 GROUP BY channel, delivery_status \
+         ORDER BY channel, delivery_status",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(channel, status, count)| {
+            let channel = Channel::from_db(&channel).map_err(|e| sqlx::Error::Decode(e.into()))?;
+            let status = status
+                .map(|status| DeliveryStatus::from_db(&status))
+                .transpose()
+                .map_err(|e| sqlx::Error::Decode(e.into()))?;
+            Ok((channel, status, count))
+        })
+        .collect()
+}
+
+/// Registrations made per period of `period_ms` from `from` (Unix ms):
+/// the count of each period in order, `periods` of them, zero where none.
+pub async fn registrations_per_period(
+    pool: &AnyPool,
+    from: i64,
+    period_ms: i64,
+    periods: usize,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT (created_at - $1) / $2 AS period, COUNT(*) FROM registrations \
+         WHERE created_at >= $1 GROUP BY period",
+    )
+    .bind(from)
+    .bind(period_ms)
+    .fetch_all(pool)
+    .await?;
+    let mut counts = vec![0; periods];
+    for (period, count) in rows {
+        if let Some(slot) = usize::try_from(period).ok().and_then(|p| counts.get_mut(p)) {
+            *slot = count;
+        }
+    }
+    Ok(counts)
+}
+
 /// The attorney's registrations that still concern them (not removed),
 /// newest first; revoked ones stay, with the reason.
 pub async fn list(pool: &AnyPool, user_id: i64) -> Result<Vec<Registration>, sqlx::Error> {

@@ -17,6 +17,9 @@
 //! rows it reads to decide whether a number is privileged.
 
 pub mod digest;
+pub mod mirror;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::{Any, AnyPool, Transaction};
 
@@ -42,6 +45,12 @@ pub struct Change {
     pub at: i64,
 }
 
+/// How many registry writes this process has committed: a
+/// [`mirror::Mirror`] that has seen fewer catches up before it answers.
+static COMMITS: AtomicU64 = AtomicU64::new(0);
+/// Wakes the mirrors' refreshers (and so the long-polls) after a commit.
+static COMMITTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// A transaction that may change the registry: it holds the append lock
 /// from its first statement to its commit.
 pub struct RegistryWrite<'c> {
@@ -49,8 +58,12 @@ pub struct RegistryWrite<'c> {
 }
 
 impl RegistryWrite<'_> {
+    /// Commits, then tells this process's mirrors to catch up.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.transaction.commit().await
+        self.transaction.commit().await?;
+        COMMITS.fetch_add(1, Ordering::AcqRel);
+        COMMITTED.notify_waiters();
+        Ok(())
     }
 }
 
@@ -172,4 +185,47 @@ pub async fn privileged_now(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::
     sqlx::query_as("SELECT e164, since FROM privileged_intervals WHERE until IS NULL ORDER BY e164")
         .fetch_all(pool)
         .await
+}
+
+/// How many numbers were privileged at the end of each period of
+/// `period_ms` from `from` (Unix ms), `periods` of them: the registry's
+/// size over time, from the change log. For the site admins' overview.
+pub async fn size_per_period(
+    pool: &AnyPool,
+    from: i64,
+    period_ms: i64,
+    periods: usize,
+) -> Result<Vec<i64>, sqlx::Error> {
+    // COUNTs, not SUMs: sqlx's Any driver cannot decode PostgreSQL's
+    // NUMERIC, which SUM of a bigint gives.
+    let before: (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(CASE WHEN op = 'add' THEN 1 END), COUNT(CASE WHEN op = 'remove' THEN 1 END) \
+         FROM registry_changes WHERE at < $1",
+    )
+    .bind(from)
+    .fetch_one(pool)
+    .await?;
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT (at - $1) / $2 AS period, \
+           COUNT(CASE WHEN op = 'add' THEN 1 END), COUNT(CASE WHEN op = 'remove' THEN 1 END) \
+         FROM registry_changes WHERE at >= $1 GROUP BY period",
+    )
+    .bind(from)
+    .bind(period_ms)
+    .fetch_all(pool)
+    .await?;
+    let mut net = vec![0; periods];
+    for (period, added, removed) in rows {
+        if let Some(slot) = usize::try_from(period).ok().and_then(|p| net.get_mut(p)) {
+            *slot = added - removed;
+        }
+    }
+    let mut size = before.0 - before.1;
+    Ok(net
+        .into_iter()
+        .map(|change| {
+            size += change;
+            size
+        })
+        .collect())
 }

@@ -123,55 +123,122 @@ pub struct Progress {
     pub rows: AtomicU64,
 }
 
-/// The uploads this instance is working on, by account and a token the
-/// browser chose, so the page can show how far the checking got.
-#[derive(Debug, Clone, Default)]
-pub struct ProgressBoard(Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Progress>>>>);
+/// How often an instance receiving an upload writes its progress down.
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// A progress row older than this belongs to an instance that died.
+const PROGRESS_STALE_MS: i64 = 30_000;
+
+/// The uploads in progress, by account and a token the browser chose, so
+/// the page can show how far the checking got. The instance receiving an
+/// upload counts in memory and writes the counts to
+/// `roster_upload_progress` every [`PROGRESS_EVERY`], so any instance
+/// answers the page's question (issue 16).
+#[derive(Debug, Clone)]
+pub struct ProgressBoard {
+    pool: AnyPool,
+}
 
 impl ProgressBoard {
-    fn key(user_id: i64, token: &str) -> String {
-        format!("{user_id}:{token}")
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
     }
 
-    /// Registers an upload; it leaves the board when the entry is dropped.
+    /// Registers an upload; its row goes when the entry is dropped.
     pub fn enter(&self, user_id: i64, token: &str) -> ProgressEntry {
         let progress = Arc::new(Progress::default());
-        let key = Self::key(user_id, token);
-        if let Ok(mut board) = self.0.lock() {
-            board.insert(key.clone(), progress.clone());
-        }
+        let writer = tokio::spawn(write_progress(
+            self.pool.clone(),
+            user_id,
+            token.to_owned(),
+            progress.clone(),
+        ));
         ProgressEntry {
-            board: self.clone(),
-            key,
+            pool: self.pool.clone(),
+            user_id,
+            token: token.to_owned(),
+            writer,
             progress,
         }
     }
 
-    /// (bytes received, bytes checked, rows checked) of an upload.
-    pub fn read(&self, user_id: i64, token: &str) -> Option<(u64, u64, u64)> {
-        let board = self.0.lock().ok()?;
-        let progress = board.get(&Self::key(user_id, token))?;
-        Some((
-            progress.received.load(Ordering::Relaxed),
-            progress.bytes.load(Ordering::Relaxed),
-            progress.rows.load(Ordering::Relaxed),
-        ))
+    /// (bytes received, bytes checked, rows checked) of an upload, as last
+    /// written down; None once it is over or its instance stopped.
+    pub async fn read(
+        &self,
+        user_id: i64,
+        token: &str,
+    ) -> Result<Option<(u64, u64, u64)>, sqlx::Error> {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT received, checked, rows_checked FROM roster_upload_progress \
+             WHERE user_id = $1 AND token = $2 AND updated_at > $3",
+        )
+        .bind(user_id)
+        .bind(token)
+        .bind(now_millis() - PROGRESS_STALE_MS)
+        .fetch_optional(&self.pool)
+        .await?;
+        let unsigned = |value: i64| u64::try_from(value).unwrap_or(0);
+        Ok(row.map(|(received, checked, rows)| {
+            (unsigned(received), unsigned(checked), unsigned(rows))
+        }))
+    }
+}
+
+/// Writes `progress` down every [`PROGRESS_EVERY`] until aborted. A
+/// failed write is skipped: the bar only lags.
+async fn write_progress(pool: AnyPool, user_id: i64, token: String, progress: Arc<Progress>) {
+    let signed =
+        |counter: &AtomicU64| i64::try_from(counter.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    loop {
+        let written = sqlx::query(
+            "INSERT INTO roster_upload_progress \
+               (user_id, token, received, checked, rows_checked, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (user_id, token) DO UPDATE SET received = excluded.received, \
+               checked = excluded.checked, rows_checked = excluded.rows_checked, \
+               updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(&token)
+        .bind(signed(&progress.received))
+        .bind(signed(&progress.bytes))
+        .bind(signed(&progress.rows))
+        .bind(now_millis())
+        .execute(&pool)
+        .await;
+        if let Err(error) = written {
+            tracing::debug!(error = %error, "roster upload progress not written");
+        }
+        tokio::time::sleep(PROGRESS_EVERY).await;
     }
 }
 
 /// An upload on the [`ProgressBoard`], taken off when dropped (also when
 /// the request is abandoned half-way).
 pub struct ProgressEntry {
-    board: ProgressBoard,
-    key: String,
+    pool: AnyPool,
+    user_id: i64,
+    token: String,
+    writer: tokio::task::JoinHandle<()>,
     pub progress: Arc<Progress>,
 }
 
 impl Drop for ProgressEntry {
     fn drop(&mut self) {
-        if let Ok(mut board) = self.board.0.lock() {
-            board.remove(&self.key);
-        }
+        self.writer.abort();
+        let (pool, user_id, token) = (
+            self.pool.clone(),
+            self.user_id,
+            std::mem::take(&mut self.token),
+        );
+        tokio::spawn(async move {
+            let _ =
+                sqlx::query("DELETE FROM roster_upload_progress WHERE user_id = $1 AND token = $2")
+                    .bind(user_id)
+                    .bind(token)
+                    .execute(&pool)
+                    .await;
+        });
     }
 }
 
@@ -737,6 +804,13 @@ pub async fn upload(pool: &AnyPool, upload_id: i64) -> Result<Upload, UploadErro
     .fetch_optional(pool)
     .await?
     .ok_or(UploadError::NotFound)
+}
+
+/// How many roster uploads have been committed, all bars together.
+pub async fn commits(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM roster_uploads WHERE state = 'committed'")
+        .fetch_one(pool)
+        .await
 }
 
 /// The latest uploads, newest first: for one jurisdiction, or all.
@@ -1740,17 +1814,5 @@ mod tests {
         );
         // The first roster of a bar has nothing to lose.
         assert_eq!(brake(0, 0, Some((0, 5, 0))).count(), None);
-    }
-
-    #[test]
-    fn the_progress_board_shows_an_upload_while_it_runs() {
-        let board = ProgressBoard::default();
-        let entry = board.enter(7, "abc");
-        entry.progress.received.store(100, Ordering::Relaxed);
-        entry.progress.rows.store(3, Ordering::Relaxed);
-        assert_eq!(board.read(7, "abc"), Some((100, 0, 3)));
-        assert_eq!(board.read(8, "abc"), None, "another account's upload");
-        drop(entry);
-        assert_eq!(board.read(7, "abc"), None, "gone once over");
     }
 }
