@@ -68,7 +68,7 @@ fn key_of(e164: &str) -> Option<u64> {
 }
 
 /// A number's state now, as a look-up reports it (the same shape as
-/// [`crate::ssr::providers::PrivilegeAt`] for the present instant).
+/// the providers' point-in-time look-up, for the present instant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrivilegeNow {
     pub privileged: bool,
