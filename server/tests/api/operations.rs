@@ -311,3 +311,39 @@ db_test!(
         assert!(!html.contains("<polyline"), "an attorney saw the charts");
     }
 );
+
+db_test!(
+    async fn an_uploads_progress_reads_the_same_from_another_instance(engine: Engine) {
+        use app::ssr::rosters::upload::{PROGRESS_EVERY, ProgressBoard};
+        use std::sync::atomic::Ordering;
+
+        let app = spawn_app_with(engine, &[]).await;
+        let receiving = ProgressBoard::new(app.database.pool().clone());
+        // Another instance: its own board on the same database.
+        let other = ProgressBoard::new(app.database.pool().clone());
+        let entry = receiving.enter(7, "abc");
+        entry.progress.received.store(100, Ordering::Relaxed);
+        entry.progress.rows.store(3, Ordering::Relaxed);
+        let seen = crate::helpers::eventually("the progress written down", || async {
+            other
+                .read(7, "abc")
+                .await
+                .expect("read")
+                .filter(|seen| *seen == (100, 0, 3))
+        })
+        .await;
+        assert_eq!(seen, (100, 0, 3));
+        assert_eq!(
+            other.read(8, "abc").await.expect("read"),
+            None,
+            "another account's"
+        );
+        drop(entry);
+        tokio::time::sleep(PROGRESS_EVERY * 2).await;
+        assert_eq!(
+            other.read(7, "abc").await.expect("read"),
+            None,
+            "gone once over"
+        );
+    }
+);
