@@ -12,6 +12,7 @@ mod backup;
 mod claims;
 mod facilities;
 mod health;
+mod instances;
 mod jobs;
 mod numbers;
 mod operations;
