@@ -14,10 +14,24 @@ pub mod ssr;
 
 pub use root::{App, shell};
 
-/// Entry point of the WASM bundle: attaches to the server-rendered page.
+/// Entry point of the WASM bundle. Islands mode: Leptos' loader calls this,
+/// then hydrates each `#[island]` on the page; everything else stays the
+/// server's HTML.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
+    // Tests (and curious engineers) can tell a page whose islands are live
+    // from a server-rendered one. The loader hydrates the islands right
+    // after this returns, within the same task, so a zero timeout runs
+    // once they are all attached.
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = leptos::prelude::document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

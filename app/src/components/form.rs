@@ -19,10 +19,28 @@ pub fn FormError(#[prop(into)] result: Signal<Option<Result<(), AppError>>>) -> 
     }
 }
 
+/// Gives an island's server actions the error a form posted without
+/// JavaScript came back with (`?__err=…&__path=…`, set by the server
+/// function's redirect). The router provides it on the server; in the
+/// browser no router runs in islands mode, so without this the island
+/// would drop the message the server drew.
+pub fn provide_form_error_from_url() {
+    #[cfg(feature = "hydrate")]
+    {
+        let query = window().location().search().unwrap_or_default();
+        if let Ok(params) = web_sys::UrlSearchParams::new_with_str(&query)
+            && let (Some(err), Some(path)) = (params.get("__err"), params.get("__path"))
+        {
+            provide_context(leptos::server::ServerActionError::new(&path, &err));
+        }
+    }
+}
+
 /// A field for choosing a password (named `password`), with the rule
-/// spelled out and, once hydrated, a strength hint while typing.
-#[component]
-pub fn NewPasswordField(label: &'static str) -> impl IntoView {
+/// spelled out and, once hydrated, a strength hint while typing. An
+/// island: the page around it needs no JavaScript.
+#[island]
+pub fn NewPasswordField(#[prop(into)] label: String) -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let strength = move || {
         let password = typed.get();

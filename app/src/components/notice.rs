@@ -3,8 +3,8 @@ use leptos::prelude::*;
 use crate::api::notice::{DismissNotice, notice_dismissed};
 
 /// A banner saying the registry is not yet in service. Dismissing it is
-/// remembered in the visitor's session; the form posts and redirects when
-/// JavaScript is off, and updates in place when the page is hydrated.
+/// remembered in the visitor's session; the form posts and the server
+/// redirects back (no island: the page reloads, with or without JavaScript).
 #[component]
 pub fn PreReleaseNotice() -> impl IntoView {
     let dismiss = ServerAction::<DismissNotice>::new();

@@ -32,3 +32,23 @@ pub fn guarded<T>(answer: Result<T, AppError>, ok: impl FnOnce(T) -> AnyView) ->
         Err(error) => view! { <PageError error /> }.into_any(),
     }
 }
+
+/// For data an island reads in the browser, where no router runs (islands
+/// mode): sends a visitor whose session ended, or who owes the second
+/// step, where [`guarded`] sends them on a page. Other errors are left to
+/// the island.
+pub fn leave_if_signed_out(error: &AppError) {
+    #[cfg(feature = "hydrate")]
+    {
+        let to = match error {
+            AppError::Unauthorized => Some("/login"),
+            AppError::SecondFactorRequired => Some("/account/two-factor"),
+            _ => None,
+        };
+        if let Some(to) = to {
+            let _ = window().location().set_href(to);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = error;
+}

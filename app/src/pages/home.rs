@@ -51,7 +51,6 @@ impl Audience {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let chosen = RwSignal::new(Audience::Attorney);
     // A signed-in attorney's first action is their numbers; anyone else
     // starts with how the registry works.
     let signed_in = use_context::<SignedIn>();
@@ -96,27 +95,37 @@ pub fn HomePage() -> impl IntoView {
 
         <section class="audiences" aria-labelledby="audiences-title">
             <h2 id="audiences-title">"Who uses the registry"</h2>
-            <div class="audience-picker" role="group" aria-label="Choose who you are">
-                {Audience::ALL
-                    .into_iter()
-                    .map(|audience| {
-                        view! {
-                            <button
-                                type="button"
-                                class="chip"
-                                aria-pressed=move || (chosen.get() == audience).to_string()
-                                on:click=move |_| chosen.set(audience)
-                            >
-                                {audience.label()}
-                            </button>
-                        }
-                    })
-                    .collect_view()}
-            </div>
-            <div class="audience-summary" aria-live="polite">
-                <h3>{move || chosen.get().label()}</h3>
-                <p>{move || chosen.get().summary()}</p>
-            </div>
+            <AudiencePicker />
         </section>
+    }
+}
+
+/// The buttons that show what each audience does with the registry. An
+/// island: without JavaScript the attorney's summary shows.
+#[island]
+fn AudiencePicker() -> impl IntoView {
+    let chosen = RwSignal::new(Audience::Attorney);
+    view! {
+        <div class="audience-picker" role="group" aria-label="Choose who you are">
+            {Audience::ALL
+                .into_iter()
+                .map(|audience| {
+                    view! {
+                        <button
+                            type="button"
+                            class="chip"
+                            aria-pressed=move || (chosen.get() == audience).to_string()
+                            on:click=move |_| chosen.set(audience)
+                        >
+                            {audience.label()}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+        <div class="audience-summary" aria-live="polite">
+            <h3>{move || chosen.get().label()}</h3>
+            <p>{move || chosen.get().summary()}</p>
+        </div>
     }
 }

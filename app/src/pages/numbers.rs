@@ -7,8 +7,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::numbers::{
     AddNumber, NumberView, ProveNumber, RemoveNumber, SendNumberCode, my_numbers,
 };
-use crate::components::form::FormError;
-use crate::components::page_error::guarded;
+use crate::components::form::{FormError, provide_form_error_from_url};
+use crate::components::page_error::{guarded, leave_if_signed_out};
 use crate::domain::RegistrationStatus;
 
 #[derive(Clone, Copy)]
@@ -21,98 +21,16 @@ struct NumberActions {
 /// How often a hydrated dashboard asks whether anything changed.
 const POLL_EVERY: Duration = Duration::from_secs(5);
 
+/// The numbers page. The page around the dashboard is drawn on the server
+/// only; the dashboard is an island, so it alone is sent to the browser.
 #[component]
 pub fn NumbersPage() -> impl IntoView {
-    let add = ServerAction::<AddNumber>::new();
-    let actions = NumberActions {
-        send: ServerAction::new(),
-        prove: ServerAction::new(),
-        remove: ServerAction::new(),
-    };
-    // Bumped when a poll finds the numbers changed elsewhere (the worker
-    // sent a code, an admin revoked one, the roster changed a standing).
-    let changed_elsewhere = RwSignal::new(0_u32);
-    let numbers = Resource::new(
-        move || {
-            (
-                add.version().get(),
-                actions.send.version().get(),
-                actions.prove.version().get(),
-                actions.remove.version().get(),
-                changed_elsewhere.get(),
-            )
-        },
-        |_| my_numbers(),
-    );
-    // Effects run only in the browser: without JavaScript the page is
-    // as fresh as its last load. The cards are drawn again only when what
-    // they show changed, so a poll never wipes a code being typed.
-    Effect::new(move |_| {
-        let poll = move || {
-            leptos::task::spawn_local(async move {
-                let Ok(fresh) = my_numbers().await else {
-                    return;
-                };
-                let shown: Option<Vec<_>> = numbers
-                    .get_untracked()
-                    .and_then(Result::ok)
-                    .map(|list| list.iter().map(NumberView::shown).collect());
-                let fresh: Vec<_> = fresh.iter().map(NumberView::shown).collect();
-                if shown.is_some_and(|shown| shown != fresh) {
-                    changed_elsewhere.update(|version| *version += 1);
-                }
-            });
-        };
-        if let Ok(handle) = set_interval_with_handle(poll, POLL_EVERY) {
-            on_cleanup(move || handle.clear());
-        }
-    });
     let query = use_query_map();
-    let just_sent = Memo::new(move |_| {
-        query
-            .read()
-            .get("sent")
-            .and_then(|id| id.parse::<i64>().ok())
+    let (notice, just_sent) = query.with_untracked(|query| {
+        let just_sent = query.get("sent").and_then(|id| id.parse::<i64>().ok());
+        (notice_text(query), just_sent)
     });
-    let notice = move || {
-        let query = query.read();
-        if query.get("sent").is_some() {
-            Some("A code is on its way. Enter it below within 10 minutes.".to_owned())
-        } else if query.get("queued").is_some() {
-            Some(
-                "We could not reach the phone network just now. We keep trying for a few \
-                 minutes; this page shows when the code has gone out."
-                    .to_owned(),
-            )
-        } else if let Some(added) = query
-            .get("added")
-            .filter(|added| looks_like_a_number(added))
-        {
-            let extension = query
-                .get("ext")
-                .filter(|ext| ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_digit()))
-                .map(|ext| format!(", extension {ext}"))
-                .unwrap_or_default();
-            let toll_free = if query.get("toll_free").is_some() {
-                " This is a toll-free number: many facilities' phone systems cannot place calls \
-                 to toll-free numbers, so clients there may not reach you on it. Register a \
-                 direct number as well."
-            } else {
-                ""
-            };
-            Some(format!(
-                "Added {added}{extension}, as we read it. Check it, then ask for a code to prove \
-                 it.{toll_free}"
-            ))
-        } else if query.get("proven").is_some() {
-            Some("Number proven.".to_owned())
-        } else if query.get("removed").is_some() {
-            Some("Number removed.".to_owned())
-        } else {
-            None
-        }
-    };
-
+    let numbers = Resource::new(|| (), |_| my_numbers());
     view! {
         <Title text="Your numbers" />
         <h1>"Your numbers"</h1>
@@ -120,38 +38,142 @@ pub fn NumbersPage() -> impl IntoView {
             "The numbers you take client calls on. Each counts once you prove it is yours with a "
             "code, for a year, while you are a verified attorney in good standing."
         </p>
-        {move || notice().map(|text| view! { <p class="form-success" role="status">{text}</p> })}
-        <FormError result=add.value() />
-        <FormError result=actions.send.value() />
-        <FormError result=actions.prove.value() />
-        <FormError result=actions.remove.value() />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
+                let (notice, just_sent) = (notice.clone(), just_sent);
                 numbers
                     .get()
                     .map(|answer| {
                         guarded(
                             answer,
-                            |list| {
-                                if list.is_empty() {
-                                    view! { <p>"You have not registered a number yet."</p> }
-                                        .into_any()
-                                } else {
-                                    view! {
-                                        <ul class="review-list">
-                                            {list
-                                                .into_iter()
-                                                .map(|number| view! { <NumberCard number actions just_sent /> })
-                                                .collect_view()}
-                                        </ul>
-                                    }
-                                        .into_any()
-                                }
-                            },
+                            |numbers| view! { <NumbersDashboard numbers notice just_sent /> }.into_any(),
                         )
                     })
             }}
-        </Transition>
+        </Suspense>
+    }
+}
+
+/// What the page says after a form sent the visitor back to it, read from
+/// the query the server function redirected to.
+fn notice_text(query: &leptos_router::params::ParamsMap) -> Option<String> {
+    if query.get("sent").is_some() {
+        Some("A code is on its way. Enter it below within 10 minutes.".to_owned())
+    } else if query.get("queued").is_some() {
+        Some(
+            "We could not reach the phone network just now. We keep trying for a few \
+             minutes; this page shows when the code has gone out."
+                .to_owned(),
+        )
+    } else if let Some(added) = query
+        .get("added")
+        .filter(|added| looks_like_a_number(added))
+    {
+        let extension = query
+            .get("ext")
+            .filter(|ext| ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_digit()))
+            .map(|ext| format!(", extension {ext}"))
+            .unwrap_or_default();
+        let toll_free = if query.get("toll_free").is_some() {
+            " This is a toll-free number: many facilities' phone systems cannot place calls \
+             to toll-free numbers, so clients there may not reach you on it. Register a \
+             direct number as well."
+        } else {
+            ""
+        };
+        Some(format!(
+            "Added {added}{extension}, as we read it. Check it, then ask for a code to prove \
+             it.{toll_free}"
+        ))
+    } else if query.get("proven").is_some() {
+        Some("Number proven.".to_owned())
+    } else if query.get("removed").is_some() {
+        Some("Number removed.".to_owned())
+    } else {
+        None
+    }
+}
+
+/// The attorney's numbers and the forms that act on them. An island: in
+/// the browser it polls for changes made elsewhere and counts down to the
+/// next code. Its inputs come from the server-drawn page (`numbers` as it
+/// was read for the page; `notice` and `just_sent` from the query, which
+/// an island cannot read: no router runs in the browser).
+#[island]
+fn NumbersDashboard(
+    numbers: Vec<NumberView>,
+    notice: Option<String>,
+    just_sent: Option<i64>,
+) -> impl IntoView {
+    provide_form_error_from_url();
+    let add = ServerAction::<AddNumber>::new();
+    let actions = NumberActions {
+        send: ServerAction::new(),
+        prove: ServerAction::new(),
+        remove: ServerAction::new(),
+    };
+    let numbers = RwSignal::new(numbers);
+    // Read again after a form's answer and every POLL_EVERY, for changes
+    // made elsewhere (the worker sent a code, an admin revoked one, the
+    // roster changed a standing). The cards are drawn again only when
+    // what they show changed, so a poll never wipes a code being typed.
+    // Effects run only in the browser: without JavaScript the page is as
+    // fresh as its last load.
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            match my_numbers().await {
+                Ok(fresh) => {
+                    let changed = numbers.with_untracked(|shown| {
+                        shown
+                            .iter()
+                            .map(NumberView::shown)
+                            .ne(fresh.iter().map(NumberView::shown))
+                    });
+                    if changed {
+                        numbers.set(fresh);
+                    }
+                }
+                Err(error) => leave_if_signed_out(&error),
+            }
+        });
+    };
+    Effect::new(move |first: Option<()>| {
+        add.version().track();
+        actions.send.version().track();
+        actions.prove.version().track();
+        actions.remove.version().track();
+        if first.is_some() {
+            refresh();
+        }
+    });
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(refresh, POLL_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    view! {
+        {notice.map(|text| view! { <p class="form-success" role="status">{text}</p> })}
+        <FormError result=add.value() />
+        <FormError result=actions.send.value() />
+        <FormError result=actions.prove.value() />
+        <FormError result=actions.remove.value() />
+        {move || {
+            let list = numbers.get();
+            if list.is_empty() {
+                view! { <p>"You have not registered a number yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="review-list">
+                        {list
+                            .into_iter()
+                            .map(|number| view! { <NumberCard number actions just_sent /> })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }
+        }}
         <h2>"Add a number"</h2>
         <ActionForm action=add attr:class="form">
             <div class="field">
@@ -200,11 +222,7 @@ fn status_text(number: &NumberView) -> String {
 }
 
 #[component]
-fn NumberCard(
-    number: NumberView,
-    actions: NumberActions,
-    just_sent: Memo<Option<i64>>,
-) -> impl IntoView {
+fn NumberCard(number: NumberView, actions: NumberActions, just_sent: Option<i64>) -> impl IntoView {
     let id = number.id.to_string();
     let heading = match (&number.label, &number.extension) {
         (Some(label), Some(ext)) => format!("{} ext. {ext} ({label})", number.display),
@@ -241,7 +259,7 @@ fn NumberCard(
         .into_any();
     }
     let prove_form = number.code_pending.then(|| {
-        view! { <ProveForm id=number.id action=actions.prove focus=Signal::derive(move || just_sent.get() == Some(number.id)) /> }
+        view! { <ProveForm id=number.id action=actions.prove focus={just_sent == Some(number.id)} /> }
     });
     let send_label = if number.status == RegistrationStatus::Active {
         "Renew: send a new code"
@@ -269,12 +287,12 @@ fn NumberCard(
 /// The code field; it takes the focus when the code was just sent, by
 /// `autofocus` on a full page load and by an effect once hydrated.
 #[component]
-fn ProveForm(id: i64, action: ServerAction<ProveNumber>, focus: Signal<bool>) -> impl IntoView {
+fn ProveForm(id: i64, action: ServerAction<ProveNumber>, focus: bool) -> impl IntoView {
     let code_id = format!("code-{id}");
     let input = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
         if let Some(input) = input.get()
-            && focus.get()
+            && focus
         {
             let _ = input.focus();
         }
@@ -284,7 +302,7 @@ fn ProveForm(id: i64, action: ServerAction<ProveNumber>, focus: Signal<bool>) ->
             <input type="hidden" name="registration" value=id.to_string() />
             <div class="field">
                 <label for=code_id.clone()>"Code you received"</label>
-                <input id=code_id name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="6" pattern="[0-9]{6}" autofocus=move || focus.get() node_ref=input />
+                <input id=code_id name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="6" pattern="[0-9]{6}" autofocus=focus node_ref=input />
             </div>
             <button type="submit" class="button">"Prove"</button>
         </ActionForm>

@@ -105,8 +105,11 @@ pub fn RosterUploadPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn UploadForm(data: RosterPageData) -> impl IntoView {
+/// The upload form, with the progress of the upload and of the server's
+/// check of the rows. An island: without JavaScript the browser sends the
+/// form itself and the page waits for the preview.
+#[island]
+fn UploadFileForm(jurisdictions: Vec<(String, String)>) -> impl IntoView {
     let sending = RwSignal::new(None::<Sending>);
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
@@ -114,7 +117,7 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = (event, sending);
     };
-    let jurisdiction_field = if let [(code, name)] = data.jurisdictions.as_slice() {
+    let jurisdiction_field = if let [(code, name)] = jurisdictions.as_slice() {
         view! {
             <input type="hidden" name="jurisdiction" value=code.clone() />
             <p>{format!("For the {name} bar ({code}).")}</p>
@@ -126,8 +129,7 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
                 <label for="jurisdiction">"Jurisdiction"</label>
                 <select id="jurisdiction" name="jurisdiction" required>
                     <option value="">"Choose…"</option>
-                    {data
-                        .jurisdictions
+                    {jurisdictions
                         .iter()
                         .map(|(code, name)| {
                             view! { <option value=code.clone()>{format!("{name} ({code})")}</option> }
@@ -194,6 +196,13 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
             </button>
             <p class="hint" role="status" aria-live="polite">{status}</p>
         </form>
+    }
+}
+
+#[component]
+fn UploadForm(data: RosterPageData) -> impl IntoView {
+    view! {
+        <UploadFileForm jurisdictions=data.jurisdictions.clone() />
         <h2>"Earlier uploads"</h2>
         <History uploads=data.history />
         <ColumnNames

@@ -14,18 +14,30 @@ mod registry;
 mod time;
 mod webhooks;
 
+use std::time::Duration;
+
 use app::ssr::state::AppState;
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 
 pub use audit::AuditBudget;
 pub use auth::{ApiLimits, KeyCache};
 pub use read_log::ReadLog;
 
+/// How long a provider request may take, reading its body included: the
+/// longest long-poll (`wait` at most 60 s) and 30 s for a slow database.
+/// A stalled client or a stuck query cannot hold a task, and with it
+/// perhaps a pooled connection, for longer. The snapshot is not under it:
+/// it has its own deadlines (300 s to read the registry into a file, 120 s
+/// for a reader that stops reading).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(registry::MAX_WAIT_SECS + 30);
+
 /// The routes under `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/registry/snapshot", get(registry::snapshot))
         .route("/registry/changes", get(registry::changes))
         .route("/registry/acks", post(registry::acknowledge))
         .route("/registry/digests", get(registry::digests))
@@ -49,4 +61,60 @@ pub fn router() -> Router<AppState> {
         // A route, not a fallback: the server functions' `/api/{*fn_name}`
         // would otherwise answer unknown paths with a bare 405.
         .route("/{*rest}", any(problem::not_found))
+        .route_layer(middleware::from_fn_with_state(REQUEST_DEADLINE, deadline))
+        .route("/registry/snapshot", get(registry::snapshot))
+}
+
+/// Answers 503 (problem+json) when the request is not done within `limit`;
+/// the handler's future is dropped, which ends its queries and frees its
+/// connection.
+async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => problem::ApiError::DeadlinePassed(limit.as_secs()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_gets_a_problem_not_a_hang() {
+        let limit = Duration::from_millis(50);
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "too late"
+                }),
+            )
+            .route("/quick", get(|| async { "in time" }))
+            .route_layer(middleware::from_fn_with_state(limit, deadline));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        let slow = client
+            .get(format!("http://{address}/slow"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "cut at the deadline"
+        );
+        assert_eq!(slow.status(), 503);
+        assert_eq!(slow.headers()["content-type"], "application/problem+json");
+        let body = slow.text().await.unwrap();
+        assert!(body.contains("deadline-passed"), "{body}");
+        let quick = client
+            .get(format!("http://{address}/quick"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(quick.status(), 200);
+    }
 }

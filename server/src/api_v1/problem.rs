@@ -43,6 +43,9 @@ pub enum ApiError {
     TooManyRequests(u64),
     #[error("something went wrong on our side")]
     Internal,
+    /// The request ran past its deadline and was stopped (seconds).
+    #[error("the request took longer than {0} s and was stopped; retry it")]
+    DeadlinePassed(u64),
 }
 
 /// A database failure is the opaque 500; its cause is logged once, here.
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::DeadlinePassed(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -117,6 +121,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Internal => "internal",
+            ApiError::DeadlinePassed(_) => "deadline-passed",
         }
     }
 }

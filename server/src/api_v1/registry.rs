@@ -28,7 +28,7 @@ use super::time::{parse_rfc3339, rfc3339};
 const DEFAULT_LIMIT: i64 = 1000;
 const MAX_LIMIT: i64 = 10_000;
 /// Longest long-poll, in seconds.
-const MAX_WAIT_SECS: u64 = 60;
+pub(super) const MAX_WAIT_SECS: u64 = 60;
 /// How often a long request (long-poll, snapshot) checks that its key is
 /// still unrevoked: as often as a revoked key could pass the key cache.
 const KEY_CHECK_EVERY: Duration = super::auth::KEY_CACHE_TTL;
