@@ -104,6 +104,22 @@ test("an admin sets up two-step sign-in, approves an attorney and signs in again
   await page.getByRole("button", { name: "Continue" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
   await expect(page.getByText("Site administrator", { exact: true })).toBeVisible();
+
+  // The overview's charts are SVG drawn by the server: the same with and
+  // without JavaScript. Pat's registration this week is in the first.
+  await page.getByRole("navigation", { name: "Primary" }).getByRole("link", { name: "Overview" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+  for (const chart of [
+    /New registrations per week/,
+    /Numbers in the registry/,
+    /provider is behind/,
+    /facility's oldest unapplied change/,
+    /Code deliveries by outcome/,
+  ]) {
+    await expect(page.getByRole("figure", { name: chart })).toBeVisible();
+  }
+  await expect(page.getByRole("img", { name: /New registrations per week/ })).toBeVisible();
+  await expect(page.getByTestId("overview-head")).toContainText("numbers are privileged now");
   expect(consoleErrors).toEqual([]);
 });
 
