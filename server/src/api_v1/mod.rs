@@ -92,8 +92,10 @@ mod tests {
             )
             .route("/quick", get(|| async { "in time" }))
             .route_layer(middleware::from_fn_with_state(limit, deadline));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
         tokio::spawn(async move { axum::serve(listener, app).await });
         let client = reqwest::Client::new();
         let started = std::time::Instant::now();
@@ -101,20 +103,20 @@ mod tests {
             .get(format!("http://{address}/slow"))
             .send()
             .await
-            .unwrap();
+            .expect("answer");
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "cut at the deadline"
         );
         assert_eq!(slow.status(), 503);
         assert_eq!(slow.headers()["content-type"], "application/problem+json");
-        let body = slow.text().await.unwrap();
+        let body = slow.text().await.expect("body");
         assert!(body.contains("deadline-passed"), "{body}");
         let quick = client
             .get(format!("http://{address}/quick"))
             .send()
             .await
-            .unwrap();
+            .expect("answer");
         assert_eq!(quick.status(), 200);
     }
 }
