@@ -99,4 +99,10 @@ install_contract_tester() {
 build_release() {
   step "building the release site (server + WASM bundle)"
   cargo leptos build --release --precompress
+  # cargo-leptos gzips at a middling level; the server sends these files
+  # as they are to clients without brotli, so spend the time once here.
+  local file
+  for file in target/site/pkg/*.wasm target/site/pkg/*.js target/site/pkg/*.css; do
+    [ -f "$file" ] && gzip -9 -n -c "$file" >"$file.gz"
+  done
 }
