@@ -199,6 +199,23 @@ db_test!(
             .await
             .expect("json");
         assert_eq!(before["privileged"], false, "{before}");
+
+        // The registry's own spelling is answered from the copy without
+        // libphonenumber; any other spelling is read in full. Both answer
+        // alike, and a text that only looks like a held number (a leading
+        // zero) is read, not taken for it.
+        assert_eq!(look_up("+12025550199").await, look_up("202-555-0199").await);
+        assert_eq!(
+            look_up("+12025550101").await,
+            look_up("1 202 555 0101").await
+        );
+        let zero = reqwest::Client::new()
+            .get(app.url("/api/v1/numbers/+012025550199"))
+            .bearer_auth(&reader)
+            .send()
+            .await
+            .expect("look-up");
+        assert_eq!(zero.status(), 400);
     }
 );
 

@@ -58,10 +58,16 @@ impl Set {
 }
 
 /// The E.164 text's digits as a number; `None` for text that is not
-/// E.164 (the change log holds only E.164, so this is never expected).
+/// E.164 as ITU-T E.164 writes it (`+`, then at most 15 digits, the first
+/// not 0: no country code starts with 0). So one key has one text, and a
+/// look-up of "+012…" never finds "+12…".
 fn key_of(e164: &str) -> Option<u64> {
     let digits = e164.strip_prefix('+')?;
-    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty()
+        || digits.len() > 15
+        || digits.starts_with('0')
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     digits.parse().ok()
@@ -151,6 +157,17 @@ impl Mirror {
     /// The state of `e164` now. Queries only when this process committed
     /// a registry change the copy has not applied yet.
     pub async fn privilege_now(&self, e164: &str) -> Result<PrivilegeNow, sqlx::Error> {
+        Ok(self.known_now(e164).await?.unwrap_or(PrivilegeNow {
+            privileged: false,
+            since: None,
+        }))
+    }
+
+    /// As [`Mirror::privilege_now`], but `None` for a number the registry
+    /// has never held (or text that is not E.164 exactly as the registry
+    /// keeps it): the caller then cannot tell "never privileged" from "not
+    /// a number", and must read the text itself.
+    pub async fn known_now(&self, e164: &str) -> Result<Option<PrivilegeNow>, sqlx::Error> {
         if COMMITS.load(Ordering::Acquire) != self.inner.commits_seen.load(Ordering::Acquire) {
             self.catch_up().await?;
         }
@@ -163,16 +180,10 @@ impl Mirror {
                 .get(&key)
                 .copied()
         });
-        Ok(match entry {
-            Some(entry) => PrivilegeNow {
-                privileged: entry.privileged,
-                since: Some(entry.at),
-            },
-            None => PrivilegeNow {
-                privileged: false,
-                since: None,
-            },
-        })
+        Ok(entry.map(|entry| PrivilegeNow {
+            privileged: entry.privileged,
+            since: Some(entry.at),
+        }))
     }
 
     /// The last seq applied.
@@ -258,6 +269,7 @@ mod tests {
         assert_eq!(key_of("+999999999999999"), Some(999_999_999_999_999));
         assert_eq!(key_of("12024561111"), None);
         assert_eq!(key_of("+1202456111a"), None);
+        assert_eq!(key_of("+012024561111"), None, "one text per key");
         assert_eq!(key_of("+1234567890123456"), None);
         assert_eq!(key_of("+"), None);
     }
