@@ -3,9 +3,9 @@
 //! between them as a load balancer would move it, and one instance killed
 //! with SIGKILL mid-flight and started again loses nothing.
 //!
-//! Not driven here (covered in one process elsewhere): code sends and
-//! their retries (`numbers.rs`, `jobs.rs`), webhooks (`webhooks.rs`), and
-//! a roster upload's progress read from another instance's board
+//! Not driven here (covered in one process elsewhere): a code send's
+//! retries (`numbers.rs`, `jobs.rs`), webhooks (`webhooks.rs`), and a
+//! roster upload's progress read from another instance's board
 //! (`operations.rs`).
 
 use std::collections::BTreeSet;
@@ -197,20 +197,74 @@ db_test!(
             page.contains(&emails[0]),
             "A shows the account signed in on B"
         );
-        // Every mail job ran once, whichever instance held it.
-        let unfinished: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND state <> 'done'",
+        // A number added on A, its code asked for on B and proven on A.
+        let form = |instance: &Instance, path: &str, fields: &[(&str, &str)]| {
+            browser
+                .post(instance.url(path))
+                .header("referer", instance.url("/numbers"))
+                .form(fields)
+                .send()
+        };
+        let added = form(
+            &a,
+            "/api/add_number",
+            &[("number", "202-456-1111"), ("label", ""), ("extension", "")],
         )
-        .fetch_one(&pool)
         .await
-        .expect("jobs");
-        assert_eq!(unfinished, 0, "every email job is done");
-        let reruns: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'email' AND attempts > 1")
-                .fetch_one(&pool)
-                .await
-                .expect("jobs");
-        assert_eq!(reruns, 0, "no email job ran twice");
+        .expect("add");
+        assert_eq!(added.status(), 302);
+        let id: i64 = sqlx::query_scalar("SELECT id FROM registrations")
+            .fetch_one(&pool)
+            .await
+            .expect("registration");
+        let id = id.to_string();
+        let sent = form(
+            &b,
+            "/api/send_number_code",
+            &[("registration", &id), ("channel", "sms")],
+        )
+        .await
+        .expect("send");
+        assert_eq!(sent.headers()["location"], format!("/numbers?sent={id}"));
+        let code = crate::helpers::journeys::latest_code(outbox.path());
+        let proven = form(
+            &a,
+            "/api/prove_number",
+            &[("registration", &id), ("code", &code)],
+        )
+        .await
+        .expect("prove");
+        assert_eq!(
+            proven.headers()["location"],
+            format!("/numbers?proven={id}")
+        );
+
+        // Every job ran once, whichever instance held it.
+        let count = |sql: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("jobs")
+            }
+        };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM jobs WHERE state <> 'done'").await,
+            0,
+            "every job is done"
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM jobs WHERE attempts > 1").await,
+            0,
+            "no job ran twice"
+        );
+        let code_messages = std::fs::read_dir(outbox.path())
+            .expect("outbox")
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "txt"))
+            .count();
+        assert_eq!(code_messages, 1, "one code, sent once");
 
         // The provider feed: writers (a third process's worth of registry
         // transactions) change the registry while a consumer pages through
