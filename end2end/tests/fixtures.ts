@@ -6,6 +6,9 @@ export const test = base.extend<{ consoleErrors: string[] }>({
     const errors: string[] = [];
     page.on("console", (message) => {
       if (message.type() === "error") errors.push(message.text());
+      // Leptos' island loader only warns when an island has no WASM
+      // function: the part would silently stay server-drawn.
+      if (message.type() === "warning" && /island/i.test(message.text())) errors.push(message.text());
     });
     page.on("pageerror", (error) => errors.push(error.message));
     page.on("response", (response) => {

@@ -26,7 +26,13 @@ async function uploadFullRoster(page: Page, javaScriptEnabled: boolean, jurisdic
     mimeType: "text/csv",
     buffer: Buffer.from(csv, "utf8"),
   });
+  // Hydrated, the upload form's island sends the file itself (XHR, for
+  // its progress bar); without JavaScript the browser posts the form.
+  const byIsland = javaScriptEnabled
+    ? page.waitForRequest((request) => request.url().endsWith("/admin/roster/upload") && request.resourceType() === "xhr")
+    : null;
   await page.getByRole("button", { name: "Upload and preview" }).click();
+  if (byIsland) await byIsland;
   await expect(page.getByRole("heading", { level: 1 })).toContainText(`${jurisdiction}, full roster`);
   if (javaScriptEnabled) await hydrated(page);
 }
