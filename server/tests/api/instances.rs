@@ -4,9 +4,9 @@
 //! with SIGKILL mid-flight and started again loses nothing.
 //!
 //! Not driven here (covered in one process elsewhere): a code send's
-//! retries (`numbers.rs`, `jobs.rs`), webhooks (`webhooks.rs`), and a
-//! roster upload's progress read from another instance's board
-//! (`operations.rs`).
+//! retries (`numbers.rs`, `jobs.rs`), a webhook's retries and refusals
+//! (`webhooks.rs`), and a roster upload's progress read from another
+//! instance's board (`operations.rs`).
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
@@ -44,6 +44,7 @@ impl Instance {
             .env("CODE_OUTBOX_DIR", outbox)
             .env("JOB_POLL_INTERVAL_SECS", "1")
             .env("API_REQUESTS_PER_SECOND", "100000")
+            .env("WEBHOOK_ALLOW_LOOPBACK", "true")
             .env("REVIEW_DOCUMENTS_DIR", outbox.join("review-documents"))
             .env("ROSTER_FILES_DIR", outbox.join("roster-files"))
             .stdin(Stdio::null())
@@ -279,6 +280,21 @@ db_test!(
             .expect("key")
             .key;
         let client = reqwest::Client::new();
+        // The provider's webhook, registered on B: both instances' workers
+        // deliver its notices.
+        let (receiver, hook_url) = crate::webhooks::start_receiver().await;
+        let registered: Value = client
+            .put(b.url("/api/v1/webhook"))
+            .bearer_auth(&key)
+            .json(&json!({ "url": hook_url }))
+            .send()
+            .await
+            .expect("webhook")
+            .json()
+            .await
+            .expect("json");
+        *receiver.secret.lock().expect("lock") =
+            Some(registered["secret"].as_str().expect("secret").to_owned());
         let writers = start_writers(&pool).await;
         let mut applied: BTreeSet<String> = BTreeSet::new();
         let mut cursor = 0_i64;
@@ -362,6 +378,40 @@ db_test!(
         .await
         .expect("acks");
         assert_eq!(acked, cursor, "the last acknowledgement is kept");
+
+        // Webhooks: the last notice reaches the head, and no notice was
+        // delivered twice. A notice whose job the killed B held waits for
+        // its lease to run out (5 min), so it is not lost but may still be
+        // queued: then it is leased, not abandoned.
+        let head = app::ssr::registry::head(&pool).await.expect("head");
+        eventually("a notice through the head", || async {
+            receiver
+                .received()
+                .iter()
+                .any(|(seq, status)| *seq == head && *status == 200)
+                .then_some(())
+        })
+        .await;
+        let delivered: Vec<i64> = receiver
+            .received()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
+        let distinct: BTreeSet<i64> = delivered.iter().copied().collect();
+        assert_eq!(
+            distinct.len(),
+            delivered.len(),
+            "a notice delivered twice: {delivered:?}"
+        );
+        let abandoned: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'webhook' AND state = 'queued' \
+             AND (locked_until IS NULL OR locked_until < $1) AND run_at < $1",
+        )
+        .bind(app::ssr::infra::clock::now_millis() - 5_000)
+        .fetch_one(&pool)
+        .await
+        .expect("jobs");
+        assert_eq!(abandoned, 0, "every webhook job is done or leased");
 
         // Each instance answers look-ups from its own copy of the registry:
         // both agree with the database, the restarted one included, and

@@ -24,9 +24,11 @@ async fn spawn_app_with_loopback_webhooks(engine: Engine) -> TestApp {
     spawn_app_with(engine, &[("WEBHOOK_ALLOW_LOOPBACK", "true")]).await
 }
 
+/// A webhook endpoint on loopback that checks each delivery's signature
+/// (also used by `instances.rs`).
 #[derive(Clone, Default)]
-struct Receiver {
-    secret: Arc<Mutex<Option<String>>>,
+pub(crate) struct Receiver {
+    pub(crate) secret: Arc<Mutex<Option<String>>>,
     /// Statuses to answer with, in order; 200 once they run out.
     answers: Arc<Mutex<VecDeque<u16>>>,
     /// The through_seq of each verified delivery, with the status given.
@@ -60,7 +62,7 @@ async fn hook(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes)
     StatusCode::from_u16(status).expect("status")
 }
 
-async fn start_receiver() -> (Receiver, String) {
+pub(crate) async fn start_receiver() -> (Receiver, String) {
     let receiver = Receiver::default();
     let router = Router::new()
         .route("/hook", post(hook))
@@ -84,7 +86,7 @@ async fn put_webhook(app: &TestApp, key: &str, url: &str) -> reqwest::Response {
 }
 
 impl Receiver {
-    fn received(&self) -> Vec<(i64, u16)> {
+    pub(crate) fn received(&self) -> Vec<(i64, u16)> {
         self.received.lock().expect("lock").clone()
     }
 }
