@@ -55,6 +55,13 @@ test("a refused sign-up says why", async ({ page, javaScriptEnabled }, testInfo)
   await page.getByLabel("Password").fill("short");
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page.getByRole("alert")).toContainText("at least 12 characters");
+  if (javaScriptEnabled) {
+    // The form is an island: the refusal comes without a reload, so what
+    // was typed stays for the one field to be corrected.
+    await expect(page.getByLabel("Full name")).toHaveValue("Jane Doe");
+    await expect(page.getByLabel("Bar jurisdiction")).toHaveValue("NY");
+    await expect(page.getByLabel("Bar number")).toHaveValue("42");
+  }
 });
 
 test("a wrong password is refused without saying whether the account exists", async ({ page, javaScriptEnabled }) => {

@@ -93,6 +93,15 @@ test("a number pasted from a signature is read, and the page says what was read"
   await page.getByRole("button", { name: "Add number" }).click();
   await expect(page.getByRole("status")).toContainText("Added (800) 555-5297");
   await expect(page.getByRole("status")).toContainText("many facilities");
+
+  if (javaScriptEnabled) {
+    // The page speaks of the latest form only: a refusal replaces the
+    // notice of the number added before it.
+    await page.getByLabel("Phone number").fill("+44 20 7946 0958");
+    await page.getByRole("button", { name: "Add number" }).click();
+    await expect(page.getByRole("alert")).toContainText("not North American");
+    await expect(page.getByRole("status")).toHaveCount(0);
+  }
 });
 
 // Hydrated only: without JavaScript a page is as fresh as its last load.

@@ -8,15 +8,15 @@ use crate::api::accounts::{
     VerifyEmail, VerifySecondFactor, current_account,
 };
 use crate::api::claims::RequestClaimLink;
-use crate::components::form::{CurrentPasswordField, EmailField, FormError, NewPasswordField};
+use crate::components::form::{
+    CurrentPasswordField, EmailField, FormError, NewPasswordField, provide_form_error_from_url,
+};
 use crate::components::page_error::PageError;
 use crate::domain::bar::JURISDICTIONS;
 use crate::domain::{Role, Standing};
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
-    let action = ServerAction::<SignUp>::new();
-
     view! {
         <Title text="Create an account" />
         <h1>"Create an account"</h1>
@@ -24,6 +24,19 @@ pub fn SignUpPage() -> impl IntoView {
             "For attorneys admitted in a US state or territory. We match you to your bar's roster "
             "before any number you register counts."
         </p>
+        <SignUpForm />
+        <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
+    }
+}
+
+/// The sign-up form. An island, so that with JavaScript a refusal is shown
+/// without a reload and the five fields keep what was typed; without it
+/// the form posts and the page comes back with the reason.
+#[island]
+fn SignUpForm() -> impl IntoView {
+    provide_form_error_from_url();
+    let action = ServerAction::<SignUp>::new();
+    view! {
         <FormError result=action.value() />
         <ActionForm action=action attr:class="form" attr:novalidate="novalidate">
             <div class="field">
@@ -50,7 +63,6 @@ pub fn SignUpPage() -> impl IntoView {
                 "Create account"
             </button>
         </ActionForm>
-        <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
     }
 }
 

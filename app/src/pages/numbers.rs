@@ -112,6 +112,25 @@ fn NumbersDashboard(
         prove: ServerAction::new(),
         remove: ServerAction::new(),
     };
+    // What the page says is about the latest form only: when one is sent,
+    // the notice the page loaded with and the other forms' errors go.
+    let notice = RwSignal::new(notice);
+    let forget_older = move || {
+        notice.set(None);
+        add.value().set(None);
+        actions.send.value().set(None);
+        actions.prove.value().set(None);
+        actions.remove.value().set(None);
+    };
+    Effect::new(move |_| {
+        let sending = add.pending().get()
+            || actions.send.pending().get()
+            || actions.prove.pending().get()
+            || actions.remove.pending().get();
+        if sending {
+            forget_older();
+        }
+    });
     let numbers = RwSignal::new(numbers);
     // Read again after a form's answer and every POLL_EVERY, for changes
     // made elsewhere (the worker sent a code, an admin revoked one, the
@@ -153,7 +172,7 @@ fn NumbersDashboard(
     });
 
     view! {
-        {notice.map(|text| view! { <p class="form-success" role="status">{text}</p> })}
+        {move || notice.get().map(|text| view! { <p class="form-success" role="status">{text}</p> })}
         <FormError result=add.value() />
         <FormError result=actions.send.value() />
         <FormError result=actions.prove.value() />
