@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use app::domain::phone::PhoneNumber;
 use app::ssr::providers::{self, ProviderError, Scope};
+use app::ssr::registry::mirror::PrivilegeNow;
 use app::ssr::registry::{self, digest};
 use app::ssr::state::AppState;
 use axum::body::{Body, Bytes};
@@ -590,43 +591,43 @@ pub async fn lookup(
     // without libphonenumber, whose reading costs more than the rest of
     // the look-up's own work (measured: `.ci/bench-api`). Anything else is
     // read in full, so an unreadable number still gets its 400.
-    if query.at.is_none()
-        && let Some(now) = state.registry.known_now(&raw).await?
-    {
-        log.record_lookup(caller.0.key_id);
-        return Ok(Json(Lookup {
-            e164: raw,
-            privileged: now.privileged,
-            since: now.since.map(rfc3339),
-            until: None,
-        }));
-    }
-    let phone =
-        PhoneNumber::parse(&raw).map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    let at = match query.at.as_deref() {
-        Some(raw) => Some(parse_rfc3339(raw, "at")?),
-        None => None,
+    let held = match query.at {
+        None => state.registry.known_now(&raw).await?,
+        Some(_) => None,
     };
-    log.record_lookup(caller.0.key_id);
-    let found = match at {
-        Some(at) => providers::privilege_at(state.database.pool(), phone.as_str(), at).await?,
-        // Now: from this instance's copy, no query. Nothing has become
-        // privileged after now, so `until` is null either way.
+    let (e164, found) = match held {
+        Some(now) => (raw, at_now(now)),
         None => {
-            let now = state.registry.privilege_now(phone.as_str()).await?;
-            providers::PrivilegeAt {
-                privileged: now.privileged,
-                since: now.since,
-                until: None,
-            }
+            let phone = PhoneNumber::parse(&raw)
+                .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+            let found = match query.at.as_deref() {
+                Some(at) => {
+                    let at = parse_rfc3339(at, "at")?;
+                    providers::privilege_at(state.database.pool(), phone.as_str(), at).await?
+                }
+                // Now: from this instance's copy, no query.
+                None => at_now(state.registry.privilege_now(phone.as_str()).await?),
+            };
+            (phone.as_str().to_owned(), found)
         }
     };
+    log.record_lookup(caller.0.key_id);
     Ok(Json(Lookup {
-        e164: phone.as_str().to_owned(),
+        e164,
         privileged: found.privileged,
         since: found.since.map(rfc3339),
         until: found.until.map(rfc3339),
     }))
+}
+
+/// A number's state now in the shape of a point-in-time answer: nothing
+/// has become privileged after now, so `until` is always null.
+fn at_now(now: PrivilegeNow) -> providers::PrivilegeAt {
+    providers::PrivilegeAt {
+        privileged: now.privileged,
+        since: now.since,
+        until: None,
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
