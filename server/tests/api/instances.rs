@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::journeys::{PASSWORD, flip, sign_up_form, start_writers, token_of};
+use crate::helpers::journeys::{
+    PASSWORD, apply_changes, flip, privileged_set, sign_up_form, start_writers, token_of,
+};
 use crate::helpers::{Engine, TestDatabase, browser_like_client, eventually};
 
 /// One server process and the address it listens on.
@@ -322,19 +324,7 @@ db_test!(
                 reader.url(&format!("/api/v1/registry/changes?after={cursor}&limit=5")),
             )
             .await;
-            let mut last_seq = cursor;
-            for change in page["changes"].as_array().expect("changes") {
-                let seq = change["seq"].as_i64().expect("seq");
-                assert_eq!(seq, last_seq + 1, "the feed has no gap and no repeat");
-                last_seq = seq;
-                let e164 = change["e164"].as_str().expect("e164").to_owned();
-                if change["op"] == "add" {
-                    assert!(applied.insert(e164), "added twice");
-                } else {
-                    assert!(applied.remove(&e164), "removed while absent");
-                }
-            }
-            cursor = page["next_after"].as_i64().expect("cursor");
+            cursor = apply_changes(&mut applied, cursor, &page);
             if cursor > 0 {
                 let acked = client
                     .post(acker.url("/api/v1/registry/acks"))
@@ -363,12 +353,7 @@ db_test!(
         for writer in writers {
             writer.await.expect("writer");
         }
-        let truth: BTreeSet<String> = app::ssr::registry::privileged_now(&pool)
-            .await
-            .expect("now")
-            .into_iter()
-            .map(|(e164, _)| e164)
-            .collect();
+        let truth = privileged_set(&pool).await;
         assert_eq!(applied, truth, "the consumer ends equal to the registry");
         let acked: i64 = sqlx::query_scalar(
             "SELECT MAX(through_seq) FROM provider_acks a JOIN providers p ON p.id = a.provider_id \

@@ -568,15 +568,7 @@ db_test!(
                 .await,
             )
             .await;
-            for change in page["changes"].as_array().expect("changes") {
-                let e164 = change["e164"].as_str().expect("e164").to_owned();
-                if change["op"] == "add" {
-                    assert!(applied.insert(e164), "added twice");
-                } else {
-                    assert!(applied.remove(&e164), "removed while absent");
-                }
-            }
-            cursor = page["next_after"].as_i64().expect("cursor");
+            cursor = crate::helpers::journeys::apply_changes(&mut applied, cursor, &page);
             if page["changes"].as_array().is_some_and(Vec::is_empty) {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -590,12 +582,7 @@ db_test!(
         for writer in writers {
             writer.await.expect("writer");
         }
-        let truth: BTreeSet<String> = app::ssr::registry::privileged_now(&pool)
-            .await
-            .expect("now")
-            .into_iter()
-            .map(|(e164, _)| e164)
-            .collect();
+        let truth = crate::helpers::journeys::privileged_set(&pool).await;
         assert_eq!(applied, truth, "the consumer ends equal to the registry");
     }
 );

@@ -486,6 +486,41 @@ pub async fn start_writers(pool: &sqlx::AnyPool) -> Vec<tokio::task::JoinHandle<
         .collect()
 }
 
+/// Applies one page of the change feed (`GET /api/v1/registry/changes`)
+/// to a consumer's set of numbers, as a provider would, checking that
+/// each change follows the last seq applied (`after`) with no gap and no
+/// repeat, that an add is of a number absent and a remove of one present.
+/// Returns the page's `next_after`.
+pub fn apply_changes(
+    applied: &mut std::collections::BTreeSet<String>,
+    after: i64,
+    page: &serde_json::Value,
+) -> i64 {
+    let mut last_seq = after;
+    for change in page["changes"].as_array().expect("changes") {
+        let seq = change["seq"].as_i64().expect("seq");
+        assert_eq!(seq, last_seq + 1, "the feed has no gap and no repeat");
+        last_seq = seq;
+        let e164 = change["e164"].as_str().expect("e164").to_owned();
+        if change["op"] == "add" {
+            assert!(applied.insert(e164), "added twice");
+        } else {
+            assert!(applied.remove(&e164), "removed while absent");
+        }
+    }
+    page["next_after"].as_i64().expect("cursor")
+}
+
+/// The numbers privileged now, as the registry's intervals hold them.
+pub async fn privileged_set(pool: &sqlx::AnyPool) -> std::collections::BTreeSet<String> {
+    registry::privileged_now(pool)
+        .await
+        .expect("now")
+        .into_iter()
+        .map(|(e164, _)| e164)
+        .collect()
+}
+
 /// `count` attorney accounts for the writers; their ids.
 pub async fn writer_accounts(pool: &sqlx::AnyPool, count: i64) -> Vec<i64> {
     for user in 1..=count {
