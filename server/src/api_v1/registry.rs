@@ -134,9 +134,25 @@ pub async fn snapshot(
     let producer = tokio::spawn(produce_snapshot(reading, ndjson, sender, whole.clone()));
     // A key revoked while its snapshot streams ends the body with an
     // error (the client sees it cut off, never a whole document) and stops
-    // the producer: the watch is raced against every chunk, so it ends the
-    // body even while the producer waits on a slow reader.
-    let revoked = Box::pin(revocation(state.database.pool().clone(), key_id, producer));
+    // the producer: the answer is raced against every chunk, so it ends
+    // the body even while the producer waits on a slow reader. The check
+    // runs in its own task: a body is polled only while its client reads,
+    // and a check suspended mid-query by a stalled client would keep a
+    // pooled connection for as long as the client stalls.
+    let (revoked_sender, revoked_receiver) = tokio::sync::oneshot::channel();
+    tokio::spawn(watch_revocation(
+        state.database.pool().clone(),
+        key_id,
+        producer,
+        revoked_sender,
+    ));
+    let revoked = Box::pin(async move {
+        match revoked_receiver.await {
+            Ok(error) => error,
+            // The watch ended without a revocation: the read finished.
+            Err(_) => std::future::pending().await,
+        }
+    });
     let chunks = futures::stream::unfold(
         (receiver, revoked, whole, false),
         |(mut receiver, mut revoked, whole, ended)| async move {
@@ -179,25 +195,26 @@ fn digest_refusal(error: digest::DigestError) -> ApiError {
     }
 }
 
-/// Resolves, with the error that ends the body, once the key is found
-/// revoked (checked every [`KEY_CHECK_EVERY`]), and stops the snapshot's
-/// read. Never resolves once the read has finished (the body then ends
-/// with its last chunk), nor while the key stays active; a failed check
-/// is tried again at the next.
-async fn revocation(
+/// Sends the error that ends the body once the key is found revoked
+/// (checked every [`KEY_CHECK_EVERY`]), and stops the snapshot's read.
+/// Ends without sending once the read has finished or the body is gone;
+/// a failed check is tried again at the next.
+async fn watch_revocation(
     pool: AnyPool,
     key_id: i64,
     producer: tokio::task::JoinHandle<()>,
-) -> std::io::Error {
+    revoked: tokio::sync::oneshot::Sender<std::io::Error>,
+) {
     loop {
         tokio::time::sleep(KEY_CHECK_EVERY).await;
-        if producer.is_finished() {
-            return std::future::pending().await;
+        if producer.is_finished() || revoked.is_closed() {
+            return;
         }
         if let Ok(false) = providers::key_is_active(&pool, key_id).await {
             producer.abort();
             tracing::info!(key_id, "snapshot ended: its key was revoked");
-            return std::io::Error::other("the API key was revoked");
+            let _ = revoked.send(std::io::Error::other("the API key was revoked"));
+            return;
         }
     }
 }
