@@ -21,9 +21,9 @@ use crate::helpers::journeys::{PASSWORD, log_in, verified_account};
 use crate::helpers::journeys::{location, prove_through_the_form};
 use crate::helpers::{Engine, TestApp, eventually, form_error, spawn_app_with};
 
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "test-auth-token";
-const FROM: &str = "+12025550100";
+pub(crate) const SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "test-auth-token";
+pub(crate) const FROM: &str = "+12025550100";
 /// The fake refuses this number as Twilio does an unreachable one.
 const REFUSED: &str = "+12127365000";
 /// Numbers the fake refuses with Twilio's other error codes: the code and
@@ -52,15 +52,20 @@ const REFUSALS: [(&str, i64, &str); 4] = [
 ];
 
 /// A request the fake accepted: the resource and its form fields.
-type Accepted = (String, Vec<(String, String)>);
+pub(crate) type Accepted = (String, Vec<(String, String)>);
 
 #[derive(Clone, Default)]
-struct Fake {
+pub(crate) struct Fake {
     requests: Arc<Mutex<Vec<Accepted>>>,
     /// How many of the next requests fail as Twilio does when it is down.
     outage: Arc<AtomicUsize>,
     /// Resources made, for their SIDs.
     made: Arc<AtomicUsize>,
+    /// How many of the next requests are never answered, as when the
+    /// sending instance dies before Twilio's answer comes back.
+    hold: Arc<AtomicUsize>,
+    /// Requests taken and left unanswered.
+    held: Arc<AtomicUsize>,
 }
 
 async fn create(
@@ -84,6 +89,16 @@ async fn create(
                 json!({"code": 20003, "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}),
             ),
         );
+    }
+    if fake
+        .hold
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok()
+    {
+        fake.held.fetch_add(1, Ordering::SeqCst);
+        return std::future::pending().await;
     }
     if fake
         .outage
@@ -152,7 +167,7 @@ async fn create(
     )
 }
 
-async fn start_fake() -> (Fake, String) {
+pub(crate) async fn start_fake() -> (Fake, String) {
     let fake = Fake::default();
     let router = Router::new()
         .route("/2010-04-01/Accounts/{account}/{resource}", post(create))
@@ -193,16 +208,26 @@ async fn signed_in_with_twilio(engine: Engine, base: &str, token: &str) -> TestA
 
 impl Fake {
     /// The next `requests` fail with a 503.
-    fn go_down_for(&self, requests: usize) {
+    pub(crate) fn go_down_for(&self, requests: usize) {
         self.outage.store(requests, Ordering::SeqCst);
     }
 
-    fn accepted(&self) -> usize {
+    /// The next `requests` are taken and never answered.
+    pub(crate) fn hold_next(&self, requests: usize) {
+        self.hold.store(requests, Ordering::SeqCst);
+    }
+
+    /// How many requests were taken and left unanswered.
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn accepted(&self) -> usize {
         self.requests.lock().expect("lock").len()
     }
 
     /// The last request the fake accepted.
-    fn last(&self) -> Accepted {
+    pub(crate) fn last(&self) -> Accepted {
         self.requests
             .lock()
             .expect("lock")
@@ -234,7 +259,7 @@ async fn add_and_send(app: &TestApp, number: &str, channel: &str) -> (String, re
     (id, response)
 }
 
-fn field(form: &[(String, String)], name: &str) -> String {
+pub(crate) fn field(form: &[(String, String)], name: &str) -> String {
     form.iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.clone())

@@ -86,6 +86,11 @@ async fn put_webhook(app: &TestApp, key: &str, url: &str) -> reqwest::Response {
 }
 
 impl Receiver {
+    /// The next deliveries are answered with `statuses`, in order.
+    pub(crate) fn answer_next(&self, statuses: &[u16]) {
+        self.answers.lock().expect("lock").extend(statuses);
+    }
+
     pub(crate) fn received(&self) -> Vec<(i64, u16)> {
         self.received.lock().expect("lock").clone()
     }

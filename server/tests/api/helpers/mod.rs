@@ -8,6 +8,7 @@
 pub mod journeys;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::ssr::infra::db::Database;
@@ -167,6 +168,8 @@ pub struct TestApp {
     pub port: u16,
     /// Keeps cookies, never follows redirects.
     pub client: reqwest::Client,
+    /// `client`'s cookies.
+    pub cookies: Arc<reqwest::cookie::Jar>,
     pub database: Database,
     /// The running application's state (to run due jobs on demand).
     pub state: app::ssr::state::AppState,
@@ -181,6 +184,13 @@ pub struct TestApp {
 /// as browsers do (a per-request `.header("accept", …)` would add a second
 /// one after reqwest's default, and servers read the first).
 pub fn browser_like_client() -> reqwest::Client {
+    browser_like_client_with(Arc::new(reqwest::cookie::Jar::default()))
+}
+
+/// Like [`browser_like_client`], keeping its cookies in `cookies`: what
+/// another client made with the same jar (one asking for JSON, say) is
+/// signed in as the same visitor.
+pub fn browser_like_client_with(cookies: Arc<reqwest::cookie::Jar>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::ACCEPT,
@@ -190,7 +200,7 @@ pub fn browser_like_client() -> reqwest::Client {
     );
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
+        .cookie_provider(cookies)
         .default_headers(headers)
         .build()
         .expect("client")
@@ -262,11 +272,13 @@ pub async fn spawn_app_with(engine: Engine, variables: &[(&str, &str)]) -> TestA
     let server = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = browser_like_client();
+    let cookies = Arc::new(reqwest::cookie::Jar::default());
+    let client = browser_like_client_with(cookies.clone());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         client,
+        cookies,
         database,
         state,
         test_database,
