@@ -57,7 +57,17 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// Arguments that cannot be read are the request's fault (a form
+    /// missing a field, a value of the wrong kind): 400, said as such.
+    /// Everything else here is transport (network, encoding).
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                AppError::Validation(format!(
+                    "The form could not be read ({detail}). Reload the page and try again."
+                ))
+            }
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }

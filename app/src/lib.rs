@@ -11,6 +11,7 @@ mod root;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod text;
 
 pub use root::{App, shell};
 

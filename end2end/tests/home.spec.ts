@@ -16,15 +16,25 @@ test("the home page hydrates without console errors", async ({ page, consoleErro
   test.skip(!javaScriptEnabled, "hydration needs JavaScript");
   await page.goto("/");
   await hydrated(page);
+  expect(consoleErrors).toEqual([]);
+});
 
-  // This button only does something once the WASM bundle runs.
-  const provider = page.getByRole("button", { name: "Phone provider" });
-  await expect(provider).toHaveAttribute("aria-pressed", "false");
+test("the audience links show each audience's summary, with or without JavaScript", async ({
+  page,
+  consoleErrors,
+  javaScriptEnabled,
+}) => {
+  await page.goto("/");
+  if (javaScriptEnabled) await hydrated(page);
+  const picker = page.getByRole("navigation", { name: "Choose who you are" });
+  await expect(picker.getByRole("link", { name: "Attorney" })).toHaveAttribute("aria-current", "true");
+  const provider = picker.getByRole("link", { name: "Phone provider" });
+  await expect(provider).not.toHaveAttribute("aria-current", "true");
   await provider.click();
-  await expect(provider).toHaveAttribute("aria-pressed", "true");
+  await expect(page).toHaveURL(/\?for=provider#audiences$/);
+  await expect(picker.getByRole("link", { name: "Phone provider" })).toHaveAttribute("aria-current", "true");
   await expect(page.getByRole("heading", { level: 3, name: "Phone provider" })).toBeVisible();
   await expect(page.getByText("change feed, acknowledgements")).toBeVisible();
-
   expect(consoleErrors).toEqual([]);
 });
 

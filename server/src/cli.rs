@@ -16,6 +16,7 @@ use app::ssr::rosters::reading::Field;
 use app::ssr::rosters::upload::{
     self as roster_upload, Decision, Mode, Progress, UploadRequest, Uploader,
 };
+use app::text::counted;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -436,12 +437,12 @@ async fn import(
         upload.encoding.describe()
     );
     println!(
-        "  {} valid rows: {} new, {} changed, {} unchanged; {} members missing (become not listed)",
-        upload.rows_valid,
+        "  {}: {} new, {} changed, {} unchanged; {} missing (become not listed)",
+        counted(upload.rows_valid, "valid row", "valid rows"),
         upload.new_members,
         upload.changed_members,
         upload.unchanged_members,
-        upload.missing_members
+        counted(upload.missing_members, "member", "members")
     );
     if !upload.ignored_columns.is_empty() {
         println!("  ignored columns: {}", upload.ignored_columns);
@@ -464,17 +465,21 @@ async fn import(
             "  status words this jurisdiction's vocabulary does not know (map them with --status \"WORD=STATUS\"):"
         );
         for (word, rows) in &unknown {
-            println!("    {word:?}: {rows} rows");
+            println!("    {word:?}: {}", counted(*rows, "row", "rows"));
         }
     }
     if upload.rows_warned > 0 {
         println!(
-            "  {} rows with warnings (a cell left empty or kept as written; the members are read)",
-            upload.rows_warned
+            "  {} with warnings (a cell left empty or kept as written; the members are read)",
+            counted(upload.rows_warned, "row", "rows")
         );
     }
     if upload.rows_invalid > 0 || upload.rows_warned > 0 {
-        println!("  {} rows with errors:", upload.rows_invalid);
+        println!(
+            "  {} with errors, {} with warnings; the first of them:",
+            counted(upload.rows_invalid, "row", "rows"),
+            upload.rows_warned
+        );
         for error in roster_upload::errors(pool, upload_id, ERRORS_SHOWN).await? {
             println!(
                 "    {} line {}, column {:?}, value {:?}: {}",

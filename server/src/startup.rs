@@ -13,16 +13,13 @@ use app::ssr::infra::session::SessionBackend;
 use app::ssr::state::AppState;
 use app::{App, shell};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use leptos::nonce::use_nonce;
 use leptos::prelude::{LeptosOptions, provide_context, use_context};
-use leptos_axum::{
-    LeptosRoutes, ResponseOptions, generate_route_list, handle_server_fns_with_context,
-};
+use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
@@ -40,7 +37,7 @@ use crate::configuration::{CodeDelivery, Settings};
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
 use crate::middleware::throttle::{AuthThrottle, throttle_auth};
-use crate::routes::{evidence, health, roster};
+use crate::routes::{evidence, health, roster, server_fns};
 use app::ssr::infra::rate_limit::Limit;
 
 /// Sessions end after this long without a request.
@@ -255,7 +252,7 @@ fn router(
                 settings.metrics_token.clone(),
             ))),
         )
-        .route("/api/{*fn_name}", post(server_fn_handler))
+        .route("/api/{*fn_name}", post(server_fns::handler))
         .route(
             "/admin/roster/upload",
             post(roster::upload).layer(DefaultBodyLimit::max(
@@ -311,6 +308,7 @@ fn router(
             AppState,
             _,
         >(page_context, shell))
+        .layer(axum::middleware::from_fn(server_fns::answer))
         .layer(axum::middleware::from_fn_with_state(
             AuthThrottle {
                 pool: state.database.pool().clone(),
@@ -351,13 +349,6 @@ fn page_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
             response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
         }
     }
-}
-
-async fn server_fn_handler(
-    State(state): State<AppState>,
-    request: Request<Body>,
-) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
 }
 
 /// Whether the release build hashed the bundle's file names: cargo-leptos

@@ -208,6 +208,53 @@ pub struct NumberLookup {
     pub holders: Vec<HolderView>,
 }
 
+impl NumberLookup {
+    /// The one sentence above the holders: in the registry or not, and
+    /// when not, why, so "not in the registry" never stands unexplained
+    /// above a registration that looks live.
+    pub fn summary(&self) -> String {
+        let number = &self.display;
+        if self.privileged {
+            return format!("{number} is in the registry.");
+        }
+        if self.holders.is_empty() {
+            return format!("{number} is not in the registry: nobody has registered it.");
+        }
+        let count = |wanted: &dyn Fn(&HolderView) -> bool| {
+            self.holders.iter().filter(|holder| wanted(holder)).count()
+        };
+        let not_held = |status: RegistrationStatus| {
+            move |holder: &HolderView| holder.status == status && !holder.held_for_review
+        };
+        let reasons: Vec<String> = [
+            (
+                count(&not_held(RegistrationStatus::Pending)),
+                "waiting for its code to be proven",
+            ),
+            (
+                count(&|holder: &HolderView| holder.held_for_review),
+                "held for an admin's review",
+            ),
+            (
+                count(&not_held(RegistrationStatus::Suspended)),
+                "suspended: the attorney is not verified or not in good standing",
+            ),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, reason)| format!("{count} {reason}"))
+        .collect();
+        if reasons.is_empty() {
+            format!("{number} is not in the registry: every registration of it has ended.")
+        } else {
+            format!(
+                "{number} is not in the registry: no registration of it is active ({}).",
+                reasons.join("; ")
+            )
+        }
+    }
+}
+
 /// A site admin looks a number up: who holds it and in what state.
 /// Nothing to show before a number is asked for.
 #[server(endpoint = "look_up_number")]
@@ -307,4 +354,66 @@ pub async fn revoke_registration(
         .unwrap_or_else(|_| "?revoked=1".into());
     leptos_axum::redirect(&format!("/admin/numbers{back}"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(status: RegistrationStatus, held_for_review: bool) -> HolderView {
+        HolderView {
+            registration_id: 1,
+            full_name: "Jane Q. Doe".into(),
+            email: "jane@example.org".into(),
+            bar: "CA 123456".into(),
+            status,
+            status_reason: None,
+            held_for_review,
+        }
+    }
+
+    fn lookup(privileged: bool, holders: Vec<HolderView>) -> NumberLookup {
+        NumberLookup {
+            e164: "+12024561111".into(),
+            display: "(202) 456-1111".into(),
+            privileged,
+            holders,
+        }
+    }
+
+    #[test]
+    fn not_in_the_registry_always_says_why() {
+        use RegistrationStatus::*;
+        assert_eq!(
+            lookup(true, vec![holder(Active, false)]).summary(),
+            "(202) 456-1111 is in the registry."
+        );
+        assert_eq!(
+            lookup(false, vec![]).summary(),
+            "(202) 456-1111 is not in the registry: nobody has registered it."
+        );
+        assert_eq!(
+            lookup(false, vec![holder(Removed, false), holder(Revoked, false)]).summary(),
+            "(202) 456-1111 is not in the registry: every registration of it has ended."
+        );
+        assert_eq!(
+            lookup(
+                false,
+                vec![
+                    holder(Pending, false),
+                    holder(Pending, false),
+                    holder(Suspended, true),
+                    holder(Revoked, false),
+                ]
+            )
+            .summary(),
+            "(202) 456-1111 is not in the registry: no registration of it is active \
+             (2 waiting for its code to be proven; 1 held for an admin's review)."
+        );
+        assert!(
+            lookup(false, vec![holder(Suspended, false)])
+                .summary()
+                .contains("1 suspended: the attorney is not verified")
+        );
+    }
 }

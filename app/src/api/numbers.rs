@@ -236,16 +236,16 @@ pub async fn send_number_code(
 pub async fn prove_number(registration: String, code: String) -> Result<(), AppError> {
     let account = attorney().await?;
     let id = registration_id(&registration)?;
-    if code.len() > 32 {
-        return Err(AppError::Validation("A code is 6 digits.".into()));
-    }
+    // Mistyped is not a wrong guess: refused here, it costs no try.
+    let code = crate::domain::code::OneTimeCode::parse(&code)
+        .map_err(|error| AppError::Validation(error.to_string()))?;
     let state = crate::ssr::auth::state()?;
     crate::ssr::numbers::verify_code(
         state.database.pool(),
         &state.code_key,
         account.id,
         id,
-        &code,
+        code.as_str(),
     )
     .await?;
     leptos_axum::redirect(&format!("/numbers?proven={id}"));

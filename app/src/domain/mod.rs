@@ -31,6 +31,7 @@ macro_rules! string_value {
 
 pub mod bar;
 pub mod closed_set;
+pub mod code;
 pub mod email;
 pub mod facility;
 pub mod name;

@@ -6,6 +6,9 @@ const MAX_CHARS: usize = 200;
 /// A person's full name as they write it: NFKC-normalised (so lookalike
 /// compatibility characters such as full-width letters collapse to their
 /// plain form), single-spaced, with no control or invisible characters.
+/// Dashes become `-` and a left single quote `’`: Excel and word
+/// processors turn a typed hyphen into an en dash ("Smith–Jones") and an
+/// apostrophe into a curly quote, and a roster saved from them must read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PersonName(String);
@@ -16,7 +19,7 @@ pub enum NameError {
     Empty,
     #[error("A name is at most 200 characters.")]
     TooLong,
-    #[error("A name holds letters, spaces, hyphens, apostrophes and periods only.")]
+    #[error("A name holds letters, spaces, hyphens, apostrophes, periods and commas only.")]
     InvalidCharacters,
 }
 
@@ -25,7 +28,7 @@ impl PersonName {
         if raw.chars().any(char::is_control) {
             return Err(NameError::InvalidCharacters);
         }
-        let normalised: String = raw.nfkc().collect();
+        let normalised: String = raw.nfkc().map(typed_punctuation).collect();
         let single_spaced = normalised.split_whitespace().collect::<Vec<_>>().join(" ");
         if single_spaced.is_empty() {
             return Err(NameError::Empty);
@@ -59,6 +62,16 @@ impl PersonName {
     }
 }
 
+/// The dashes (U+2010 to U+2015, and the minus sign) as `-`, the left
+/// single quote as the apostrophe `’`; anything else as it is.
+fn typed_punctuation(c: char) -> char {
+    match c {
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        '\u{2018}' => '’',
+        other => other,
+    }
+}
+
 fn is_combining_mark(c: char) -> bool {
     matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF)
 }
@@ -76,6 +89,9 @@ mod tests {
             "José Álvarez-García",
             "Nguyễn Văn An",
             "O’Brien",
+            "Mary Smith–Jones",
+            "Mary Smith—Jones",
+            "Seán ‘Johnny’ O’Neill",
             "张伟",
             "Zoë d'Arc",
         ] {
@@ -94,6 +110,18 @@ mod tests {
             PersonName::parse("Ｊａｎｅ").map(String::from),
             Ok("Jane".into())
         );
+    }
+
+    #[test]
+    fn word_processor_dashes_and_quotes_read_as_typed_ones() {
+        for (typed, read) in [
+            ("Mary Smith–Jones", "Mary Smith-Jones"),
+            ("Mary Smith—Jones", "Mary Smith-Jones"),
+            ("Mary Smith\u{2011}Jones", "Mary Smith-Jones"),
+            ("O‘Brien", "O’Brien"),
+        ] {
+            assert_eq!(PersonName::parse(typed).map(String::from), Ok(read.into()));
+        }
     }
 
     #[test]

@@ -28,6 +28,12 @@ pub enum PhoneError {
         "We read the letters \"{0}\" in the number: write digits, or a whole word as on a vanity number (1-800-555-LAWS)."
     )]
     StrayLetters(String),
+    /// Words where a number belongs ("unlisted", "see website"): a vanity
+    /// number has its area code in digits at least.
+    #[error(
+        "We read the words \"{0}\", not a phone number: a vanity number has its digits too (1-800-555-LAWS)."
+    )]
+    Words(String),
     #[error(
         "We read \"{0}\", which is not a phone number we can read. Write it like (202) 456-1111."
     )]
@@ -267,6 +273,12 @@ impl PhoneNumber {
         let letters: String = trimmed.chars().filter(char::is_ascii_alphabetic).collect();
         if !letters.is_empty() && letters.len() < 3 {
             return Err(PhoneError::StrayLetters(letters));
+        }
+        // Letters are keypad digits only beside an area code in digits:
+        // a word alone ("unlisted", a roster's "call office") would
+        // otherwise be dialled as a number.
+        if !letters.is_empty() && trimmed.chars().filter(char::is_ascii_digit).count() < 3 {
+            return Err(PhoneError::Words(trimmed.to_owned()));
         }
         let dialled: String = trimmed
             .chars()
@@ -519,6 +531,19 @@ mod tests {
         assert_eq!(
             PhoneNumber::parse("202-456-111l"),
             Err(PhoneError::StrayLetters("l".into()))
+        );
+        // Ten letters would dial as a valid-looking number.
+        for words in ["unlisted", "CALL OFFICE", "SEE WEBSITE", "Callreception"] {
+            assert_eq!(
+                PhoneNumber::parse(words),
+                Err(PhoneError::Words(words.into())),
+                "{words}"
+            );
+        }
+        assert_eq!(
+            PhoneNumber::parse("202-LAW-FIRM").map(|number| number.as_str().to_owned()),
+            Ok("+12025293476".into()),
+            "a vanity number keeps working"
         );
     }
 

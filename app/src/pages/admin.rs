@@ -196,16 +196,11 @@ pub fn NumberLookupPage() -> impl IntoView {
 
 #[component]
 fn LookupResult(found: NumberLookup, revoke: ServerAction<RevokeRegistration>) -> impl IntoView {
-    let summary = if found.privileged {
-        format!("{} is in the registry.", found.display)
-    } else {
-        format!("{} is not in the registry.", found.display)
-    };
+    let summary = found.summary();
     let e164 = found.e164.clone();
     view! {
         <h2>{found.display.clone()}</h2>
         <p role="status">{summary}</p>
-        {found.holders.is_empty().then(|| view! { <p>"Nobody has registered this number."</p> })}
         <ul class="review-list">
             {found
                 .holders

@@ -20,6 +20,19 @@ impl Audience {
         Audience::PhoneProvider,
     ];
 
+    /// The audience's name in the page's address (`?for=`).
+    fn key(self) -> &'static str {
+        match self {
+            Audience::Attorney => "attorney",
+            Audience::BarAssociation => "bar",
+            Audience::PhoneProvider => "provider",
+        }
+    }
+
+    fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|audience| audience.key() == key)
+    }
+
     fn label(self) -> &'static str {
         match self {
             Audience::Attorney => "Attorney",
@@ -93,39 +106,45 @@ pub fn HomePage() -> impl IntoView {
             </p>
         </section>
 
-        <section class="audiences" aria-labelledby="audiences-title">
+        <section id="audiences" class="audiences" aria-labelledby="audiences-title">
             <h2 id="audiences-title">"Who uses the registry"</h2>
             <AudiencePicker />
         </section>
     }
 }
 
-/// The buttons that show what each audience does with the registry. An
-/// island: without JavaScript the attorney's summary shows.
-#[island]
+/// What each audience does with the registry, chosen by links
+/// (`/?for=provider#audiences`): the page is drawn on the server for the
+/// choice, so it works the same with JavaScript or without, and costs the
+/// bundle nothing.
+#[component]
 fn AudiencePicker() -> impl IntoView {
-    let chosen = RwSignal::new(Audience::Attorney);
+    let query = leptos_router::hooks::use_query_map();
+    let chosen = query
+        .read_untracked()
+        .get("for")
+        .and_then(|key| Audience::from_key(&key))
+        .unwrap_or(Audience::Attorney);
     view! {
-        <div class="audience-picker" role="group" aria-label="Choose who you are">
+        <nav class="audience-picker" aria-label="Choose who you are">
             {Audience::ALL
                 .into_iter()
                 .map(|audience| {
                     view! {
-                        <button
-                            type="button"
+                        <a
                             class="chip"
-                            aria-pressed=move || (chosen.get() == audience).to_string()
-                            on:click=move |_| chosen.set(audience)
+                            href=format!("/?for={}#audiences", audience.key())
+                            aria-current=(chosen == audience).then_some("true")
                         >
                             {audience.label()}
-                        </button>
+                        </a>
                     }
                 })
                 .collect_view()}
-        </div>
-        <div class="audience-summary" aria-live="polite">
-            <h3>{move || chosen.get().label()}</h3>
-            <p>{move || chosen.get().summary()}</p>
+        </nav>
+        <div class="audience-summary">
+            <h3>{chosen.label()}</h3>
+            <p>{chosen.summary()}</p>
         </div>
     }
 }

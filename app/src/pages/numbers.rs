@@ -321,7 +321,10 @@ fn ProveForm(id: i64, action: ServerAction<ProveNumber>, focus: bool) -> impl In
             <input type="hidden" name="registration" value=id.to_string() />
             <div class="field">
                 <label for=code_id.clone()>"Code you received"</label>
-                <input id=code_id name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="6" pattern="[0-9]{6}" autofocus=focus node_ref=input />
+                // No `pattern` or 6-character limit: "123 456", as a code
+                // is often copied or written down, would be refused or cut
+                // by the browser; the server reads it (`OneTimeCode`).
+                <input id=code_id name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" autofocus=focus node_ref=input />
             </div>
             <button type="submit" class="button">"Prove"</button>
         </ActionForm>

@@ -599,8 +599,8 @@ fn Preview(
         view! {
             <h2>
                 {format!(
-                    "{} rows with errors, {} with warnings",
-                    upload.rows_invalid,
+                    "{} with errors, {} with warnings",
+                    crate::text::counted(upload.rows_invalid, "row", "rows"),
                     upload.rows_warned,
                 )}
             </h2>
@@ -686,7 +686,10 @@ fn Preview(
                     <div class="field">
                         <label>
                             <input type="checkbox" name="skip_invalid" value="yes" />
-                            {format!(" Skip the {} rows with errors", upload.rows_invalid)}
+                            {format!(
+                                " Skip the {} with errors",
+                                crate::text::counted(upload.rows_invalid, "row", "rows"),
+                            )}
                         </label>
                     </div>
                 }

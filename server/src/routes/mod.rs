@@ -1,4 +1,5 @@
 pub mod evidence;
 pub mod health;
 pub mod roster;
+pub mod server_fns;
 pub mod twilio;

@@ -381,3 +381,58 @@ db_test!(
         assert_eq!(expired.headers()["location"], "/login");
     }
 );
+
+db_test!(
+    async fn server_functions_answer_a_refusal_with_its_own_status(engine: Engine) {
+        let app = spawn_app(engine).await;
+        verified_account(&app, "jane@example.org").await;
+        // As the hydrated page calls a server function: JSON back.
+        let call = |fields: Vec<(&'static str, &'static str)>| {
+            reqwest::Client::new()
+                .post(app.url("/api/log_in"))
+                .header("accept", "application/json")
+                .header("referer", app.url("/login"))
+                .form(&fields)
+                .send()
+        };
+        let refused = call(vec![
+            ("email", "jane@example.org"),
+            ("password", "not the password at all"),
+        ])
+        .await
+        .expect("log in");
+        assert_eq!(
+            refused.status(),
+            400,
+            "a refusal is not the server's failure"
+        );
+        let error: app::error::AppError = refused.json().await.expect("an AppError");
+        assert_eq!(error.to_string(), "Wrong email or password.");
+        let unreadable = call(vec![("email", "jane@example.org")])
+            .await
+            .expect("log in");
+        assert_eq!(unreadable.status(), 400, "a form missing a field");
+        let error: app::error::AppError = unreadable.json().await.expect("an AppError");
+        assert!(
+            error.to_string().contains("could not be read")
+                && error.to_string().contains("password"),
+            "{error}"
+        );
+
+        // Without JavaScript, refused twice from the page the first
+        // refusal came back to: the page's address holds the latest error
+        // only.
+        let wrong = [("email", "jane@example.org"), ("password", "still not it")];
+        let first = app.post_form_from("/login", "/api/log_in", &wrong).await;
+        let back = location(&first);
+        let back = back.strip_prefix(&app.address).expect("same origin");
+        let second = app.post_form_from(back, "/api/log_in", &wrong).await;
+        let again = location(&second);
+        assert_eq!(again.matches("__err=").count(), 1, "{again}");
+        assert_eq!(again.matches("__path=").count(), 1, "{again}");
+        assert_eq!(
+            form_error(&second).as_deref(),
+            Some("Wrong email or password.")
+        );
+    }
+);

@@ -288,7 +288,37 @@ db_test!(
             .await;
         assert_eq!(sent.headers()["location"], format!("/numbers?sent={id}"));
         let code = latest_code(app.outbox.path());
-        prove_through_the_form(&app, &id, &code).await;
+        // Mistyped codes are refused with what was read, and cost no try;
+        // one written down in groups, as the call reads it, is the code.
+        let prove = |code: String| {
+            let (app, id) = (&app, &id);
+            async move {
+                app.post_form_from(
+                    "/numbers",
+                    "/api/prove_number",
+                    &[("registration", id.as_str()), ("code", code.as_str())],
+                )
+                .await
+            }
+        };
+        for (typed, said) in [
+            (code[..5].to_owned(), format!("“{}” has 5", &code[..5])),
+            (format!("{code}!"), "has other characters".to_owned()),
+        ] {
+            let refused = prove(typed).await;
+            let error = form_error(&refused).expect("refused");
+            assert!(error.contains(&said), "{error}");
+        }
+        let tries: i64 = sqlx::query_scalar("SELECT wrong_tries FROM number_codes")
+            .fetch_one(app.database.pool())
+            .await
+            .expect("tries");
+        assert_eq!(tries, 0, "a mistyped code is not a wrong guess");
+        let grouped = format!(" {} {} ", &code[..3], &code[3..]);
+        assert_eq!(
+            prove(grouped).await.headers()["location"],
+            format!("/numbers?proven={id}")
+        );
         let page = app.get("/numbers").await.text().await.expect("page");
         assert!(page.contains("In the registry until"), "{page}");
         assert_eq!(log(&app).await, vec![(WHITE_HOUSE.to_owned(), Op::Add)]);

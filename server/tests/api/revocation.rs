@@ -77,6 +77,11 @@ db_test!(
                 (WHITE_HOUSE.to_owned(), Op::Remove)
             ]
         );
+        let page = body(app.get("/admin/numbers?number=202-456-1111").await).await;
+        assert!(
+            page.contains("is not in the registry: every registration of it has ended"),
+            "{page}"
+        );
         let again = revoke(id_text, REASON).await;
         assert!(
             form_error(&again)

@@ -476,6 +476,15 @@ db_test!(
         )
         .await
         .expect("committed");
+        // Bo is in the portal: his lines name him there.
+        sqlx::query(
+            "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
+             password_hash, created_at) VALUES ('bo@example.org', 'bo@example.org', 'Bo Baker', \
+             'CA', '2', 'x', 0)",
+        )
+        .execute(app.database.pool())
+        .await
+        .expect("Bo");
         // "-" would start a formula in a spreadsheet.
         let file = "bar_number,full_name,status\n1,Ann Able,suspended\n2,Bo Baker,active\n3,-Cy Cole,active\n";
         let id = upload_roster(&app, "CA", "partial", file.as_bytes()).await;
@@ -490,7 +499,7 @@ db_test!(
             vec![
                 "bar_number,member,change,before,after,attorney_in_portal,numbers_affected",
                 "1,Ann Able,changed,active,suspended,,",
-                "2,Bo Baker,changed,suspended,active,,",
+                "2,Bo Baker,changed,suspended,active,bo@example.org,",
                 "3,'-Cy Cole,new,,active,,",
             ]
         );

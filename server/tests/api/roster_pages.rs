@@ -57,7 +57,7 @@ db_test!(
         // The formula is no name (an error); the bad email is only left
         // empty (a warning): Cy is read.
         assert!(
-            preview.contains("1 rows with errors, 1 with warnings"),
+            preview.contains("1 row with errors, 1 with warnings"),
             "{preview}"
         );
         assert!(preview.contains("Commit this upload"), "{preview}");
@@ -85,7 +85,7 @@ db_test!(
         assert!(
             form_error(&refused)
                 .expect("error")
-                .contains("1 rows have errors"),
+                .contains("1 row has errors"),
         );
         let committed = app
             .post_form_from(

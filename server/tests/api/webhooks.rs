@@ -107,6 +107,7 @@ db_test!(
             "http://example.com/hook",
             "ftp://127.0.0.1/hook",
             "not a url",
+            "https://acme:hunter2@hooks.example.com/hook",
         ] {
             assert_eq!(put_webhook(&app, &key, bad).await.status(), 400, "{bad}");
         }

@@ -25,6 +25,13 @@ pub enum WebhookError {
     InsecureUrl,
     #[error("not a URL")]
     InvalidUrl,
+    /// `https://user:secret@host/…`: a credential in the URL would be kept
+    /// in our database and logs and sent on every delivery; deliveries are
+    /// signed instead (Standard Webhooks).
+    #[error(
+        "the URL carries a user name or password (before the @): leave them out; each delivery is signed with the secret this registration returns"
+    )]
+    CredentialsInUrl,
     /// The URL names an address that is not on the public internet.
     #[error(
         "the URL's host {host} is refused: it {why}; webhooks go only to public internet addresses"
@@ -59,6 +66,9 @@ pub fn checked_url(raw: &str, policy: OutboundPolicy) -> Result<url::Url, Webhoo
     let parsed = url::Url::parse(raw.trim()).map_err(|_| WebhookError::InvalidUrl)?;
     if raw.len() > 2000 {
         return Err(WebhookError::InvalidUrl);
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(WebhookError::CredentialsInUrl);
     }
     let host = parsed
         .host_str()
@@ -471,6 +481,19 @@ mod tests {
             allow_loopback: true,
         };
         assert!(checked_url("https://hooks.example/x", policy).is_ok());
+        for with_credentials in [
+            "https://user:secret@hooks.example/x",
+            "https://token@hooks.example/x",
+            "https://:secret@hooks.example/x",
+        ] {
+            assert!(
+                matches!(
+                    checked_url(with_credentials, policy),
+                    Err(WebhookError::CredentialsInUrl)
+                ),
+                "{with_credentials}"
+            );
+        }
         assert!(matches!(
             checked_url("http://hooks.example/x", policy),
             Err(WebhookError::InsecureUrl)

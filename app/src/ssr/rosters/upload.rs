@@ -86,7 +86,10 @@ pub enum UploadError {
     NotFound,
     #[error("this upload was already committed or discarded")]
     AlreadyDecided,
-    #[error("the file has {0} rows with errors: map or fix them, or choose to skip them")]
+    #[error(
+        "the file has {} with errors: map or fix them, or choose to skip them",
+        crate::text::counted(*.0, "row", "rows")
+    )]
     HasErrors(u64),
     /// The brake: the commit would take many out of good standing.
     #[error("{}", .0.describe())]
@@ -1611,6 +1614,12 @@ pub async fn map_statuses(
     Ok(())
 }
 
+/// The email of the attorney in the portal with the staged row's bar
+/// number (`s.bar_number`) in the upload's jurisdiction (`$2`), if any;
+/// the first by address when two claim it.
+const ATTORNEY_IN_PORTAL: &str = "(SELECT MIN(u.email) FROM users u \
+     WHERE u.jurisdiction = $2 AND u.bar_number = s.bar_number AND u.role = 'attorney')";
+
 /// The preview's changes as CSV, for a spreadsheet: one line per member
 /// who is new, changed or (full roster) missing, with the status before
 /// and after; and one per attorney in the portal whose standing changes,
@@ -1641,9 +1650,11 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let changed: Vec<Changed> = sqlx::query_as(&format!(
-        "SELECT s.bar_number, s.full_name, r.full_name, r.status, s.status \
+        "SELECT s.bar_number, s.full_name, r.full_name, r.status, s.status, \
+           {ATTORNEY_IN_PORTAL} \
          FROM roster_staging s LEFT JOIN roster r \
            ON r.jurisdiction = $2 AND r.bar_number = s.bar_number \
          WHERE s.upload_id = $1 AND s.blocking = 0 AND (r.bar_number IS NULL OR {}) \
@@ -1654,30 +1665,33 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
     .bind(&upload.jurisdiction)
     .fetch_all(pool)
     .await?;
-    for (bar, name, name_before, before, after) in changed {
+    for (bar, name, name_before, before, after, attorney) in changed {
         let change = if before.is_some() { "changed" } else { "new" };
         let member = name.or(name_before).unwrap_or_default();
         let (before, after) = (before.unwrap_or_default(), after.unwrap_or_default());
+        let attorney = attorney.unwrap_or_default();
         write(
             &mut writer,
-            [&bar, &member, change, &before, &after, "", ""],
+            [&bar, &member, change, &before, &after, &attorney, ""],
         )?;
     }
     if upload.mode == Mode::Full {
-        let missing: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT r.bar_number, r.full_name, r.status FROM roster r \
+        let missing: Vec<(String, String, String, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT r.bar_number, r.full_name, r.status, {} FROM roster r \
              WHERE r.jurisdiction = $2 AND r.status <> 'not_listed' AND NOT EXISTS \
                (SELECT 1 FROM roster_staging s WHERE s.upload_id = $1 \
                 AND s.bar_number = r.bar_number) ORDER BY r.bar_number",
-        )
+            ATTORNEY_IN_PORTAL.replace("s.bar_number", "r.bar_number")
+        ))
         .bind(upload.id)
         .bind(&upload.jurisdiction)
         .fetch_all(pool)
         .await?;
-        for (bar, name, before) in missing {
+        for (bar, name, before, attorney) in missing {
+            let attorney = attorney.unwrap_or_default();
             write(
                 &mut writer,
-                [&bar, &name, "missing", &before, "not_listed", "", ""],
+                [&bar, &name, "missing", &before, "not_listed", &attorney, ""],
             )?;
         }
     }
@@ -1755,9 +1769,10 @@ impl From<UploadError> for AppError {
                 AppError::Conflict("This upload was already committed or discarded.".into())
             }
             UploadError::HasErrors(rows) => AppError::Validation(format!(
-                "{rows} rows have errors. Map their statuses above, fix the file and upload it \
+                "{} errors. Map their statuses above, fix the file and upload it \
                  again, or tick \"Skip the rows with errors\" to commit without them (their \
-                 members stay as they are)."
+                 members stay as they are).",
+                crate::text::counted(rows, "row has", "rows have")
             )),
             UploadError::NeedsConfirmation(brake) => {
                 let mut message = brake.describe();
