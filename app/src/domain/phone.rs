@@ -34,6 +34,10 @@ pub enum PhoneError {
         "We read the words \"{0}\", not a phone number: a vanity number has its digits too (1-800-555-LAWS)."
     )]
     Words(String),
+    /// Seven digits: a local number as written on a card or in a
+    /// signature, without its area code.
+    #[error("We read the 7-digit local number {0}: add its area code, like (202) {0}.")]
+    NoAreaCode(String),
     #[error(
         "We read \"{0}\", which is not a phone number we can read. Write it like (202) 456-1111."
     )]
@@ -284,6 +288,14 @@ impl PhoneNumber {
             .chars()
             .map(|c| keypad_digit(c).unwrap_or(c))
             .collect();
+        let digits: String = dialled.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() == 7 && !trimmed.contains('+') {
+            return Err(PhoneError::NoAreaCode(format!(
+                "{}-{}",
+                &digits[..3],
+                &digits[3..]
+            )));
+        }
         let number = phonenumber::parse(Some(Id::US), &dialled)
             .map_err(|_| PhoneError::Unreadable(dialled.clone()))?;
         let read = number.format().mode(Mode::E164).to_string();
@@ -531,6 +543,17 @@ mod tests {
         assert_eq!(
             PhoneNumber::parse("202-456-111l"),
             Err(PhoneError::StrayLetters("l".into()))
+        );
+        for local in ["555-0154", "555 0154", "5550154"] {
+            assert_eq!(
+                PhoneNumber::parse(local),
+                Err(PhoneError::NoAreaCode("555-0154".into())),
+                "{local}"
+            );
+        }
+        assert_eq!(
+            PhoneError::NoAreaCode("555-0154".into()).to_string(),
+            "We read the 7-digit local number 555-0154: add its area code, like (202) 555-0154."
         );
         // Ten letters would dial as a valid-looking number.
         for words in ["unlisted", "CALL OFFICE", "SEE WEBSITE", "Callreception"] {

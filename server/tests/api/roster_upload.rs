@@ -585,3 +585,39 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn a_previews_counts_add_up_to_its_rows(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let first = stage_text(
+            &app,
+            Mode::Partial,
+            "bar_number,full_name,status\n1,Ann Able,active\n2,Bob Baker,active\n3,Cy Cole,active\n",
+        )
+        .await
+        .expect("staged");
+        commit(&app, first, false, None).await.expect("committed");
+        // Ann changes, Cy does not, Dee is new; Bob's status is unknown, so
+        // his row changes nothing and is counted once, with the errors.
+        let second = stage_text(
+            &app,
+            Mode::Partial,
+            "bar_number,full_name,status\n1,Ann Able,suspended\n2,Bob Baker,retired\n\
+             3,Cy Cole,active\n4,Dee Dunn,active\n",
+        )
+        .await
+        .expect("staged");
+        let upload = uploads::upload(pool, second).await.expect("upload");
+        assert_eq!(
+            (
+                upload.new_members,
+                upload.changed_members,
+                upload.unchanged_members,
+                upload.rows_valid,
+                upload.rows_invalid
+            ),
+            (1, 1, 1, 3, 1)
+        );
+    }
+);

@@ -246,7 +246,8 @@ pub fn sniff<R: Read + Seek>(input: &mut R, limit: u64) -> Result<FileEncoding, 
     }
     input.seek(SeekFrom::Start(0))?;
     let found = match Encoding::for_bom(&head[..filled]) {
-        Some((encoding, _)) => {
+        Some((encoding, bom_length)) => {
+            let bom_length = bom_length as u64;
             let kind = if encoding == UTF_8 {
                 FileEncoding::Utf8Bom
             } else if encoding == encoding_rs::UTF_16LE {
@@ -254,7 +255,8 @@ pub fn sniff<R: Read + Seek>(input: &mut R, limit: u64) -> Result<FileEncoding, 
             } else {
                 FileEncoding::Utf16Be
             };
-            if let Some(offset) = scan(input, encoding.new_decoder_with_bom_removal(), limit)? {
+            let bom = encoding.new_decoder_with_bom_removal();
+            if let Some(offset) = scan(input, bom, limit, bom_length)? {
                 return Err(ReadError::BadEncoding {
                     encoding: encoding.name(),
                     offset,
@@ -262,12 +264,12 @@ pub fn sniff<R: Read + Seek>(input: &mut R, limit: u64) -> Result<FileEncoding, 
             }
             kind
         }
-        None => match scan(input, UTF_8.new_decoder_without_bom_handling(), limit)? {
+        None => match scan(input, UTF_8.new_decoder_without_bom_handling(), limit, 0)? {
             None => FileEncoding::Utf8,
             Some(_) => {
                 input.seek(SeekFrom::Start(0))?;
                 let windows = WINDOWS_1252.new_decoder_without_bom_handling();
-                match scan(input, windows, limit)? {
+                match scan(input, windows, limit, 0)? {
                     None => FileEncoding::Windows1252,
                     Some(offset) => return Err(ReadError::NotText { offset }),
                 }
@@ -281,10 +283,12 @@ pub fn sniff<R: Read + Seek>(input: &mut R, limit: u64) -> Result<FileEncoding, 
 /// Decodes all of `input`; the offset of the first byte that is not text
 /// (malformed, or a control character other than tab and line ends, which
 /// no roster holds and which a wrong guess of encoding produces), if any.
+/// `bom`: the length of the byte-order mark the decoder skips.
 fn scan<R: Read>(
     input: &mut R,
     mut decoder: Decoder,
     limit: u64,
+    bom: u64,
 ) -> Result<Option<u64>, ReadError> {
     let mut buffer = vec![0_u8; CHUNK];
     let mut text = String::with_capacity(
@@ -304,8 +308,12 @@ fn scan<R: Read>(
             // NUL and C1 controls are what a wrong guess of encoding
             // produces (UTF-16 read as bytes, Windows-1252's unassigned
             // bytes); no roster holds them.
-            if text.contains(|c: char| c == '\0' || ('\u{80}'..='\u{9f}').contains(&c)) {
-                return Ok(Some(consumed));
+            let stray = |c: char| c == '\0' || ('\u{80}'..='\u{9f}').contains(&c);
+            if let Some(index) = text.find(stray) {
+                let before = input_bytes(decoder.encoding(), &text[..index]);
+                // Once past the first decode, `consumed` counts the mark.
+                let mark = if consumed == 0 { bom } else { 0 };
+                return Ok(Some(consumed + mark + before));
             }
             source = &source[read..];
             consumed += read as u64;
@@ -322,6 +330,20 @@ fn scan<R: Read>(
             return Ok(None);
         }
     }
+}
+
+/// How many bytes of input in `encoding` decoded to `text`: so an error
+/// names the byte where it is, not the start of the chunk it was read in.
+fn input_bytes(encoding: &'static Encoding, text: &str) -> u64 {
+    let bytes = if encoding == UTF_8 {
+        text.len()
+    } else if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
+        2 * text.encode_utf16().count()
+    } else {
+        // Windows-1252: one byte a character.
+        text.chars().count()
+    };
+    bytes as u64
 }
 
 /// A byte stream decoded to UTF-8 as it is read (the byte-order mark
@@ -730,7 +752,12 @@ impl Layout {
                         Field::FamilyName
                     },
                     &full_name,
-                    format!("{error} The member keeps the name the roster has now."),
+                    // The reader does not know whether the member is new:
+                    // the message is true of both.
+                    format!(
+                        "{error} Skipped, this row changes nothing: a member already on the \
+                         roster keeps the name they have, a new one is not added."
+                    ),
                     Severity::Error,
                 ));
                 None
@@ -907,6 +934,28 @@ fn csv_error(error: csv::Error) -> ReadError {
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    #[test]
+    fn an_unreadable_byte_is_named_where_it_is() {
+        // 0x81: not UTF-8, and unassigned in Windows-1252.
+        let mut bytes = b"bar_number,full_name,status\n1,Ann ".to_vec();
+        let at = bytes.len() as u64;
+        bytes.extend([0x81]);
+        bytes.extend(b",active\n");
+        assert!(matches!(
+            sniff(&mut Cursor::new(bytes), u64::MAX),
+            Err(ReadError::NotText { offset }) if offset == at
+        ));
+        // A NUL in UTF-16: two bytes a character before it.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "bar_number\n1\0".encode_utf16() {
+            utf16.extend(unit.to_le_bytes());
+        }
+        assert!(matches!(
+            sniff(&mut Cursor::new(utf16), u64::MAX),
+            Err(ReadError::BadEncoding { offset: 26, .. })
+        ));
+    }
 
     fn read_all(bytes: &[u8], mappings: &Mappings) -> Result<(FileEncoding, Vec<Row>), ReadError> {
         let mut input = Cursor::new(bytes.to_vec());

@@ -689,9 +689,10 @@ fn differs(r: &str, s: &str) -> String {
 }
 
 /// Works out how the staged rows compare with the roster and stores the
-/// counts: rows with blocking problems change nothing (they count as
-/// unchanged members, or not at all for members the roster lacks), and
-/// hold their member's place in a full roster.
+/// counts. New, changed and unchanged count the valid rows only, so they
+/// add up to `rows_valid`; rows with blocking problems are counted once,
+/// in `rows_invalid` (they change nothing, and hold their member's place
+/// in a full roster).
 async fn recount(
     transaction: &mut Transaction<'static, Any>,
     upload_id: i64,
@@ -712,7 +713,7 @@ async fn recount(
     .await?;
     let (changed, unchanged): (i64, i64) = sqlx::query_as(&format!(
         "SELECT COALESCE(SUM(CASE WHEN s.blocking = 0 AND {d} THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN s.blocking = 0 AND {d} THEN 0 ELSE 1 END), 0) \
+           COALESCE(SUM(CASE WHEN s.blocking = 0 AND NOT {d} THEN 1 ELSE 0 END), 0) \
          FROM roster_staging s JOIN roster r ON r.jurisdiction = $2 AND r.bar_number = s.bar_number \
          WHERE s.upload_id = $1",
         d = differs("r", "s")
