@@ -75,12 +75,31 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
     let pool = state.database.pool();
     let now = crate::ssr::infra::clock::now_millis();
     let registrations = crate::ssr::numbers::list(pool, account.id).await?;
+    // Three queries for the whole list, not three a number: the page
+    // polls it.
+    let keys: Vec<String> = registrations
+        .iter()
+        .map(|registration| crate::ssr::numbers::SendCodeJob::key(registration.id))
+        .collect();
+    let mut retries = crate::ssr::infra::jobs::latest_of(pool, &keys).await?;
+    let mut reports = crate::ssr::numbers::latest_deliveries(pool, account.id).await?;
+    let active: Vec<String> = registrations
+        .iter()
+        .filter(|registration| registration.status == RegistrationStatus::Active)
+        .map(|registration| registration.e164.clone())
+        .collect();
+    let mut applied = crate::ssr::providers::applied_by_each(pool, &active).await?;
     let mut views = Vec::with_capacity(registrations.len());
-    for registration in registrations {
-        let delivery = delivery_report(pool, &registration).await?;
+    for (registration, key) in registrations.into_iter().zip(keys) {
+        let delivery = delivery_report(
+            &registration,
+            retries.remove(&key),
+            reports.remove(&registration.id),
+        );
         let applied_by = if registration.status == RegistrationStatus::Active {
-            crate::ssr::providers::applied_by(pool, &registration.e164)
-                .await?
+            applied
+                .remove(&registration.e164)
+                .unwrap_or_default()
                 .into_iter()
                 .map(|(name, at)| (name, crate::ssr::infra::clock::utc_date(at)))
                 .collect()
@@ -117,41 +136,41 @@ pub async fn my_numbers() -> Result<Vec<NumberView>, AppError> {
 }
 
 /// What the attorney should know about a code's delivery: one the worker
-/// is retrying, or one that failed for good since the last code; else
-/// what the phone company reported of the latest code.
+/// is retrying (`retry`, the latest send job), or one that failed for good
+/// since the last code; else what the phone company reported of the
+/// latest code (`report`).
 #[cfg(feature = "ssr")]
-async fn delivery_report(
-    pool: &sqlx::AnyPool,
+fn delivery_report(
     registration: &crate::ssr::numbers::Registration,
-) -> Result<Option<String>, sqlx::Error> {
-    use crate::ssr::numbers::SendCodeJob;
-    let held = crate::ssr::infra::jobs::latest(pool, &SendCodeJob::key(registration.id))
-        .await?
-        .and_then(|job| {
-            let superseded = registration
-                .last_code_at
-                .is_some_and(|sent| sent >= job.created_at);
-            match job.state.as_str() {
-                "queued" => Some(format!(
-                    "We could not send your code yet and are trying again (next try at {} UTC).",
-                    crate::ssr::infra::clock::utc_time(job.run_at)
-                )),
-                "failed" if !superseded => Some(format!(
-                    "We could not send your code after {} tries. Ask for a new one, or try the \
+    retry: Option<crate::ssr::infra::jobs::JobStatus>,
+    report: Option<(
+        crate::ssr::infra::delivery::Channel,
+        crate::domain::DeliveryStatus,
+        Option<i64>,
+    )>,
+) -> Option<String> {
+    let held = retry.and_then(|job| {
+        let superseded = registration
+            .last_code_at
+            .is_some_and(|sent| sent >= job.created_at);
+        match job.state.as_str() {
+            "queued" => Some(format!(
+                "We could not send your code yet and are trying again (next try at {} UTC).",
+                crate::ssr::infra::clock::utc_time(job.run_at)
+            )),
+            "failed" if !superseded => Some(format!(
+                "We could not send your code after {} tries. Ask for a new one, or try the \
                      other way (text or call).",
-                    job.attempts + 1
-                )),
-                _ => None,
-            }
-        });
-    if held.is_some() {
-        return Ok(held);
-    }
-    Ok(crate::ssr::numbers::latest_delivery(pool, registration.id)
-        .await?
-        .map(|(channel, status, error)| {
+                job.attempts + 1
+            )),
+            _ => None,
+        }
+    });
+    held.or_else(|| {
+        report.map(|(channel, status, error)| {
             crate::ssr::numbers::delivery_words(channel, status, error)
-        }))
+        })
+    })
 }
 
 #[server(endpoint = "add_number")]

@@ -82,6 +82,16 @@ pub fn values_placeholders(
     placeholders(transaction.backend_name() != "SQLite", rows, width)
 }
 
+/// `$first, $first+1, …`: `count` numbered placeholders for an `IN (…)`
+/// list (both engines read numbered ones; a page's few values do not
+/// need SQLite's faster `?`).
+pub fn numbered_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn placeholders(numbered: bool, rows: usize, width: usize) -> String {
     (0..rows)
         .map(|row| {

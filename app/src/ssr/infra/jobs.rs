@@ -410,14 +410,44 @@ pub struct JobStatus {
     pub created_at: i64,
 }
 
-pub async fn latest(pool: &AnyPool, dedupe_key: &str) -> Result<Option<JobStatus>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT state, attempts, max_attempts, run_at, last_error, created_at FROM jobs \
-         WHERE dedupe_key = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(dedupe_key)
-    .fetch_optional(pool)
-    .await
+/// The latest job under each of `dedupe_keys` that has one, by key: one
+/// query for a page that shows many (the numbers dashboard, polled).
+pub async fn latest_of(
+    pool: &AnyPool,
+    dedupe_keys: &[String],
+) -> Result<HashMap<String, JobStatus>, sqlx::Error> {
+    if dedupe_keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT j.dedupe_key, j.state, j.attempts, j.max_attempts, j.run_at, j.last_error, \
+           j.created_at FROM jobs j WHERE j.dedupe_key IN ({}) \
+           AND j.id = (SELECT MAX(k.id) FROM jobs k WHERE k.dedupe_key = j.dedupe_key)",
+        crate::ssr::infra::db::numbered_list(1, dedupe_keys.len())
+    );
+    type Row = (String, String, i64, i64, i64, Option<String>, i64);
+    let mut query = sqlx::query_as::<_, Row>(&sql);
+    for key in dedupe_keys {
+        query = query.bind(key);
+    }
+    Ok(query
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(
+            |(key, state, attempts, max_attempts, run_at, last_error, created_at)| {
+                let status = JobStatus {
+                    state,
+                    attempts,
+                    max_attempts,
+                    run_at,
+                    last_error,
+                    created_at,
+                };
+                (key, status)
+            },
+        )
+        .collect())
 }
 
 /// A name for this process's worker, unique among instances.

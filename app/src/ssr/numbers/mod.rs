@@ -13,6 +13,7 @@
 use rand::Rng;
 use rand::rngs::OsRng;
 use sqlx::AnyPool;
+use std::collections::HashMap;
 
 use crate::domain::phone::{Extension, NumberLabel, PhoneNumber};
 use crate::domain::{DeliveryStatus, EmailAddress, RegistrationStatus, Role, Standing};
@@ -744,20 +745,28 @@ pub async fn forget_expired_call_codes(pool: &AnyPool) -> Result<u64, sqlx::Erro
     .rows_affected())
 }
 
-/// The latest code's delivery as the carrier reported it, for the
-/// dashboard: its channel, status and Twilio error code.
-pub async fn latest_delivery(
+/// For each of the attorney's registrations, its latest code's delivery as
+/// the carrier reported it (channel, status, Twilio error code), by
+/// registration id, in one query; absent when not reported (yet).
+pub async fn latest_deliveries(
     pool: &AnyPool,
-    registration_id: i64,
-) -> Result<Option<(Channel, DeliveryStatus, Option<i64>)>, sqlx::Error> {
-    let row: Option<(Channel, Option<DeliveryStatus>, Option<i64>)> = sqlx::query_as(
-        "SELECT channel, delivery_status, delivery_error FROM number_codes \
-         WHERE registration_id = $1 ORDER BY id DESC LIMIT 1",
+    user_id: i64,
+) -> Result<HashMap<i64, (Channel, DeliveryStatus, Option<i64>)>, sqlx::Error> {
+    let rows: Vec<(i64, Channel, Option<DeliveryStatus>, Option<i64>)> = sqlx::query_as(
+        "SELECT c.registration_id, c.channel, c.delivery_status, c.delivery_error \
+         FROM number_codes c WHERE c.user_id = $1 \
+           AND c.id = (SELECT MAX(l.id) FROM number_codes l \
+                       WHERE l.registration_id = c.registration_id)",
     )
-    .bind(registration_id)
-    .fetch_optional(pool)
+    .bind(user_id)
+    .fetch_all(pool)
     .await?;
-    Ok(row.and_then(|(channel, status, error)| status.map(|status| (channel, status, error))))
+    Ok(rows
+        .into_iter()
+        .filter_map(|(registration, channel, status, error)| {
+            status.map(|status| (registration, (channel, status, error)))
+        })
+        .collect())
 }
 
 /// What the dashboard says about a delivery, in words an attorney can act

@@ -16,6 +16,7 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, AnyPool, Transaction};
+use std::collections::HashMap;
 
 use crate::domain::closed_set::closed_set;
 use crate::error::AppError;
@@ -474,16 +475,38 @@ pub async fn privilege_at(pool: &AnyPool, e164: &str, at: i64) -> Result<Privile
 /// `e164` (acknowledged a seq at or past the one that added it), with
 /// when they first did, by name.
 pub async fn applied_by(pool: &AnyPool, e164: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT p.name, MIN(a.acked_at) FROM providers p \
-         JOIN provider_acks a ON a.provider_id = p.id \
-         WHERE a.through_seq >= (SELECT added_seq FROM privileged_intervals \
-                                 WHERE e164 = $1 AND until IS NULL) \
-         GROUP BY p.name ORDER BY p.name",
-    )
-    .bind(e164)
-    .fetch_all(pool)
-    .await
+    Ok(applied_by_each(pool, &[e164.to_owned()])
+        .await?
+        .remove(e164)
+        .unwrap_or_default())
+}
+
+/// [`applied_by`] for each of `e164s` in one query, by number; a number
+/// no provider has applied is absent.
+pub async fn applied_by_each(
+    pool: &AnyPool,
+    e164s: &[String],
+) -> Result<HashMap<String, Vec<(String, i64)>>, sqlx::Error> {
+    if e164s.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT i.e164, p.name, MIN(a.acked_at) FROM privileged_intervals i \
+         JOIN provider_acks a ON a.through_seq >= i.added_seq \
+         JOIN providers p ON p.id = a.provider_id \
+         WHERE i.until IS NULL AND i.e164 IN ({}) \
+         GROUP BY i.e164, p.name ORDER BY i.e164, p.name",
+        crate::ssr::infra::db::numbered_list(1, e164s.len())
+    );
+    let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql);
+    for e164 in e164s {
+        query = query.bind(e164);
+    }
+    let mut by_number: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for (e164, name, at) in query.fetch_all(pool).await? {
+        by_number.entry(e164).or_default().push((name, at));
+    }
+    Ok(by_number)
 }
 
 /// A provider as the site admin's overview shows it.
