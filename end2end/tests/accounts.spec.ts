@@ -71,6 +71,17 @@ test("a wrong password is refused without saying whether the account exists", as
   await page.getByLabel("Password").fill("not the password at all");
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
+  if (javaScriptEnabled) {
+    // An island too: the address stays for the password to be typed again.
+    await expect(page.getByLabel("Email address")).toHaveValue("nobody@example.org");
+  }
+  // Refused twice from the page the first refusal came back to: one
+  // message, and (without JavaScript) one error in the address.
+  await page.getByLabel("Email address").fill("nobody@example.org");
+  await page.getByLabel("Password").fill("still not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
+  expect(new URL(page.url()).searchParams.getAll("__err").length).toBeLessThanOrEqual(1);
 });
 
 test("a forgotten password is reset by an emailed link", async ({ page, consoleErrors, javaScriptEnabled }, testInfo) => {

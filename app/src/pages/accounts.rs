@@ -101,7 +101,6 @@ pub fn VerifyEmailPage() -> impl IntoView {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = ServerAction::<LogIn>::new();
     let query = use_query_map();
     let just_verified = move || query.read().get("verified").is_some();
     let just_reset = move || query.read().get("reset").is_some();
@@ -119,6 +118,23 @@ pub fn LoginPage() -> impl IntoView {
                 "Your password is changed. Sign in with the new one."
             </p>
         </Show>
+        <SignInForm />
+        <p>
+            <a href="/forgot-password">"Forgot your password?"</a>
+            " · New here? "
+            <a href="/signup">"Create an account"</a>
+        </p>
+    }
+}
+
+/// The sign-in form. An island, so that with JavaScript a refusal is shown
+/// without a reload and the address stays typed in; without it the form
+/// posts and the page comes back with the reason.
+#[island]
+fn SignInForm() -> impl IntoView {
+    provide_form_error_from_url();
+    let action = ServerAction::<LogIn>::new();
+    view! {
         <FormError result=action.value() />
         <ActionForm action=action attr:class="form">
             <EmailField autocomplete="username" />
@@ -137,11 +153,6 @@ pub fn LoginPage() -> impl IntoView {
                 "Sign in"
             </button>
         </ActionForm>
-        <p>
-            <a href="/forgot-password">"Forgot your password?"</a>
-            " · New here? "
-            <a href="/signup">"Create an account"</a>
-        </p>
     }
 }
 
