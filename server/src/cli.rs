@@ -475,11 +475,13 @@ async fn import(
         );
     }
     if upload.rows_invalid > 0 || upload.rows_warned > 0 {
-        println!(
-            "  {} with errors, {} with warnings; the first of them:",
-            counted(upload.rows_invalid, "row", "rows"),
-            upload.rows_warned
-        );
+        if upload.rows_invalid > 0 {
+            println!(
+                "  {} with errors (they block the commit until mapped, fixed or skipped)",
+                counted(upload.rows_invalid, "row", "rows")
+            );
+        }
+        println!("  the first problems:");
         for error in roster_upload::errors(pool, upload_id, ERRORS_SHOWN).await? {
             println!(
                 "    {} line {}, column {:?}, value {:?}: {}",

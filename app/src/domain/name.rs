@@ -6,9 +6,9 @@ const MAX_CHARS: usize = 200;
 /// A person's full name as they write it: NFKC-normalised (so lookalike
 /// compatibility characters such as full-width letters collapse to their
 /// plain form), single-spaced, with no control or invisible characters.
-/// Dashes become `-` and a left single quote `’`: Excel and word
-/// processors turn a typed hyphen into an en dash ("Smith–Jones") and an
-/// apostrophe into a curly quote, and a roster saved from them must read.
+/// Dashes become `-`: Excel and word processors turn a typed hyphen into
+/// an en dash ("Smith–Jones"), and a roster saved from them must read.
+/// Curly quotes, which they make of apostrophes, are kept as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PersonName(String);
@@ -39,7 +39,7 @@ impl PersonName {
         let allowed = |c: char| {
             c.is_alphabetic()
                 || is_combining_mark(c)
-                || matches!(c, ' ' | '-' | '\'' | '’' | '.' | ',')
+                || matches!(c, ' ' | '-' | '\'' | '’' | '‘' | '.' | ',')
         };
         if !single_spaced.chars().all(allowed) || !single_spaced.chars().any(char::is_alphabetic) {
             return Err(NameError::InvalidCharacters);
@@ -62,12 +62,11 @@ impl PersonName {
     }
 }
 
-/// The dashes (U+2010 to U+2015, and the minus sign) as `-`, the left
-/// single quote as the apostrophe `’`; anything else as it is.
+/// The dashes (U+2010 to U+2015, and the minus sign) as `-`; anything
+/// else as it is.
 fn typed_punctuation(c: char) -> char {
     match c {
         '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
-        '\u{2018}' => '’',
         other => other,
     }
 }
@@ -118,7 +117,7 @@ mod tests {
             ("Mary Smith–Jones", "Mary Smith-Jones"),
             ("Mary Smith—Jones", "Mary Smith-Jones"),
             ("Mary Smith\u{2011}Jones", "Mary Smith-Jones"),
-            ("O‘Brien", "O’Brien"),
+            ("Seán ‘Johnny’ O’Neill", "Seán ‘Johnny’ O’Neill"),
         ] {
             assert_eq!(PersonName::parse(typed).map(String::from), Ok(read.into()));
         }

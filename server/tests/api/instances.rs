@@ -763,12 +763,13 @@ db_test!(
         .expect("prove");
         assert_eq!(location(&proven), format!("/numbers?proven={first}"));
 
-        // Webhooks: registered on B, refused on A. A failed delivery is
-        // retried after B is killed and started again, and a 410 answered
-        // to B turns the endpoint off for every instance.
+        // Webhooks: registered on B; a private address refused on A. A
+        // failed delivery is retried after B is killed and started again,
+        // and a 410 answered to B turns the endpoint off in the database,
+        // where every instance's worker reads it (only B's runs here).
         let (key, receiver) = provider_with_webhook(&pool, &b.origin).await;
         let client = reqwest::Client::new();
-        // Refused on A: a private address, whatever B allowed.
+        // A private address is refused (here by A); B's registration stands.
         let refused = client
             .put(a.url("/api/v1/webhook"))
             .bearer_auth(&key)

@@ -476,11 +476,14 @@ db_test!(
         )
         .await
         .expect("committed");
-        // Bo is in the portal: his lines name him there.
+        // Bo is in the portal, and someone else claims his bar number too:
+        // both are named, with their standing, not one picked.
         sqlx::query(
             "INSERT INTO users (email, email_key, full_name, jurisdiction, bar_number, \
-             password_hash, created_at) VALUES ('bo@example.org', 'bo@example.org', 'Bo Baker', \
-             'CA', '2', 'x', 0)",
+             password_hash, created_at, standing) VALUES \
+             ('bo@example.org', 'bo@example.org', 'Bo Baker', 'CA', '2', 'x', 0, 'verified'), \
+             ('Not.Bo@example.org', 'not.bo@example.org', 'Bo Baker', 'CA', '2', 'x', 0, \
+              'pending_review')",
         )
         .execute(app.database.pool())
         .await
@@ -499,8 +502,10 @@ db_test!(
             vec![
                 "bar_number,member,change,before,after,attorney_in_portal,numbers_affected",
                 "1,Ann Able,changed,active,suspended,,",
-                "2,Bo Baker,changed,suspended,active,bo@example.org,",
+                "2,Bo Baker,changed,suspended,active,bo@example.org (verified); Not.Bo@example.org (pending_review),",
                 "3,'-Cy Cole,new,,active,,",
+                // Two accounts claim bar number 2: a person decides.
+                "2,Bo Baker,standing,verified,pending_review,bo@example.org (verified -> pending_review),",
             ]
         );
     }

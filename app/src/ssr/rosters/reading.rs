@@ -323,7 +323,13 @@ fn scan<R: Read>(
             match result {
                 DecoderResult::InputEmpty => break,
                 DecoderResult::OutputFull => continue,
-                DecoderResult::Malformed(_, _) => return Ok(Some(consumed.saturating_sub(1))),
+                // The bad sequence is `bad` bytes long and `after` more
+                // were consumed behind it (encoding_rs's `Malformed`).
+                DecoderResult::Malformed(bad, after) => {
+                    return Ok(Some(
+                        consumed.saturating_sub(u64::from(bad) + u64::from(after)),
+                    ));
+                }
             }
         }
         if last {
@@ -333,7 +339,8 @@ fn scan<R: Read>(
 }
 
 /// How many bytes of input in `encoding` decoded to `text`: so an error
-/// names the byte where it is, not the start of the chunk it was read in.
+/// names the byte where it is, not the start of the chunk it was read in
+/// (a character split across two chunks can put it up to 3 bytes late).
 fn input_bytes(encoding: &'static Encoding, text: &str) -> u64 {
     let bytes = if encoding == UTF_8 {
         text.len()

@@ -9,7 +9,7 @@
 //! roster, the standings it decides and the numbers that follow change
 //! together or not at all, even if the process dies half-way.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Seek};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1615,11 +1615,32 @@ pub async fn map_statuses(
     Ok(())
 }
 
-/// The email of the attorney in the portal with the staged row's bar
-/// number (`s.bar_number`) in the upload's jurisdiction (`$2`), if any;
-/// the first by address when two claim it.
-const ATTORNEY_IN_PORTAL: &str = "(SELECT MIN(u.email) FROM users u \
-     WHERE u.jurisdiction = $2 AND u.bar_number = s.bar_number AND u.role = 'attorney')";
+/// Every attorney account in the portal with a bar number of
+/// `jurisdiction`, as "email (standing)" joined by "; " per bar number, in
+/// the order the accounts were made. All of them, with their standing, not
+/// one picked: anyone can sign up with a bar number, so an unproven claim
+/// must not read as "the" attorney.
+async fn attorneys_in_portal(
+    pool: &AnyPool,
+    jurisdiction: &str,
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    let accounts: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT bar_number, email, standing FROM users \
+         WHERE jurisdiction = $1 AND role = 'attorney' ORDER BY id",
+    )
+    .bind(jurisdiction)
+    .fetch_all(pool)
+    .await?;
+    let mut by_bar_number: HashMap<String, String> = HashMap::new();
+    for (bar_number, email, standing) in accounts {
+        let cell = by_bar_number.entry(bar_number).or_default();
+        if !cell.is_empty() {
+            cell.push_str("; ");
+        }
+        cell.push_str(&format!("{email} ({standing})"));
+    }
+    Ok(by_bar_number)
+}
 
 /// The preview's changes as CSV, for a spreadsheet: one line per member
 /// who is new, changed or (full roster) missing, with the status before
@@ -1651,11 +1672,11 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
         Option<String>,
         Option<String>,
         Option<String>,
-        Option<String>,
     );
+    let attorneys = attorneys_in_portal(pool, &upload.jurisdiction).await?;
+    let attorney_of = |bar: &str| attorneys.get(bar).cloned().unwrap_or_default();
     let changed: Vec<Changed> = sqlx::query_as(&format!(
-        "SELECT s.bar_number, s.full_name, r.full_name, r.status, s.status, \
-           {ATTORNEY_IN_PORTAL} \
+        "SELECT s.bar_number, s.full_name, r.full_name, r.status, s.status \
          FROM roster_staging s LEFT JOIN roster r \
            ON r.jurisdiction = $2 AND r.bar_number = s.bar_number \
          WHERE s.upload_id = $1 AND s.blocking = 0 AND (r.bar_number IS NULL OR {}) \
@@ -1666,30 +1687,29 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
     .bind(&upload.jurisdiction)
     .fetch_all(pool)
     .await?;
-    for (bar, name, name_before, before, after, attorney) in changed {
+    for (bar, name, name_before, before, after) in changed {
         let change = if before.is_some() { "changed" } else { "new" };
         let member = name.or(name_before).unwrap_or_default();
         let (before, after) = (before.unwrap_or_default(), after.unwrap_or_default());
-        let attorney = attorney.unwrap_or_default();
+        let attorney = attorney_of(&bar);
         write(
             &mut writer,
             [&bar, &member, change, &before, &after, &attorney, ""],
         )?;
     }
     if upload.mode == Mode::Full {
-        let missing: Vec<(String, String, String, Option<String>)> = sqlx::query_as(&format!(
-            "SELECT r.bar_number, r.full_name, r.status, {} FROM roster r \
+        let missing: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT r.bar_number, r.full_name, r.status FROM roster r \
              WHERE r.jurisdiction = $2 AND r.status <> 'not_listed' AND NOT EXISTS \
                (SELECT 1 FROM roster_staging s WHERE s.upload_id = $1 \
                 AND s.bar_number = r.bar_number) ORDER BY r.bar_number",
-            ATTORNEY_IN_PORTAL.replace("s.bar_number", "r.bar_number")
-        ))
+        )
         .bind(upload.id)
         .bind(&upload.jurisdiction)
         .fetch_all(pool)
         .await?;
-        for (bar, name, before, attorney) in missing {
-            let attorney = attorney.unwrap_or_default();
+        for (bar, name, before) in missing {
+            let attorney = attorney_of(&bar);
             write(
                 &mut writer,
                 [&bar, &name, "missing", &before, "not_listed", &attorney, ""],
