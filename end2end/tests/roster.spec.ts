@@ -62,7 +62,7 @@ test("a site admin uploads a roster, sees the preview and commits it", async ({
   await page.getByRole("button", { name: "Commit this upload" }).click();
   await expect(page.getByRole("alert")).toContainText("1 row has errors");
   const expectedErrors = consoleErrors.length;
-  await page.getByLabel("Skip the 1 rows with errors").check();
+  await page.getByLabel("Skip the 1 row with errors").check();
   await page.getByRole("button", { name: "Commit this upload" }).click();
   await expect(page.getByTestId("upload-result")).toContainText("committed");
 
