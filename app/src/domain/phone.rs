@@ -289,11 +289,19 @@ impl PhoneNumber {
             .map(|c| keypad_digit(c).unwrap_or(c))
             .collect();
         let digits: String = dialled.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() == 7 && !trimmed.contains('+') {
+        // Seven digits, or the country's 1 and seven: no area code.
+        let local = match digits.len() {
+            7 => Some(digits.as_str()),
+            8 if digits.starts_with('1') => Some(&digits[1..]),
+            _ => None,
+        };
+        if let Some(local) = local
+            && !trimmed.contains('+')
+        {
             return Err(PhoneError::NoAreaCode(format!(
                 "{}-{}",
-                &digits[..3],
-                &digits[3..]
+                &local[..3],
+                &local[3..]
             )));
         }
         let number = phonenumber::parse(Some(Id::US), &dialled)
@@ -544,7 +552,13 @@ mod tests {
             PhoneNumber::parse("202-456-111l"),
             Err(PhoneError::StrayLetters("l".into()))
         );
-        for local in ["555-0154", "555 0154", "5550154"] {
+        for local in [
+            "555-0154",
+            "555 0154",
+            "5550154",
+            "1 555-0154",
+            "1-555-0154",
+        ] {
             assert_eq!(
                 PhoneNumber::parse(local),
                 Err(PhoneError::NoAreaCode("555-0154".into())),
