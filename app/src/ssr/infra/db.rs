@@ -82,11 +82,11 @@ pub fn values_placeholders(
     placeholders(transaction.backend_name() != "SQLite", rows, width)
 }
 
-/// `$first, $first+1, …`: `count` numbered placeholders for an `IN (…)`
-/// list (both engines read numbered ones; a page's few values do not
-/// need SQLite's faster `?`).
-pub fn numbered_list(first: usize, count: usize) -> String {
-    (first..first + count)
+/// `$1, $2, …`: `count` numbered placeholders for an `IN (…)` list (both
+/// engines read numbered ones; a page's few values do not need SQLite's
+/// faster `?`).
+pub fn numbered_list(count: usize) -> String {
+    (1..=count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")

@@ -423,10 +423,15 @@ pub async fn latest_of(
         "SELECT j.dedupe_key, j.state, j.attempts, j.max_attempts, j.run_at, j.last_error, \
            j.created_at FROM jobs j WHERE j.dedupe_key IN ({}) \
            AND j.id = (SELECT MAX(k.id) FROM jobs k WHERE k.dedupe_key = j.dedupe_key)",
-        crate::ssr::infra::db::numbered_list(1, dedupe_keys.len())
+        crate::ssr::infra::db::numbered_list(dedupe_keys.len())
     );
-    type Row = (String, String, i64, i64, i64, Option<String>, i64);
-    let mut query = sqlx::query_as::<_, Row>(&sql);
+    #[derive(sqlx::FromRow)]
+    struct Keyed {
+        dedupe_key: String,
+        #[sqlx(flatten)]
+        status: JobStatus,
+    }
+    let mut query = sqlx::query_as::<_, Keyed>(&sql);
     for key in dedupe_keys {
         query = query.bind(key);
     }
@@ -434,19 +439,7 @@ pub async fn latest_of(
         .fetch_all(pool)
         .await?
         .into_iter()
-        .map(
-            |(key, state, attempts, max_attempts, run_at, last_error, created_at)| {
-                let status = JobStatus {
-                    state,
-                    attempts,
-                    max_attempts,
-                    run_at,
-                    last_error,
-                    created_at,
-                };
-                (key, status)
-            },
-        )
+        .map(|keyed| (keyed.dedupe_key, keyed.status))
         .collect())
 }
 

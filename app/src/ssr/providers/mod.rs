@@ -496,7 +496,7 @@ pub async fn applied_by_each(
          JOIN providers p ON p.id = a.provider_id \
          WHERE i.until IS NULL AND i.e164 IN ({}) \
          GROUP BY i.e164, p.name ORDER BY i.e164, p.name",
-        crate::ssr::infra::db::numbered_list(1, e164s.len())
+        crate::ssr::infra::db::numbered_list(e164s.len())
     );
     let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql);
     for e164 in e164s {
