@@ -21,7 +21,7 @@ use app::ssr::infra::clock::now_millis;
 use app::ssr::infra::jobs;
 use app::ssr::numbers;
 use app::ssr::providers::{self, facilities};
-use app::ssr::rosters::upload;
+use app::ssr::standing::roster::upload;
 use app::ssr::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};

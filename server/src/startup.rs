@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
+use app::ssr::housekeeping::Housekeeping;
 use app::ssr::infra::db::Database;
 use app::ssr::infra::delivery::{CodeSender, Twilio};
 use app::ssr::infra::mail::Mailer;
@@ -29,7 +30,6 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::api_v1::{self, ApiLimits, KeyCache, ReadLog};
@@ -108,7 +108,9 @@ impl Application {
             .context("cannot read or create the sealing key (SECRETS_KEYS unset)")?,
             base_url: public_origin.clone(),
             session_absolute_limit: settings.session_absolute_limit,
-            roster_progress: app::ssr::rosters::upload::ProgressBoard::new(database.pool().clone()),
+            roster_progress: app::ssr::standing::roster::upload::ProgressBoard::new(
+                database.pool().clone(),
+            ),
             review_documents_dir: settings.review_documents_dir.clone(),
             roster_files_dir: settings.roster_files_dir.clone(),
             roster_brake: settings.roster_brake,
@@ -120,13 +122,14 @@ impl Application {
                 .context("cannot build the HTTP client for webhooks")?,
         };
 
-        let housekeeping = spawn_housekeeping(
-            sessions.clone(),
-            state.clone(),
-            settings.session_cleanup_interval,
-            settings.roster_preview_ttl,
-            settings.lookup_counts_retention,
-        );
+        let housekeeping = Housekeeping {
+            sessions: sessions.clone(),
+            state: state.clone(),
+            every: settings.session_cleanup_interval,
+            roster_preview_ttl: settings.roster_preview_ttl,
+            lookup_counts_retention: settings.lookup_counts_retention,
+        }
+        .spawn();
         let worker = spawn_worker(state.clone(), settings.job_poll_interval);
         let registry_refresher = state.registry.spawn_refresher();
         crate::metrics::install();
@@ -256,7 +259,7 @@ fn router(
         .route(
             "/admin/roster/upload",
             post(roster::upload).layer(DefaultBodyLimit::max(
-                (app::ssr::rosters::upload::MAX_BYTES + 1024 * 1024) as usize,
+                (app::ssr::standing::roster::upload::MAX_BYTES + 1024 * 1024) as usize,
             )),
         )
         .route(
@@ -283,7 +286,7 @@ fn router(
         .route(
             "/account/review-documents",
             post(evidence::upload).layer(DefaultBodyLimit::max(
-                app::ssr::rosters::evidence::MAX_BYTES + 64 * 1024,
+                app::ssr::standing::evidence::MAX_BYTES + 64 * 1024,
             )),
         )
         .route("/admin/reviews/documents/{id}", get(evidence::download))
@@ -402,7 +405,6 @@ fn session_layer(
         .with_expiry(Expiry::OnInactivity(SESSION_IDLE_TIMEOUT))
 }
 
-/// Deletes expired sessions and finished rate-limit windows, every `every`.
 fn code_sender(delivery: &CodeDelivery) -> anyhow::Result<CodeSender> {
     Ok(match delivery {
         CodeDelivery::Outbox(directory) => CodeSender::Outbox(directory.clone()),
@@ -421,81 +423,6 @@ fn code_sender(delivery: &CodeDelivery) -> anyhow::Result<CodeSender> {
                 .build()
                 .context("cannot set up the HTTP client for Twilio")?,
         }),
-    })
-}
-
-/// Periodic work: expired sessions and rate-limit windows, expired
-/// registrations, renewal reminders, facilities that lag or have not
-/// matched, abandoned roster previews.
-fn spawn_housekeeping(
-    sessions: SessionBackend,
-    state: AppState,
-    every: std::time::Duration,
-    roster_preview_ttl: std::time::Duration,
-    lookup_counts_retention: std::time::Duration,
-) -> JoinHandle<()> {
-    let pool = state.database.pool().clone();
-    // Windows are at most an hour long; two hours back is surely finished.
-    const KEEP_WINDOWS_MS: i64 = 2 * 60 * 60 * 1000;
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = sessions.delete_expired().await {
-                tracing::error!(error = %error, "cannot delete expired sessions");
-            }
-            let cutoff = app::ssr::infra::clock::now_millis() - KEEP_WINDOWS_MS;
-            if let Err(error) = app::ssr::infra::rate_limit::forget_before(&pool, cutoff).await {
-                tracing::error!(error = %error, "cannot delete old rate-limit windows");
-            }
-            // Finished jobs are kept a month for inspection.
-            const KEEP_JOBS_MS: i64 = 30 * 24 * 60 * 60 * 1000;
-            if let Err(error) = app::ssr::infra::jobs::prune(
-                &pool,
-                app::ssr::infra::clock::now_millis() - KEEP_JOBS_MS,
-            )
-            .await
-            {
-                tracing::error!(error = %error, "cannot prune finished jobs");
-            }
-            match app::ssr::numbers::expire_due(&pool).await {
-                Ok(0) => {}
-                Ok(expired) => tracing::info!(expired, "registrations expired"),
-                Err(error) => tracing::error!(error = %error, "cannot expire registrations"),
-            }
-            if let Err(error) = app::ssr::numbers::forget_expired_call_codes(&pool).await {
-                tracing::error!(error = %error, "cannot forget the sealed codes of ended calls");
-            }
-            if let Err(error) = app::ssr::numbers::queue_reminders(&pool, &state.base_url).await {
-                tracing::error!(error = %error, "cannot send renewal reminders");
-            }
-            let cutoff =
-                app::ssr::infra::clock::now_millis() - lookup_counts_retention.as_millis() as i64;
-            if let Err(error) =
-                app::ssr::providers::forget_lookup_counts_before(&pool, cutoff).await
-            {
-                tracing::error!(error = %error, "cannot prune old look-up counts");
-            }
-            // A facility whose list stopped following the registry, or
-            // has not matched it for a day: the site admins hear once.
-            match app::ssr::providers::facilities::notify_unhealthy(&pool, &state.base_url).await {
-                Ok(0) => {}
-                Ok(opened) => tracing::warn!(opened, "facility incidents opened"),
-                Err(error) => tracing::error!(error = %error, "cannot check facilities"),
-            }
-            // A preview nobody decided (a browser closed, an import killed
-            // before its commit) would keep its staged rows for good.
-            if let Err(error) =
-                app::ssr::rosters::kept_files::sweep(&pool, &state.roster_files_dir).await
-            {
-                tracing::error!(error = %error, "cannot sweep kept roster files");
-            }
-            match app::ssr::rosters::upload::expire_abandoned(&pool, roster_preview_ttl).await {
-                Ok(0) => {}
-                Ok(expired) => tracing::info!(expired, "abandoned roster previews discarded"),
-                Err(error) => tracing::error!(error = %error, "cannot expire roster previews"),
-            }
-        }
     })
 }
 

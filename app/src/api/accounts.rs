@@ -81,7 +81,7 @@ pub async fn sign_up(
         bar_number,
         password,
     };
-    crate::ssr::rosters::sign_up(&state.database, &state.mailer, &state.base_url, form).await?;
+    crate::ssr::standing::sign_up(&state.database, &state.mailer, &state.base_url, form).await?;
     leptos_axum::redirect("/signup/check-email");
     Ok(())
 }
@@ -90,7 +90,7 @@ pub async fn sign_up(
 pub async fn verify_email(token: String) -> Result<(), AppError> {
     use crate::ssr::accounts::AccountError;
     let state = crate::ssr::auth::state()?;
-    match crate::ssr::rosters::confirm_email(&state.database, token.trim()).await {
+    match crate::ssr::standing::confirm_email(&state.database, token.trim()).await {
         Ok(()) => {
             leptos_axum::redirect("/login?verified=1");
             Ok(())

@@ -84,7 +84,7 @@ pub async fn review_queue() -> Result<Vec<ReviewItem>, AppError> {
         _ => Some(reviewer.admin_jurisdiction.clone().unwrap_or_default()),
     };
     let pending =
-        crate::ssr::rosters::review::pending_reviews(state.database.pool(), scope.as_deref(), 200)
+        crate::ssr::standing::review::pending_reviews(state.database.pool(), scope.as_deref(), 200)
             .await?;
     Ok(pending
         .into_iter()
@@ -132,7 +132,7 @@ pub async fn decide_review(
     decision: Option<String>,
     reason: String,
 ) -> Result<(), AppError> {
-    use crate::ssr::rosters::review::{self, Decision};
+    use crate::ssr::standing::review::{self, Decision};
 
     use crate::ssr::accounts::permission::Permission;
     let reviewer = admin(Permission::ReviewAttorneys).await?;

@@ -20,7 +20,7 @@ pub struct ClaimView {
 pub async fn claim_details(token: String) -> Result<Option<ClaimView>, AppError> {
     let state = crate::ssr::auth::state()?;
     let claim =
-        crate::ssr::rosters::claims::claim_of_link(state.database.pool(), token.trim()).await?;
+        crate::ssr::standing::claims::claim_of_link(state.database.pool(), token.trim()).await?;
     Ok(claim.map(|claim| ClaimView {
         full_name: claim.full_name,
         bar: format!("{} {}", claim.jurisdiction, claim.bar_number),
@@ -32,7 +32,7 @@ pub async fn claim_details(token: String) -> Result<Option<ClaimView>, AppError>
 /// `not-mine`. Redirects to `/claim/answered?answer=…`.
 #[server(endpoint = "answer_claim")]
 pub async fn answer_claim(token: String, answer: String) -> Result<(), AppError> {
-    use crate::ssr::rosters::claims::{self, Answer};
+    use crate::ssr::standing::claims::{self, Answer};
     let answer = match answer.as_str() {
         "mine" => Answer::Mine,
         "not-mine" => Answer::NotMine,
@@ -68,7 +68,7 @@ pub async fn request_claim_link() -> Result<(), AppError> {
     let session = session::current().await?;
     let account = auth::require(&session, Permission::ManageOwnNumbers).await?;
     let state = auth::state()?;
-    crate::ssr::rosters::claims::request_link(
+    crate::ssr::standing::claims::request_link(
         &state.database,
         &state.mailer,
         &state.base_url,

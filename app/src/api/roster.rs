@@ -107,7 +107,7 @@ async fn roster_admin() -> Result<crate::ssr::accounts::Account, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn upload_view(upload: crate::ssr::rosters::upload::Upload) -> UploadView {
+fn upload_view(upload: crate::ssr::standing::roster::upload::Upload) -> UploadView {
     use crate::ssr::infra::clock::utc_date_time;
     UploadView {
         id: upload.id,
@@ -144,9 +144,9 @@ fn upload_view(upload: crate::ssr::rosters::upload::Upload) -> UploadView {
 async fn visible_upload(
     account: &crate::ssr::accounts::Account,
     id: i64,
-) -> Result<crate::ssr::rosters::upload::Upload, AppError> {
+) -> Result<crate::ssr::standing::roster::upload::Upload, AppError> {
     use crate::domain::Jurisdiction;
-    use crate::ssr::rosters::upload as roster_upload;
+    use crate::ssr::standing::roster::upload as roster_upload;
     let state = crate::ssr::auth::state()?;
     let upload = match roster_upload::upload(state.database.pool(), id).await {
         Ok(upload) => upload,
@@ -197,15 +197,15 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
         crate::domain::Role::SiteAdmin => None,
         _ => Some(own.ok_or(AppError::Forbidden)?),
     };
-    let history = crate::ssr::rosters::upload::history(state.database.pool(), scope, 50).await?;
+    let history = crate::ssr::standing::roster::upload::history(state.database.pool(), scope, 50).await?;
     let (columns, status_words) =
-        crate::ssr::rosters::upload::saved_mappings(state.database.pool(), &allowed).await?;
+        crate::ssr::standing::roster::upload::saved_mappings(state.database.pool(), &allowed).await?;
     Ok(RosterPageData {
         jurisdictions,
         history: history.into_iter().map(upload_view).collect(),
         columns,
         status_words,
-        fields: crate::ssr::rosters::reading::Field::ALL
+        fields: crate::ssr::standing::roster::reading::Field::ALL
             .iter()
             .map(|field| field.as_str().to_owned())
             .collect(),
@@ -214,7 +214,7 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
 
 #[server(endpoint = "roster_preview")]
 pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
-    use crate::ssr::rosters::upload as roster_upload;
+    use crate::ssr::standing::roster::upload as roster_upload;
     let account = roster_admin().await?;
     let upload = visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
@@ -277,7 +277,7 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
             })
             .collect(),
         brake,
-        fields: crate::ssr::rosters::reading::Field::ALL
+        fields: crate::ssr::standing::roster::reading::Field::ALL
             .iter()
             .map(|field| field.as_str().to_owned())
             .collect(),
@@ -297,7 +297,7 @@ pub async fn commit_roster_upload(
     skip_invalid: Option<String>,
     confirm_removals: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::ssr::rosters::upload::{self as roster_upload, Decision};
+    use crate::ssr::standing::roster::upload::{self as roster_upload, Decision};
     let account = roster_admin().await?;
     let id = upload_id(&upload)?;
     visible_upload(&account, id).await?;
@@ -325,7 +325,7 @@ pub async fn commit_roster_upload(
         state.roster_brake,
     )
     .await?;
-    crate::ssr::rosters::kept_files::forget(&state.roster_files_dir, id).await;
+    crate::ssr::standing::roster::kept_files::forget(&state.roster_files_dir, id).await;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}?committed=1"));
     Ok(())
 }
@@ -344,7 +344,7 @@ pub async fn save_roster_column(
 ) -> Result<(), AppError> {
     use crate::domain::Jurisdiction;
     use crate::ssr::accounts::permission::Permission;
-    use crate::ssr::rosters::reading::Field;
+    use crate::ssr::standing::roster::reading::Field;
     let account = roster_admin().await?;
     let jurisdiction = Jurisdiction::parse(&jurisdiction)
         .map_err(|_| AppError::Validation("Choose the jurisdiction.".into()))?;
@@ -354,7 +354,7 @@ pub async fn save_roster_column(
     let field = Field::parse(&field)
         .ok_or_else(|| AppError::Validation("Choose the field the column holds.".into()))?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::rosters::upload::save_column(state.database.pool(), jurisdiction, field, &header)
+    crate::ssr::standing::roster::upload::save_column(state.database.pool(), jurisdiction, field, &header)
         .await?;
     // Only our own pages: an open redirect would be a phishing aid.
     let back = back
@@ -365,11 +365,11 @@ pub async fn save_roster_column(
         .and_then(|id| id.parse::<i64>().ok());
     if let Some(preview) = preview {
         visible_upload(&account, preview).await?;
-        let uploader = crate::ssr::rosters::upload::Uploader {
+        let uploader = crate::ssr::standing::roster::upload::Uploader {
             user_id: Some(account.id),
             label: account.email.clone(),
         };
-        let read_again = crate::ssr::rosters::kept_files::read_again(
+        let read_again = crate::ssr::standing::roster::kept_files::read_again(
             state.database.pool(),
             &state.roster_files_dir,
             preview,
@@ -403,7 +403,7 @@ pub async fn map_roster_status(
     let status = RosterStatus::parse(&status)
         .ok_or_else(|| AppError::Validation(format!("Choose what {word:?} means.")))?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::rosters::upload::map_statuses(state.database.pool(), id, &[(word, status)]).await?;
+    crate::ssr::standing::roster::upload::map_statuses(state.database.pool(), id, &[(word, status)]).await?;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}"));
     Ok(())
 }
@@ -414,8 +414,8 @@ pub async fn discard_roster_upload(upload: String) -> Result<(), AppError> {
     let id = upload_id(&upload)?;
     visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::rosters::upload::discard(state.database.pool(), id, Some(account.id)).await?;
-    crate::ssr::rosters::kept_files::forget(&state.roster_files_dir, id).await;
+    crate::ssr::standing::roster::upload::discard(state.database.pool(), id, Some(account.id)).await?;
+    crate::ssr::standing::roster::kept_files::forget(&state.roster_files_dir, id).await;
     leptos_axum::redirect("/admin/roster?discarded=1");
     Ok(())
 }

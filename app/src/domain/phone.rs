@@ -20,6 +20,11 @@ pub enum PhoneError {
     Empty,
     #[error("A phone number is at most 40 characters; this one has {0}.")]
     TooLong(usize),
+    /// The whole field, label and extension included, is over
+    /// [`MAX_FIELD_CHARS`]: refused before anything else is read, so a
+    /// field of megabytes costs no more than counting it.
+    #[error("A phone field is at most {max} characters, label and extension included; this one has {0}.", max = MAX_FIELD_CHARS)]
+    FieldTooLong(usize),
     #[error(
         "The number contains {0}, which is not part of a phone number. Write it like (202) 456-1111 ext. 12."
     )]
@@ -62,6 +67,24 @@ pub enum PhoneError {
         "The number field has extension {in_number} but the extension field says {in_field}: keep one."
     )]
     ExtensionConflict { in_number: String, in_field: String },
+}
+
+/// The longest phone or extension field read, in characters: a number
+/// with a label and an extension as signatures write them ("Office tel.:
+/// +1 (202) 555-0143 extension 1234567890") is well under it. Longer input
+/// is refused before it is folded or searched (issue 24: megabytes of
+/// commas once cost minutes of CPU on a runtime thread).
+pub const MAX_FIELD_CHARS: usize = 80;
+
+/// The length of `raw` in characters when it is over
+/// [`MAX_FIELD_CHARS`]; counts at most one character past the limit.
+fn over_the_field_limit(raw: &str) -> Option<usize> {
+    if raw.len() <= MAX_FIELD_CHARS {
+        // Every character is at least one byte.
+        return None;
+    }
+    raw.chars().nth(MAX_FIELD_CHARS)?;
+    Some(raw.chars().count())
 }
 
 /// Extension markers people write after a number, as libphonenumber
@@ -179,31 +202,37 @@ fn keypad_digit(letter: char) -> Option<char> {
 #[cfg(feature = "ssr")]
 fn split_extension(folded: &str) -> (&str, Option<&str>) {
     let lower = folded.to_ascii_lowercase();
-    let trim = |rest: &'_ str| -> String {
-        rest.trim_matches(|c: char| c == ' ' || ".:#".contains(c))
-            .to_owned()
-    };
+    let trimmable = |c: u8| c == b' ' || b".:#".contains(&c);
+    // For each byte offset, the first byte at or after it that is not
+    // trimmable (one pass from the end), so each marker's "followed by
+    // digits or nothing" is answered without rescanning: linear in the
+    // input however many markers it holds.
+    let bytes = lower.as_bytes();
+    let mut next_kept = vec![bytes.len(); bytes.len() + 1];
+    for at in (0..bytes.len()).rev() {
+        next_kept[at] = if trimmable(bytes[at]) {
+            next_kept[at + 1]
+        } else {
+            at
+        };
+    }
     let mut best: Option<(usize, usize)> = None;
-    for (at, _) in lower.char_indices() {
-        if best.is_some() {
-            break;
-        }
-        let before_is_letter = lower[..at]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_ascii_alphabetic());
+    let mut previous: Option<char> = None;
+    'scan: for (at, c) in lower.char_indices() {
+        let before_is_letter = previous.is_some_and(|p| p.is_ascii_alphabetic());
+        previous = Some(c);
         for marker in EXTENSION_MARKERS {
             if !lower[at..].starts_with(marker) {
                 continue;
             }
             let word = marker.starts_with(|c: char| c.is_ascii_alphabetic());
-            let rest = trim(&lower[at + marker.len()..]);
-            let follows = rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit());
+            let kept = next_kept[at + marker.len()];
+            let follows = kept == bytes.len() || bytes[kept].is_ascii_digit();
             if (word && before_is_letter) || !follows || at == 0 {
                 continue;
             }
             best = Some((at, marker.len()));
-            break;
+            break 'scan;
         }
     }
     match best {
@@ -222,6 +251,9 @@ impl PhoneNumber {
     /// extension (an extension written in it is refused as letters or
     /// characters; use [`PhoneNumber::read`] where one may come along).
     pub fn parse(raw: &str) -> Result<Self, PhoneError> {
+        if let Some(length) = over_the_field_limit(raw) {
+            return Err(PhoneError::FieldTooLong(length));
+        }
         let folded = fold(raw.trim());
         Self::parse_folded(&folded)
     }
@@ -236,6 +268,11 @@ impl PhoneNumber {
         number_field: &str,
         extension_field: &str,
     ) -> Result<(Self, Option<Extension>), PhoneError> {
+        if let Some(length) =
+            over_the_field_limit(number_field).or(over_the_field_limit(extension_field))
+        {
+            return Err(PhoneError::FieldTooLong(length));
+        }
         let folded = fold(number_field.trim());
         let (main, in_number) = split_extension(&folded);
         let in_number = in_number.map(Extension::parse).transpose()?.flatten();
@@ -465,6 +502,9 @@ pub struct Extension(String);
 impl Extension {
     /// Digits only, at most 10; empty is no extension.
     pub fn parse(raw: &str) -> Result<Option<Self>, PhoneError> {
+        if let Some(length) = over_the_field_limit(raw) {
+            return Err(PhoneError::FieldTooLong(length));
+        }
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Ok(None);
@@ -698,6 +738,110 @@ mod tests {
                 .expect("read")
                 .is_toll_free()
         );
+    }
+
+    #[test]
+    fn megabytes_in_a_phone_field_are_refused_before_they_are_read() {
+        let four_mib = 4 * 1024 * 1024;
+        for filler in [",", "x", "#", "ext", "\u{00A0}", "9"] {
+            let hostile = format!("202 555 0143{}", filler.repeat(four_mib / filler.len()));
+            let length = hostile.chars().count();
+            assert_eq!(
+                PhoneNumber::read(&hostile, ""),
+                Err(PhoneError::FieldTooLong(length)),
+                "number field of {filler:?}"
+            );
+            assert_eq!(
+                PhoneNumber::read("202 555 0143", &hostile),
+                Err(PhoneError::FieldTooLong(length)),
+                "extension field of {filler:?}"
+            );
+            assert_eq!(
+                PhoneNumber::parse(&hostile),
+                Err(PhoneError::FieldTooLong(length))
+            );
+            assert_eq!(
+                Extension::parse(&hostile),
+                Err(PhoneError::FieldTooLong(length))
+            );
+        }
+        // At the limit a field is still read (and refused or taken on its
+        // merits), one character over it is not.
+        let at_limit = format!("(202) 555-0143{}", " ".repeat(MAX_FIELD_CHARS - 14));
+        assert!(PhoneNumber::read(&at_limit, "").is_ok());
+        let over = format!("{at_limit} ");
+        assert_eq!(
+            PhoneNumber::read(&over, ""),
+            Err(PhoneError::FieldTooLong(MAX_FIELD_CHARS + 1))
+        );
+    }
+
+    /// The extension split as first written (a rescan of the rest at
+    /// every marker: quadratic), kept to check the linear one against.
+    fn reference_split(folded: &str) -> (&str, Option<&str>) {
+        let lower = folded.to_ascii_lowercase();
+        let trim = |rest: &'_ str| -> String {
+            rest.trim_matches(|c: char| c == ' ' || ".:#".contains(c))
+                .to_owned()
+        };
+        let mut best: Option<(usize, usize)> = None;
+        for (at, _) in lower.char_indices() {
+            if best.is_some() {
+                break;
+            }
+            let before_is_letter = lower[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphabetic());
+            for marker in EXTENSION_MARKERS {
+                if !lower[at..].starts_with(marker) {
+                    continue;
+                }
+                let word = marker.starts_with(|c: char| c.is_ascii_alphabetic());
+                let rest = trim(&lower[at + marker.len()..]);
+                let follows = rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_digit());
+                if (word && before_is_letter) || !follows || at == 0 {
+                    continue;
+                }
+                best = Some((at, marker.len()));
+                break;
+            }
+        }
+        match best {
+            Some((at, len)) => {
+                let rest = folded[at + len..].trim_matches(|c: char| c == ' ' || ".:#".contains(c));
+                (&folded[..at], Some(rest))
+            }
+            None => (folded, None),
+        }
+    }
+
+    #[test]
+    fn the_linear_extension_split_agrees_with_the_first_one() {
+        // Every string of up to five characters over the characters that
+        // matter to the split, and a few written as people write them.
+        let alphabet = ['1', 'x', ',', '#', ' ', 'e', 't', '.', 'n', 'A'];
+        let mut inputs = vec![
+            "202-555-0143 ,,,,,,,, 12".to_owned(),
+            "1-800-TAXI-CAB x 5".to_owned(),
+            "(202) 555-0143 extension 12".to_owned(),
+            "202 555 0143 ext.: 7".to_owned(),
+            "202-555-0143 x".to_owned(),
+        ];
+        let mut current = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for prefix in &current {
+                for c in alphabet {
+                    next.push(format!("{prefix}{c}"));
+                }
+            }
+            inputs.extend(next.iter().cloned());
+            current = next;
+        }
+        for input in &inputs {
+            assert_eq!(split_extension(input), reference_split(input), "{input:?}");
+        }
     }
 
     #[test]

@@ -11,14 +11,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CAPABILITIES: [&str; 5] = ["accounts", "numbers", "providers", "registry", "rosters"];
-const WIRING: [&str; 3] = ["auth", "state", "worker"];
+const CAPABILITIES: [&str; 5] = ["accounts", "numbers", "providers", "registry", "standing"];
+const WIRING: [&str; 4] = ["auth", "housekeeping", "state", "worker"];
 
 /// The capabilities each capability may import (besides infrastructure).
 fn capability_may_import(from: &str, to: &str) -> bool {
     matches!(
         (from, to),
-        ("rosters", "numbers" | "registry" | "accounts")
+        ("standing", "numbers" | "registry" | "accounts")
             | ("numbers", "registry" | "accounts")
             | ("registry", "accounts")
             | ("providers", "registry" | "accounts")
@@ -57,7 +57,7 @@ pub(crate) fn allowed(from: &str, to: &str) -> Result<(), String> {
         )),
         ("wiring", _) => Ok(()),
         (_, "wiring") => Err(format!(
-            "{from} → {to}: only the wiring may use state, auth or worker"
+            "{from} → {to}: only the wiring may use state, auth, worker or housekeeping"
         )),
         ("infra", "infra") => Ok(()),
         ("infra", _) => Err(format!(
@@ -66,7 +66,7 @@ pub(crate) fn allowed(from: &str, to: &str) -> Result<(), String> {
         ("capability", "infra") => Ok(()),
         ("capability", "capability") if capability_may_import(from, to) => Ok(()),
         _ => Err(format!(
-            "{from} → {to}: against the direction rosters → numbers → registry → \
+            "{from} → {to}: against the direction standing → numbers → registry → \
              accounts, providers → registry"
         )),
     }
@@ -242,7 +242,7 @@ mod tests {
     fn no_circle_between_units() {
         let edges: BTreeSet<_> = edges().into_keys().collect();
         assert!(
-            edges.iter().any(|(from, _)| from == "rosters"),
+            edges.iter().any(|(from, _)| from == "standing"),
             "the scan found the sources"
         );
         if let Some(circle) = find_circle(&edges) {
@@ -253,14 +253,14 @@ mod tests {
     #[test]
     fn paths_are_read_from_use_groups() {
         let source = "use crate::ssr::{accounts::two_factor, auth, infra::{db, jobs::{self, Job}}};\n\
-                      let x = crate::ssr::rosters::upload::MAX_BYTES;";
+                      let x = crate::ssr::standing::roster::upload::MAX_BYTES;";
         let units: BTreeSet<String> = ssr_paths(source)
             .iter()
             .filter_map(|p| unit_of(&p.iter().map(String::as_str).collect::<Vec<_>>()))
             .collect();
         assert_eq!(
             units,
-            ["accounts", "auth", "infra::db", "infra::jobs", "rosters"]
+            ["accounts", "auth", "infra::db", "infra::jobs", "standing"]
                 .map(String::from)
                 .into()
         );

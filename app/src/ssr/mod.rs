@@ -4,8 +4,9 @@
 //! `layering::tests`, part of `make test`):
 //!
 //! ```text
-//! web wiring      state, auth (guards), worker (registers jobs)
-//!   capabilities  rosters  →  numbers  →  registry  →  accounts
+//! web wiring      state, auth (guards), worker (registers jobs),
+//!                 housekeeping (the periodic tasks)
+//!   capabilities  standing →  numbers  →  registry  →  accounts
 //!                 providers → registry
 //!   infra         db, jobs, mail, delivery, messages, secrets,
 //!                 rate_limit, session, clock  (never a capability)
@@ -19,11 +20,12 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod housekeeping;
 pub mod infra;
 pub mod numbers;
 pub mod providers;
 pub mod registry;
-pub mod rosters;
+pub mod standing;
 pub mod state;
 pub mod worker;
 

@@ -13,8 +13,8 @@ use crate::ssr::accounts::TokenPurpose;
 use crate::ssr::infra::audit_trail::AuditAction;
 use crate::ssr::infra::jobs::JobState;
 use crate::ssr::registry::Op;
-use crate::ssr::rosters::reading::{Field, FileEncoding, Severity};
-use crate::ssr::rosters::upload::{Mode, UploadState};
+use crate::ssr::standing::roster::reading::{Field, FileEncoding, Severity};
+use crate::ssr::standing::roster::upload::{Mode, UploadState};
 
 type Column = (String, String);
 

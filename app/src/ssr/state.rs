@@ -25,14 +25,14 @@ pub struct AppState {
     /// How long a sign-in lasts, however active the session.
     pub session_absolute_limit: std::time::Duration,
     /// Roster uploads being checked, by any instance.
-    pub roster_progress: crate::ssr::rosters::upload::ProgressBoard,
+    pub roster_progress: crate::ssr::standing::roster::upload::ProgressBoard,
     /// Where review documents are stored, outside the site root.
     pub review_documents_dir: std::path::PathBuf,
     /// Where previewed roster uploads' files are kept until decided
-    /// ([`crate::ssr::rosters::kept_files`]).
+    /// ([`crate::ssr::standing::roster::kept_files`]).
     pub roster_files_dir: std::path::PathBuf,
     /// When a roster commit needs a confirmation repeating a count.
-    pub roster_brake: crate::ssr::rosters::upload::BrakeRule,
+    pub roster_brake: crate::ssr::standing::roster::upload::BrakeRule,
     /// What calls out to provider-chosen addresses (webhooks) may reach:
     /// public addresses, and loopback only in development.
     pub outbound: crate::ssr::infra::outbound::OutboundPolicy,

@@ -4,10 +4,9 @@
 //! international or unreadable is answered for that call, never by
 //! refusing the batch (issue 14).
 
-use std::collections::HashMap;
-
 use app::domain::phone::{PhoneError, PhoneNumber};
 use app::ssr::providers::Scope;
+use app::ssr::registry;
 use app::ssr::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
@@ -193,10 +192,17 @@ pub async fn calls(
     log.record(caller.0.key_id, format!("audit of {asked} calls"));
 
     // Each number's intervals are read once, however many calls it had.
-    let mut intervals: HashMap<String, Vec<(i64, Option<i64>)>> = HashMap::new();
+    let found = {
+        let asked: Vec<(&str, i64)> = parsed
+            .iter()
+            .filter_map(|(_, phone, at)| phone.as_ref().ok().map(|phone| (phone.as_str(), *at)))
+            .collect();
+        registry::privileged_at_each(pool, &asked).await?
+    };
+    let mut found = found.into_iter();
     let mut privileged_calls = Vec::new();
     let mut results = Vec::with_capacity(parsed.len());
-    for (call_id, phone, at) in parsed {
+    for (call_id, phone, _) in parsed {
         let phone = match phone {
             Ok(phone) => phone,
             Err(error) => {
@@ -204,18 +210,14 @@ pub async fn calls(
                 continue;
             }
         };
-        if !intervals.contains_key(phone.as_str()) {
-            let rows: Vec<(i64, Option<i64>)> =
-                sqlx::query_as("SELECT since, until FROM privileged_intervals WHERE e164 = $1")
-                    .bind(phone.as_str())
-                    .fetch_all(pool)
-                    .await?;
-            intervals.insert(phone.as_str().to_owned(), rows);
-        }
-        let during = intervals[phone.as_str()]
-            .iter()
-            .find(|(since, until)| *since <= at && until.is_none_or(|until| until > at));
-        let privileged_since = during.map(|(since, _)| rfc3339(*since));
+        let privilege = found
+            .next()
+            .expect("one answer for each call with a readable number");
+        let privileged_since = privilege
+            .privileged
+            .then_some(privilege.since)
+            .flatten()
+            .map(rfc3339);
         if let Some(since) = &privileged_since {
             privileged_calls.push(PrivilegedCall {
                 call_id: call_id.clone(),

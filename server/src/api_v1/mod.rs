@@ -38,9 +38,9 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(registry::MAX_WAIT_SE
 /// The routes under `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/registry/changes", get(registry::changes))
-        .route("/registry/acks", post(registry::acknowledge))
-        .route("/registry/digests", get(registry::digests))
+        .route("/registry/changes", get(registry::changes::changes))
+        .route("/registry/acks", post(registry::acks::acknowledge))
+        .route("/registry/digests", get(registry::digests::digests))
         .route("/facilities", get(facilities::list))
         .route(
             "/facilities/{code}",
@@ -51,7 +51,7 @@ pub fn router() -> Router<AppState> {
             "/facilities/{code}/reconciliations",
             post(facilities::reconcile),
         )
-        .route("/numbers/{e164}", get(registry::lookup))
+        .route("/numbers/{e164}", get(registry::lookup::lookup))
         .route("/audit/calls", post(audit::calls))
         .route(
             "/webhook",
@@ -62,7 +62,7 @@ pub fn router() -> Router<AppState> {
         // would otherwise answer unknown paths with a bare 405.
         .route("/{*rest}", any(problem::not_found))
         .route_layer(middleware::from_fn_with_state(REQUEST_DEADLINE, deadline))
-        .route("/registry/snapshot", get(registry::snapshot))
+        .route("/registry/snapshot", get(registry::snapshot::snapshot))
 }
 
 /// Answers 503 (problem+json) when the request is not done within `limit`;

@@ -14,11 +14,11 @@ use super::{audit, facilities, problem, registry, webhooks};
         description = "The registry of attorney phone numbers that inmate-phone providers must not record. Numbers and times only, never attorney identities. Authenticate with `Authorization: Bearer <key>`; errors are RFC 9457 problem documents."
     ),
     paths(
-        registry::snapshot,
-        registry::changes,
-        registry::acknowledge,
-        registry::lookup,
-        registry::digests,
+        registry::snapshot::snapshot,
+        registry::changes::changes,
+        registry::acks::acknowledge,
+        registry::lookup::lookup,
+        registry::digests::digests,
         facilities::put,
         facilities::list,
         facilities::retire,

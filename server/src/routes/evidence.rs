@@ -7,7 +7,7 @@ use app::domain::Jurisdiction;
 use app::error::AppError;
 use app::ssr::accounts::permission::Permission;
 use app::ssr::auth;
-use app::ssr::rosters::evidence::{self, EvidenceError, MAX_BYTES};
+use app::ssr::standing::evidence::{self, EvidenceError, MAX_BYTES};
 use app::ssr::state::AppState;
 use axum::extract::multipart::{Multipart, MultipartError};
 use axum::extract::{Path, State};

@@ -8,7 +8,7 @@ use app::error::AppError;
 use app::ssr::accounts::Account;
 use app::ssr::accounts::permission::Permission;
 use app::ssr::auth;
-use app::ssr::rosters::upload::{
+use app::ssr::standing::roster::upload::{
     self as roster_upload, MAX_BYTES, Mode, Progress, TEMPLATE, UploadError, UploadRequest,
     Uploader,
 };
@@ -174,7 +174,7 @@ async fn receive(
     // Kept so a column named on the preview reads it again; without it
     // the admin uploads the file again, so a failure is only logged.
     if let Err(error) =
-        app::ssr::rosters::kept_files::keep(&state.roster_files_dir, upload_id, spooled.path())
+        app::ssr::standing::roster::kept_files::keep(&state.roster_files_dir, upload_id, spooled.path())
             .await
     {
         tracing::warn!(upload_id, %error, "the upload's file was not kept");

@@ -118,7 +118,7 @@ db_test!(
         assert!(form_error(&again).expect("refused").contains("invalid"));
         let mut write = app::ssr::registry::begin_write(pool).await.expect("write");
         let queued =
-            app::ssr::rosters::claims::queue_link(&mut write.transaction, &app.address, impostor)
+            app::ssr::standing::claims::queue_link(&mut write.transaction, &app.address, impostor)
                 .await
                 .expect("queued");
         write.commit().await.expect("commit");
@@ -143,7 +143,7 @@ db_test!(
     async fn a_claim_confirmed_from_the_roster_address_verifies_the_attorney(engine: Engine) {
         let app = spawn_app(engine).await;
         let pool = app.database.pool();
-        app::ssr::rosters::seed_csv(
+        app::ssr::standing::seed_csv(
             pool,
             std::io::Cursor::new(
                 "jurisdiction,bar_number,full_name,status,email\n\

@@ -233,7 +233,9 @@ db_test!(
                 "",
                 "not part of a phone number",
             ),
-            (long, "", "", "at most 40 characters"),
+            // Refused before it is read (issue 24): the field's limit.
+            (long, "", "", "A phone field is at most 80 characters"),
+            ("202 456 1111 2222 3333 4444 5555 6666 7777", "", "", "at most 40 characters"),
             ("(202) 456-1111", "fax", "", "label"),
             ("(202) 456-1111", "office", "12345678901", "extension"),
             ("(202) 456-1111", "office", "12a", "extension"),

@@ -331,7 +331,7 @@ db_test!(
 
 db_test!(
     async fn an_uploads_progress_reads_the_same_from_another_instance(engine: Engine) {
-        use app::ssr::rosters::upload::{PROGRESS_EVERY, ProgressBoard};
+        use app::ssr::standing::roster::upload::{PROGRESS_EVERY, ProgressBoard};
         use std::sync::atomic::Ordering;
 
         let app = spawn_app_with(engine, &[]).await;

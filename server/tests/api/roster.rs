@@ -2,7 +2,7 @@
 //! roster changes; a bad file stores nothing.
 
 use app::domain::Jurisdiction;
-use app::ssr::rosters::{self, RosterError};
+use app::ssr::standing::{self, RosterError};
 
 use crate::helpers::journeys::{sign_up, token_of, verified_account, verify};
 use crate::helpers::{Engine, TestApp, spawn_app};
@@ -22,8 +22,8 @@ async fn roster_rows(app: &TestApp) -> i64 {
         .expect("count roster")
 }
 
-async fn seed(app: &TestApp, csv: &str) -> Result<rosters::SeedReport, RosterError> {
-    rosters::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None).await
+async fn seed(app: &TestApp, csv: &str) -> Result<standing::SeedReport, RosterError> {
+    standing::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None).await
 }
 
 db_test!(
@@ -72,7 +72,7 @@ db_test!(
 db_test!(
     async fn the_roster_address_proves_a_claim_and_a_second_claim_waits(engine: Engine) {
         let app = spawn_app(engine).await;
-        rosters::seed_csv(
+        standing::seed_csv(
             app.database.pool(),
             std::io::Cursor::new(
                 "bar_number,full_name,status,email\n123456,DOE JANE QUINN,active,jane@example.org\n",
@@ -165,7 +165,7 @@ db_test!(
         // Neither UTF-8 nor Windows-1252 (0x81 is unassigned there).
         let not_utf8 = b"jurisdiction,bar_number,full_name,status\nCA,1,Ann \x81 Lee,active\n";
         assert!(
-            rosters::seed_csv(
+            standing::seed_csv(
                 app.database.pool(),
                 std::io::Cursor::new(&not_utf8[..]),
                 None

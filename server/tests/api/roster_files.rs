@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use app::ssr::infra::audit_trail::Actor;
-use app::ssr::rosters::reading::FileEncoding;
-use app::ssr::rosters::upload::{self as uploads, BrakeRule, Decision, UploadState};
+use app::ssr::standing::roster::reading::FileEncoding;
+use app::ssr::standing::roster::upload::{self as uploads, BrakeRule, Decision, UploadState};
 
 use crate::helpers::journeys::{
     Phones, body, enrolled_site_admin, seed_status, upload_roster, user_id, verified_account,

@@ -213,12 +213,12 @@ db_test!(
         .await;
         assert!(location(&own).starts_with("/admin/roster/uploads/"));
         assert_eq!(uploads().await, 1);
-        let california = app::ssr::rosters::upload::stage(
+        let california = app::ssr::standing::roster::upload::stage(
             app.database.pool(),
-            &app::ssr::rosters::upload::UploadRequest {
+            &app::ssr::standing::roster::upload::UploadRequest {
                 jurisdiction: app::domain::Jurisdiction::parse("CA").expect("CA"),
-                mode: app::ssr::rosters::upload::Mode::Partial,
-                uploader: app::ssr::rosters::upload::Uploader {
+                mode: app::ssr::standing::roster::upload::Mode::Partial,
+                uploader: app::ssr::standing::roster::upload::Uploader {
                     user_id: None,
                     label: "cli".into(),
                 },

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use app::domain::Jurisdiction;
 use app::ssr::infra::audit_trail::Actor;
 use app::ssr::registry::Op;
-use app::ssr::rosters::reading::{FileEncoding, ReadError, Severity};
-use app::ssr::rosters::upload::{
+use app::ssr::standing::roster::reading::{FileEncoding, ReadError, Severity};
+use app::ssr::standing::roster::upload::{
     self as uploads, BrakeRule, Decision, Mode, Progress, UploadError, UploadRequest, Uploader,
 };
 
@@ -112,7 +112,7 @@ db_test!(
         let phones = Phones::new();
         // The roster knows Jane (active) and an old member.
         seed_status(&app, "active").await;
-        app::ssr::rosters::seed_csv(
+        app::ssr::standing::seed_csv(
             pool,
             io::Cursor::new("jurisdiction,bar_number,full_name,status\nCA,222,Old Member,active\n"),
             None,
@@ -618,6 +618,65 @@ db_test!(
                 upload.rows_invalid
             ),
             (1, 1, 1, 3, 1)
+        );
+    }
+);
+
+db_test!(
+    async fn preview_equals_commit_for_two_claimants_of_one_bar_number(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        // Two accounts claim CA 123456 under the same name; no roster
+        // lists it yet, so both wait for review.
+        verified_account(&app, "first@example.org").await;
+        verified_account(&app, "second@example.org").await;
+        let first = user_id(&app, "first@example.org").await;
+        let second = user_id(&app, "second@example.org").await;
+        // Both proved the claim (the claim links were followed while the
+        // email of record pointed at each in turn): only the roster is
+        // missing for either to be verified.
+        sqlx::query("UPDATE users SET claim_state = 'proven' WHERE id IN ($1, $2)")
+            .bind(first)
+            .bind(second)
+            .execute(pool)
+            .await
+            .expect("claims proven");
+
+        let upload_id = stage_text(
+            &app,
+            Mode::Partial,
+            "bar_number,full_name,status,email\n123456,Jane Q. Doe,active,jane@bar.example\n",
+        )
+        .await
+        .expect("staged");
+        let upload = uploads::upload(pool, upload_id).await.expect("upload");
+        let preview = uploads::consequences(pool, &upload)
+            .await
+            .expect("consequences");
+        let mut predicted: Vec<(i64, String)> = preview
+            .standing_changes
+            .iter()
+            .map(|change| (change.user_id, change.to.as_str().to_owned()))
+            .collect();
+        predicted.sort();
+
+        let report = commit(&app, upload_id, false, None).await.expect("commit");
+        let mut after = Vec::new();
+        for (id, email) in [(first, "first@example.org"), (second, "second@example.org")] {
+            let standing = standing_of(&app, email).await;
+            if standing != "pending_review" {
+                after.push((id, standing));
+            }
+        }
+        assert_eq!(
+            predicted, after,
+            "the preview names exactly the standings the commit changes"
+        );
+        assert_eq!(after, vec![(first, "verified".to_owned())]);
+        assert_eq!(report.standings_changed, 1);
+        assert_eq!(
+            standing_of(&app, "second@example.org").await,
+            "pending_review"
         );
     }
 );

@@ -137,7 +137,7 @@ pub struct Created {
 /// verification link. When the address already has an account, its owner
 /// is told by email instead; the caller sees the same answer, after the
 /// same work, either way. The caller matches a new account against the
-/// roster in the same transaction (`rosters::sign_up`).
+/// roster in the same transaction (`standing::sign_up`).
 pub async fn create(
     transaction: &mut Transaction<'_, Any>,
     base_url: &str,
@@ -179,9 +179,9 @@ pub async fn create(
 }
 
 /// Marks the email of the link's account verified, in the caller's
-/// transaction (the roster match follows in it: `rosters::confirm_email`);
+/// transaction (the roster match follows in it: `standing::sign_up::confirm_email`, the one entry point);
 /// the link is used up. Returns whose address it was.
-pub async fn confirm_email(
+pub async fn mark_email_confirmed(
     transaction: &mut Transaction<'_, Any>,
     token: &str,
 ) -> Result<i64, AccountError> {

@@ -422,55 +422,6 @@ pub async fn forget_lookup_counts_before(pool: &AnyPool, cutoff: i64) -> Result<
     )
 }
 
-/// Whether a number was privileged at an instant, and the interval
-/// around it: while privileged, when it became so and when it stopped
-/// (None if it still is); otherwise when it last stopped and when it next
-/// became privileged (None if never).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrivilegeAt {
-    pub privileged: bool,
-    pub since: Option<i64>,
-    pub until: Option<i64>,
-}
-
-pub async fn privilege_at(pool: &AnyPool, e164: &str, at: i64) -> Result<PrivilegeAt, sqlx::Error> {
-    let during: Option<(i64, Option<i64>)> = sqlx::query_as(
-        "SELECT since, until FROM privileged_intervals \
-         WHERE e164 = $1 AND since <= $2 AND (until IS NULL OR until > $2) \
-         ORDER BY since DESC LIMIT 1",
-    )
-    .bind(e164)
-    .bind(at)
-    .fetch_optional(pool)
-    .await?;
-    if let Some((since, until)) = during {
-        return Ok(PrivilegeAt {
-            privileged: true,
-            since: Some(since),
-            until,
-        });
-    }
-    let since: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(until) FROM privileged_intervals WHERE e164 = $1 AND until <= $2",
-    )
-    .bind(e164)
-    .bind(at)
-    .fetch_one(pool)
-    .await?;
-    let until: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(since) FROM privileged_intervals WHERE e164 = $1 AND since > $2",
-    )
-    .bind(e164)
-    .bind(at)
-    .fetch_one(pool)
-    .await?;
-    Ok(PrivilegeAt {
-        privileged: false,
-        since,
-        until,
-    })
-}
-
 /// The providers that have applied the current privileged interval of
 /// `e164` (acknowledged a seq at or past the one that added it), with
 /// when they first did, by name.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::AnyPool;
 use tokio::sync::watch;
 
-use super::{COMMITS, COMMITTED, Op};
+use super::{COMMITS, COMMITTED, Interval, Op};
 
 /// How often an instance looks for changes it did not write itself.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(200);
@@ -34,6 +34,35 @@ const CATCH_UP_PAGE: i64 = 10_000;
 struct Entry {
     privileged: bool,
     at: i64,
+}
+
+impl Entry {
+    /// The state now that one of a number's intervals implies: privileged
+    /// since it began while it is open, else not privileged since it
+    /// ended.
+    fn from_interval(interval: Interval) -> Self {
+        match interval.until {
+            None => Entry {
+                privileged: true,
+                at: interval.since,
+            },
+            Some(until) => Entry {
+                privileged: false,
+                at: until,
+            },
+        }
+    }
+
+    /// Folds in the state another interval of the same number implies:
+    /// an open interval wins; else the latest stop. Once every interval
+    /// is folded in, this is what [`super::privileged_at`] answers for
+    /// the end of the log (checked by the tests here and in
+    /// `intervals`).
+    fn fold(&mut self, other: Entry) {
+        if !self.privileged && (other.privileged || other.at > self.at) {
+            *self = other;
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -120,24 +149,10 @@ impl Mirror {
             .fetch(&mut *transaction);
             while let Some((e164, since, until)) = rows.try_next().await? {
                 let Some(key) = key_of(&e164) else { continue };
-                let entry = match until {
-                    None => Entry {
-                        privileged: true,
-                        at: since,
-                    },
-                    Some(until) => Entry {
-                        privileged: false,
-                        at: until,
-                    },
-                };
+                let entry = Entry::from_interval(Interval { since, until });
                 set.numbers
                     .entry(key)
-                    .and_modify(|kept| {
-                        // An open interval wins; else the latest stop.
-                        if !kept.privileged && (entry.privileged || entry.at > kept.at) {
-                            *kept = entry;
-                        }
-                    })
+                    .and_modify(|kept| kept.fold(entry))
                     .or_insert(entry);
             }
         }
@@ -295,5 +310,59 @@ mod tests {
             })
         );
         assert_eq!(set.head, 3);
+    }
+
+    /// The copy's state of a number, from its intervals as `load` folds
+    /// them and from its changes as `catch_up` applies them, is what the
+    /// registry's rule answers at the end of the log.
+    #[test]
+    fn the_copy_agrees_with_the_rule_at_the_end_of_the_log() {
+        use super::super::Intervals;
+
+        let histories: [&[(i64, Option<i64>)]; 5] = [
+            &[(10, None)],
+            &[(10, Some(20))],
+            &[(10, Some(20)), (20, None)],
+            &[(30, Some(40)), (10, Some(20)), (20, Some(30))],
+            &[(10, Some(20)), (25, None), (20, Some(25))],
+        ];
+        for history in histories {
+            let intervals: Vec<Interval> = history
+                .iter()
+                .map(|&(since, until)| Interval { since, until })
+                .collect();
+            let rule = Intervals::new(intervals.clone()).at(i64::MAX);
+            let mut folded: Option<Entry> = None;
+            for interval in &intervals {
+                let entry = Entry::from_interval(*interval);
+                match &mut folded {
+                    Some(kept) => kept.fold(entry),
+                    None => folded = Some(entry),
+                }
+            }
+            let mut changes: Vec<(i64, Op)> = intervals
+                .iter()
+                .flat_map(|interval| {
+                    std::iter::once((interval.since, Op::Add))
+                        .chain(interval.until.map(|until| (until, Op::Remove)))
+                })
+                .collect();
+            // In log order: a removal before an addition of the same
+            // millisecond (the interval ends before the next begins).
+            changes.sort_by_key(|&(at, op)| (at, op == Op::Add));
+            let mut set = Set::default();
+            for (seq, (at, op)) in changes.into_iter().enumerate() {
+                set.apply("+12024561111", op, at, seq as i64 + 1);
+            }
+            let replayed = set.numbers.get(&12_024_561_111).copied();
+            for copy in [folded, replayed] {
+                let copy = copy.expect("held");
+                assert_eq!(
+                    (copy.privileged, Some(copy.at)),
+                    (rule.privileged, rule.since),
+                    "{history:?}"
+                );
+            }
+        }
     }
 }

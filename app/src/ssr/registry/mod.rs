@@ -17,11 +17,15 @@
 //! rows it reads to decide whether a number is privileged.
 
 pub mod digest;
+pub mod intervals;
 pub mod mirror;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use futures::stream::BoxStream;
 use sqlx::{Any, AnyPool, Transaction};
+
+pub use intervals::{Interval, Intervals, PrivilegeAt, privileged_at, privileged_at_each};
 
 use crate::domain::closed_set::closed_set;
 use crate::ssr::infra::clock::now_millis;
@@ -180,11 +184,34 @@ pub async fn changes_after(
         .collect())
 }
 
+/// The numbers privileged now (the open intervals), with the instant each
+/// became so, sorted by e164.
+const PRIVILEGED_NOW_SQL: &str =
+    "SELECT e164, since FROM privileged_intervals WHERE until IS NULL ORDER BY e164";
+
 /// The numbers privileged now, with the instant each became so, sorted.
 pub async fn privileged_now(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT e164, since FROM privileged_intervals WHERE until IS NULL ORDER BY e164")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(PRIVILEGED_NOW_SQL).fetch_all(pool).await
+}
+
+/// The privileged set as a snapshot streams it, one `(e164, since)` row
+/// at a time (since in Unix ms), so memory stays flat: with `as_of_seq`
+/// `None`, the numbers privileged now, as [`privileged_now`] lists them;
+/// with `Some(seq)`, those privileged at that seq, in byte order
+/// ([`digest::numbers_at_sql`]). Read in `transaction`, a read from
+/// [`digest::begin_read`] (now) or [`digest::begin_read_at`] (at a seq),
+/// so the set is one consistent state.
+pub fn privileged_set<'t>(
+    transaction: &'t mut Transaction<'static, Any>,
+    as_of_seq: Option<i64>,
+) -> BoxStream<'t, Result<(String, i64), sqlx::Error>> {
+    match as_of_seq {
+        None => sqlx::query_as(PRIVILEGED_NOW_SQL).fetch(&mut **transaction),
+        Some(seq) => {
+            let sql = digest::numbers_at_sql(transaction);
+            sqlx::query_as(sql).bind(seq).fetch(&mut **transaction)
+        }
+    }
 }
 
 /// How many numbers were privileged at the end of each period of

@@ -11,7 +11,7 @@ use app::ssr::infra::mail::{MailTransport, Mailer};
 use app::ssr::numbers;
 use app::ssr::providers::{self, Scope};
 use app::ssr::registry::{self, Op};
-use app::ssr::rosters;
+use app::ssr::standing;
 use rand::Rng;
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -349,7 +349,7 @@ pub async fn verified_member(app: &TestApp, email: &str, full_name: &str, bar_nu
     let csv = format!(
         "jurisdiction,bar_number,full_name,status,email\nCA,{bar_number},{full_name},active,{email}\n"
     );
-    rosters::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None)
+    standing::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None)
         .await
         .expect("seed");
     let form = [
@@ -374,7 +374,7 @@ pub async fn seed_status(app: &TestApp, status: &str) {
     let csv = format!(
         "jurisdiction,bar_number,full_name,status,email\nCA,123456,Jane Doe,{status},jane@example.org\n"
     );
-    rosters::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None)
+    standing::seed_csv(app.database.pool(), std::io::Cursor::new(csv), None)
         .await
         .expect("seed");
 }

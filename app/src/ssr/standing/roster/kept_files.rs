@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sqlx::AnyPool;
 
-use crate::ssr::rosters::upload::{self, Progress, UploadError, UploadRequest, Uploader};
+use crate::ssr::standing::roster::upload::{self, Progress, UploadError, UploadRequest, Uploader};
 
 /// Where the file of upload `upload_id` is kept.
 pub fn path(dir: &Path, upload_id: i64) -> PathBuf {

@@ -14,7 +14,7 @@ use crate::ssr::infra::mail_queue;
 use crate::ssr::infra::messages;
 use crate::ssr::numbers;
 use crate::ssr::registry;
-use crate::ssr::rosters::{self, RosterEntry, Verdict, evidence};
+use crate::ssr::standing::{self, RosterEntry, Verdict, evidence};
 
 /// An attorney waiting for review, beside what the roster says.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ pub async fn pending_reviews(
         .fetch_all(pool)
         .await?;
         let documents = evidence::documents_of(pool, user_id).await?;
-        let closest = rosters::closest_entry(pool, &jurisdiction, &bar_number, &full_name).await?;
+        let closest = standing::closest_entry(pool, &jurisdiction, &bar_number, &full_name).await?;
         let under_their_number = closest
             .as_ref()
             .filter(|entry| entry.bar_number == bar_number);

@@ -17,7 +17,7 @@ use crate::ssr::infra::mail_queue::{self, QueuedEmail};
 use crate::ssr::infra::messages;
 use crate::ssr::infra::secrets;
 use crate::ssr::registry;
-use crate::ssr::rosters::{self, Attorneys};
+use crate::ssr::standing::{self, Attorneys};
 
 /// How long a claim link works.
 pub const CLAIM_LINK_VALIDITY_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -203,7 +203,7 @@ pub async fn answer(
         // Disputed once, a later "this is me" from a forwarded link
         // cannot undo it: only a reviewer can.
         .ok_or(ClaimError::InvalidLink)?;
-    rosters::rematch(&mut write, Attorneys::Only(user_id)).await?;
+    standing::rematch(&mut write, Attorneys::Only(user_id)).await?;
     let mut alerts = Vec::new();
     if answer == Answer::NotMine {
         let reviewers: Vec<String> = sqlx::query_scalar(
