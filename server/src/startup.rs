@@ -32,7 +32,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::api_v1::{self, ApiLimits, KeyCache, ReadLog};
+use crate::api_v1::{self, ApiCaps, ApiLimits, KeyCache, ReadLog};
 use crate::configuration::{CodeDelivery, Settings};
 use crate::middleware::origin_check::{AllowedOrigin, refuse_cross_site};
 use crate::middleware::security_headers;
@@ -135,6 +135,12 @@ impl Application {
         crate::metrics::install();
         let allowed_origin = AllowedOrigin(public_origin);
         let (read_log, read_log_writer) = ReadLog::start(state.database.pool().clone());
+        let api_caps = ApiCaps::new(&settings.provider_caps).with_context(|| {
+            format!(
+                "cannot use {} for snapshots (SNAPSHOT_SPOOL_DIR)",
+                settings.provider_caps.snapshot_spool_dir.display()
+            )
+        })?;
         let router = router(
             state.clone(),
             sessions,
@@ -142,6 +148,7 @@ impl Application {
             hashed_bundle,
             settings,
             read_log,
+            api_caps,
         );
         tracing::info!(address = %local_address, engine = ?database.engine(), "listening");
         Ok(Self {
@@ -240,6 +247,7 @@ fn router(
     hashed_bundle: bool,
     settings: &Settings,
     read_log: ReadLog,
+    api_caps: ApiCaps,
 ) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = ROUTES.clone();
@@ -300,6 +308,7 @@ fn router(
                     settings.audit_numbers_per_hour,
                 )))
                 .layer(Extension(read_log))
+                .layer(Extension(api_caps))
                 .layer(Extension(KeyCache::default()))
                 .layer(DefaultBodyLimit::max(4 * 1024 * 1024)),
         )

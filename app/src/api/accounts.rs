@@ -17,25 +17,48 @@ pub struct AccountSummary {
     pub standing_reason: Option<String>,
     pub admin_jurisdiction: Option<String>,
     pub two_factor_enabled: bool,
+    /// An attorney with a number in the registry and no two-step sign-in:
+    /// the account page offers it (whoever takes the account over could
+    /// remove the number, or add one).
+    pub offer_two_step: bool,
 }
 
 #[server(endpoint = "current_account")]
 pub async fn current_account() -> Result<Option<AccountSummary>, AppError> {
     use crate::ssr::{auth, infra::session};
     let session = session::current().await?;
-    Ok(auth::current_account(&session)
-        .await?
-        .map(|account| AccountSummary {
-            full_name: account.full_name,
-            email: account.email,
-            jurisdiction: account.jurisdiction,
-            bar_number: account.bar_number,
-            role: account.role,
-            standing: account.standing,
-            standing_reason: account.standing_reason,
-            admin_jurisdiction: account.admin_jurisdiction,
-            two_factor_enabled: account.two_factor_enabled,
-        }))
+    let Some(account) = auth::current_account(&session).await? else {
+        return Ok(None);
+    };
+    let offer_two_step = account.role == Role::Attorney
+        && !account.two_factor_enabled
+        && has_live_number(account.id).await?;
+    Ok(Some(AccountSummary {
+        offer_two_step,
+        full_name: account.full_name,
+        email: account.email,
+        jurisdiction: account.jurisdiction,
+        bar_number: account.bar_number,
+        role: account.role,
+        standing: account.standing,
+        standing_reason: account.standing_reason,
+        admin_jurisdiction: account.admin_jurisdiction,
+        two_factor_enabled: account.two_factor_enabled,
+    }))
+}
+
+/// Whether the attorney has a number in the registry now (an active
+/// registration).
+#[cfg(feature = "ssr")]
+async fn has_live_number(user_id: i64) -> Result<bool, AppError> {
+    use crate::domain::RegistrationStatus;
+    let state = crate::ssr::auth::state()?;
+    let registrations = crate::ssr::numbers::list(state.database.pool(), user_id)
+        .await
+        .map_err(AppError::unexpected)?;
+    Ok(registrations
+        .iter()
+        .any(|registration| registration.status == RegistrationStatus::Active))
 }
 
 /// Creates an account. Answers the same whether or not the email already
@@ -86,11 +109,51 @@ pub async fn sign_up(
     Ok(())
 }
 
+/// What a confirmation link stands for, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmationView {
+    pub full_name: String,
+    /// "CA 123456".
+    pub bar: String,
+    /// The jurisdiction by name: "California".
+    pub jurisdiction: String,
+    pub email: String,
+    /// The address is the bar's email of record for the bar number:
+    /// confirming proves the claim, so the page asks for the account's
+    /// password and offers "this was not me".
+    pub proves_claim: bool,
+}
+
+/// The confirmation a link stands for; `None` when the link is invalid,
+/// expired or used. Reads only: the link is not used up.
+#[server(endpoint = "confirmation_details")]
+pub async fn confirmation_details(token: String) -> Result<Option<ConfirmationView>, AppError> {
+    let state = crate::ssr::auth::state()?;
+    let found =
+        crate::ssr::standing::sign_up::confirmation(state.database.pool(), token.trim()).await?;
+    Ok(found.map(|found| ConfirmationView {
+        full_name: found.full_name,
+        bar: found.bar,
+        jurisdiction: found.jurisdiction,
+        email: found.email,
+        proves_claim: found.proves_claim,
+    }))
+}
+
+/// Confirms the address. When that would prove a claim to a bar number,
+/// `password` (the account's) is required: a bare click verifies no one
+/// (issue 24). Redirects to `/login?verified=1`.
 #[server(endpoint = "verify_email")]
-pub async fn verify_email(token: String) -> Result<(), AppError> {
+pub async fn verify_email(token: String, password: Option<String>) -> Result<(), AppError> {
     use crate::ssr::accounts::AccountError;
     let state = crate::ssr::auth::state()?;
-    match crate::ssr::standing::confirm_email(&state.database, token.trim()).await {
+    let password = password.filter(|password| !password.is_empty());
+    if password.as_ref().is_some_and(|p| p.chars().count() > 128) {
+        return Err(AppError::Validation(
+            "That is not the password of this account.".into(),
+        ));
+    }
+    match crate::ssr::standing::confirm_email(&state.database, token.trim(), password).await {
         Ok(()) => {
             leptos_axum::redirect("/login?verified=1");
             Ok(())
@@ -99,6 +162,38 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
             "This link is invalid, has expired or was already used. Sign in to ask for a new one."
                 .into(),
         )),
+        Err(AccountError::InvalidCredentials) => Err(AppError::Validation(
+            "That is not the password of this account.".into(),
+        )),
+        Err(AccountError::TooManyFailures) => Err(AppError::Validation(
+            "Too many wrong passwords for this account in the last hour. Try again later.".into(),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// "This was not me" on a confirmation that would prove a claim: the
+/// claim is blocked and the reviewers told. Redirects to
+/// `/claim/answered?answer=not-mine`.
+#[server(endpoint = "dispute_sign_up")]
+pub async fn dispute_sign_up(token: String) -> Result<(), AppError> {
+    use crate::ssr::accounts::AccountError;
+    let state = crate::ssr::auth::state()?;
+    match crate::ssr::standing::sign_up::refuse_confirmation(
+        &state.database,
+        &state.mailer,
+        &state.base_url,
+        token.trim(),
+    )
+    .await
+    {
+        Ok(()) => {
+            leptos_axum::redirect("/claim/answered?answer=not-mine");
+            Ok(())
+        }
+        Err(AccountError::InvalidToken) => Err(AppError::Validation(
+            "This link is invalid, has expired or was already used.".into(),
+        )),
         Err(other) => Err(other.into()),
     }
 }
@@ -106,13 +201,20 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
 #[server(endpoint = "log_in")]
 pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
     use crate::ssr::accounts;
+    use crate::ssr::infra::rate_limit::ClientKey;
     use crate::ssr::{auth, infra::session};
 
     if email.len() > 254 || password.chars().count() > 128 {
         return Err(AppError::Validation("Wrong email or password.".into()));
     }
     let state = auth::state()?;
-    match accounts::log_in(state.database.pool(), &email, password).await {
+    // Who is trying, as the server's throttle counts clients: wrong
+    // passwords are limited per client too (`accounts::sign_in`).
+    let client = leptos_axum::extract::<axum::Extension<ClientKey>>()
+        .await
+        .map(|axum::Extension(client)| client)
+        .unwrap_or_else(|_| ClientKey::unknown());
+    match accounts::log_in(state.database.pool(), &email, password, &client).await {
         Ok(user_id) => {
             let session = session::current().await?;
             let account = accounts::find_account(state.database.pool(), user_id)

@@ -70,6 +70,10 @@ pub struct ReviewItem {
     pub other_claims: Vec<String>,
     /// Uploaded evidence: id (for the download link), name, type and size.
     pub documents: Vec<(i64, String, String)>,
+    /// What the bar's email of record leaves open (an unanswered claim
+    /// link, a "this was not me"), in words: approving then takes an
+    /// override, recorded in the audit trail.
+    pub open_claim: Option<String>,
 }
 
 #[server(endpoint = "review_queue")]
@@ -121,18 +125,23 @@ pub async fn review_queue() -> Result<Vec<ReviewItem>, AppError> {
                     )
                 })
                 .collect(),
+            open_claim: attorney.open_claim.map(str::to_owned),
         })
         .collect())
 }
 
 /// Approves or rejects a pending attorney; the reason is emailed to them.
+/// Approving while the bar's email of record leaves the claim open takes
+/// `override_claim` (a ticked box: any value), which the audit trail
+/// records.
 #[server(endpoint = "decide_review")]
 pub async fn decide_review(
     user_id: String,
     decision: Option<String>,
     reason: String,
+    override_claim: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::ssr::standing::review::{self, Decision};
+    use crate::ssr::standing::review::{self, Decision, Ruling};
 
     use crate::ssr::accounts::permission::Permission;
     let reviewer = admin(Permission::ReviewAttorneys).await?;
@@ -160,8 +169,11 @@ pub async fn decide_review(
         &state.mailer,
         &state.review_documents_dir,
         user_id,
-        decision,
-        reason,
+        Ruling {
+            decision,
+            reason,
+            override_claim: override_claim.is_some(),
+        },
         &crate::ssr::infra::audit_trail::Actor::Account {
             id: reviewer.id,
             email: reviewer.email.clone(),
@@ -256,11 +268,15 @@ impl NumberLookup {
 }
 
 /// A site admin looks a number up: who holds it and in what state.
-/// Nothing to show before a number is asked for.
+/// Nothing to show before a number is asked for. Each look-up of a number
+/// is recorded in the audit trail (`number_looked_up`: who, which number,
+/// how many holders), before the answer is given: it shows who
+/// registered the number.
 #[server(endpoint = "look_up_number")]
 pub async fn look_up_number(number: String) -> Result<Option<NumberLookup>, AppError> {
     use crate::domain::phone::PhoneNumber;
-    admin(crate::ssr::accounts::permission::Permission::RevokeRegistrations).await?;
+    use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
+    let admin = admin(crate::ssr::accounts::permission::Permission::RevokeRegistrations).await?;
     if number.trim().is_empty() {
         return Ok(None);
     }
@@ -268,6 +284,20 @@ pub async fn look_up_number(number: String) -> Result<Option<NumberLookup>, AppE
     let state = crate::ssr::auth::state()?;
     let pool = state.database.pool();
     let holders = crate::ssr::numbers::holders(pool, &phone).await?;
+    let actor = Actor::Account {
+        id: admin.id,
+        email: admin.email.clone(),
+    };
+    let detail = format!("{} registration(s) shown", holders.len());
+    audit_trail::record(
+        pool,
+        &actor,
+        AuditAction::NumberLookedUp,
+        &format!("number {}", phone.as_str()),
+        &detail,
+    )
+    .await
+    .map_err(AppError::unexpected)?;
     let privileged = holders
         .iter()
         .any(|holder| holder.status == RegistrationStatus::Active);
@@ -283,13 +313,54 @@ pub async fn look_up_number(number: String) -> Result<Option<NumberLookup>, AppE
                 email: holder.email,
                 bar: format!("{} {}", holder.jurisdiction, holder.bar_number),
                 status: holder.status,
-                held_for_review: holder.status.is_live()
-                    && holder.status_reason.as_deref()
-                        == Some(crate::ssr::numbers::HELD_FOR_REVIEW),
+                held_for_review: holder.status.is_live() && holder.held_at.is_some(),
                 status_reason: holder.status_reason,
             })
             .collect(),
     }))
+}
+
+/// A registration held for review because another account's registration
+/// of its number was revoked: one row of the site admins' queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldView {
+    pub registration_id: i64,
+    /// E.164, as the forms carry it.
+    pub e164: String,
+    pub display: String,
+    pub full_name: String,
+    pub email: String,
+    pub bar: String,
+    pub status: RegistrationStatus,
+    /// When it was held, as `YYYY-MM-DD HH:MM UTC`.
+    pub held_since: String,
+}
+
+/// Most held registrations the queue shows at once.
+pub const HELD_QUEUE_LIMIT: i64 = 200;
+
+/// The site admins' queue of registrations held for review, longest held
+/// first (at most [`HELD_QUEUE_LIMIT`]).
+#[server(endpoint = "held_registrations")]
+pub async fn held_registrations() -> Result<Vec<HeldView>, AppError> {
+    use crate::domain::phone::PhoneNumber;
+    admin(crate::ssr::accounts::permission::Permission::RevokeRegistrations).await?;
+    let state = crate::ssr::auth::state()?;
+    let held =
+        crate::ssr::numbers::held_registrations(state.database.pool(), HELD_QUEUE_LIMIT).await?;
+    Ok(held
+        .into_iter()
+        .map(|held| HeldView {
+            registration_id: held.registration_id,
+            display: PhoneNumber::national_display(&held.e164),
+            e164: held.e164,
+            full_name: held.full_name,
+            email: held.email,
+            bar: format!("{} {}", held.jurisdiction, held.bar_number),
+            status: held.status,
+            held_since: crate::ssr::infra::clock::utc_date_time(held.held_at),
+        })
+        .collect())
 }
 
 /// A site admin allows, after review, a registration held because its

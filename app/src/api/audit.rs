@@ -61,6 +61,7 @@ pub async fn audit_page() -> Result<AuditOverview, AppError> {
                 Ok(AuditAction::AdminCreated) => "Admin made",
                 Ok(AuditAction::FacilityLinked) => "Facility linked to its former provider's",
                 Ok(AuditAction::SecretsRotated) => "Secrets rotated",
+                Ok(AuditAction::NumberLookedUp) => "Number looked up",
                 Err(_) => "Unknown action",
             }
             .to_owned(),

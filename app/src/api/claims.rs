@@ -14,6 +14,9 @@ pub struct ClaimView {
     /// "CA 123456".
     pub bar: String,
     pub account_email: String,
+    /// For a notice of a number going live: the number, as people write
+    /// it. Its link only blocks ("this was not me").
+    pub number: Option<String>,
 }
 
 #[server(endpoint = "claim_details")]
@@ -25,11 +28,13 @@ pub async fn claim_details(token: String) -> Result<Option<ClaimView>, AppError>
         full_name: claim.full_name,
         bar: format!("{} {}", claim.jurisdiction, claim.bar_number),
         account_email: claim.account_email,
+        number: claim.number,
     }))
 }
 
 /// Records the answer of the email of record; `answer` is `mine` or
-/// `not-mine`. Redirects to `/claim/answered?answer=…`.
+/// `not-mine` (a notice's link takes only `not-mine`). Redirects to
+/// `/claim/answered?answer=…`.
 #[server(endpoint = "answer_claim")]
 pub async fn answer_claim(token: String, answer: String) -> Result<(), AppError> {
     use crate::ssr::standing::claims::{self, Answer};

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::FacilityKind;
 use crate::error::AppError;
 
 /// One facility's row on the site admins' page.
@@ -14,7 +15,7 @@ pub struct FacilityRow {
     pub code: String,
     pub name: String,
     pub state: String,
-    pub kind: String,
+    pub kind: FacilityKind,
     /// After a vendor switch, until a reconciliation matches.
     pub pending: bool,
     /// "through seq N, 2026-12-01 10:00 UTC", or None: never.
@@ -81,7 +82,7 @@ pub async fn facilities_page() -> Result<FacilitiesOverview, AppError> {
             code: health.facility.code,
             name: health.facility.name,
             state: health.facility.state,
-            kind: health.facility.kind.as_str().to_owned(),
+            kind: health.facility.kind,
             pending: health.facility.status == FacilityStatus::Pending,
             acked: health
                 .acked_seq

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::RegistrationStatus;
+use crate::domain::{NumberLabel, RegistrationStatus};
 use crate::error::AppError;
 
 /// One registration as the dashboard shows it.
@@ -12,7 +12,7 @@ pub struct NumberView {
     pub id: i64,
     /// As people write it, e.g. "(202) 456-1111".
     pub display: String,
-    pub label: Option<String>,
+    pub label: Option<NumberLabel>,
     pub extension: Option<String>,
     pub status: RegistrationStatus,
     /// When the proof runs out, as YYYY-MM-DD (UTC), once proven.
@@ -149,21 +149,23 @@ fn delivery_report(
         Option<i64>,
     )>,
 ) -> Option<String> {
+    use crate::domain::JobState;
     let held = retry.and_then(|job| {
         let superseded = registration
             .last_code_at
             .is_some_and(|sent| sent >= job.created_at);
-        match job.state.as_str() {
-            "queued" => Some(format!(
+        match job.state {
+            JobState::Queued => Some(format!(
                 "We could not send your code yet and are trying again (next try at {} UTC).",
                 crate::ssr::infra::clock::utc_time(job.run_at)
             )),
-            "failed" if !superseded => Some(format!(
+            JobState::Failed if !superseded => Some(format!(
                 "We could not send your code after {} tries. Ask for a new one, or try the \
                      other way (text or call).",
                 job.attempts + 1
             )),
-            _ => None,
+            // A later code took its place, or it went out.
+            JobState::Failed | JobState::Done => None,
         }
     });
     held.or_else(|| {
@@ -179,17 +181,16 @@ pub async fn add_number(
     label: Option<String>,
     extension: String,
 ) -> Result<(), AppError> {
-    use crate::domain::phone::{NumberLabel, PhoneNumber};
+    use crate::domain::phone::PhoneNumber;
     let account = attorney().await?;
     let (phone, extension) =
         PhoneNumber::read(&number, &extension).map_err(|e| AppError::Validation(e.to_string()))?;
-    let label = match label.as_deref().unwrap_or("") {
+    let label = match label.as_deref().map(str::trim).unwrap_or("") {
         "" => None,
-        "office" => Some(NumberLabel::Office),
-        "mobile" => Some(NumberLabel::Mobile),
-        "switchboard" => Some(NumberLabel::Switchboard),
-        "other" => Some(NumberLabel::Other),
-        _ => return Err(AppError::Validation("Choose a label from the list.".into())),
+        chosen => Some(
+            NumberLabel::parse(chosen)
+                .ok_or_else(|| AppError::Validation("Choose a label from the list.".into()))?,
+        ),
     };
     let state = crate::ssr::auth::state()?;
     crate::ssr::numbers::add_number(

@@ -5,15 +5,17 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::roster_upload::{Field, FileEncoding, Mode, Severity, UploadState};
+use crate::domain::{Jurisdiction, RosterStatus, Standing};
 use crate::error::AppError;
 
 /// One upload, as the history and the preview show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadView {
     pub id: i64,
-    pub jurisdiction: String,
-    pub mode: String,
-    pub state: String,
+    pub jurisdiction: Jurisdiction,
+    pub mode: Mode,
+    pub state: UploadState,
     pub uploader: String,
     pub file_name: String,
     pub sha256: String,
@@ -31,8 +33,9 @@ pub struct UploadView {
     pub standings_changed: Option<i64>,
     pub numbers_added: Option<i64>,
     pub numbers_removed: Option<i64>,
-    /// How the file's bytes were read, in words.
-    pub encoding: String,
+    /// How the file's bytes were read ([`FileEncoding::describe`] says it
+    /// in words).
+    pub encoding: FileEncoding,
     /// Rows with warnings only (a cell left empty or kept as given).
     pub rows_warned: i64,
     pub confirmed_removals: Option<i64>,
@@ -47,20 +50,28 @@ pub struct RosterPageData {
     pub jurisdictions: Vec<(String, String)>,
     pub history: Vec<UploadView>,
     /// Saved column names: (jurisdiction, field, header).
-    pub columns: Vec<(String, String, String)>,
+    pub columns: Vec<(Jurisdiction, Field, String)>,
     /// Saved status words: (jurisdiction, word, status).
-    pub status_words: Vec<(String, String, String)>,
+    pub status_words: Vec<(Jurisdiction, String, RosterStatus)>,
     /// The fields a column can be mapped to.
-    pub fields: Vec<String>,
+    pub fields: Vec<Field>,
+    /// Why the last upload was refused, kept in the session by the upload
+    /// route and shown once: never read from the address, so a link
+    /// cannot put words on this page (issue 24).
+    pub refusal: Option<String>,
 }
+
+/// The session key under which the upload route leaves its refusal for
+/// the page to show once.
+pub const REFUSAL_KEY: &str = "roster_upload_refusal";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StandingChangeView {
     pub full_name: String,
     pub email: String,
     pub bar_number: String,
-    pub from: String,
-    pub to: String,
+    pub from: Standing,
+    pub to: Standing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,8 +80,8 @@ pub struct RowErrorView {
     pub column: String,
     pub value: String,
     pub message: String,
-    /// "error" (blocks the commit) or "warning".
-    pub severity: String,
+    /// An error blocks the commit; a warning does not.
+    pub severity: Severity,
 }
 
 /// An upload and what committing it would do.
@@ -87,12 +98,12 @@ pub struct PreviewData {
     /// Status words the jurisdiction's vocabulary does not know, each
     /// once, with how many rows wrote it.
     pub unknown_statuses: Vec<(String, i64)>,
-    /// The statuses a word may be mapped to: (value, label).
-    pub statuses: Vec<(String, String)>,
+    /// The statuses a word may be mapped to.
+    pub statuses: Vec<RosterStatus>,
     /// When the brake is on: the count to repeat, and why.
     pub brake: Option<(u64, String)>,
     /// The fields a column can be mapped to.
-    pub fields: Vec<String>,
+    pub fields: Vec<Field>,
 }
 
 /// Row errors shown on the page.
@@ -112,8 +123,8 @@ fn upload_view(upload: crate::ssr::standing::roster::upload::Upload) -> UploadVi
     UploadView {
         id: upload.id,
         jurisdiction: upload.jurisdiction,
-        mode: upload.mode.as_str().to_owned(),
-        state: upload.state.as_str().to_owned(),
+        mode: upload.mode,
+        state: upload.state,
         uploader: upload.uploader,
         file_name: upload.file_name,
         sha256: upload.sha256,
@@ -131,7 +142,7 @@ fn upload_view(upload: crate::ssr::standing::roster::upload::Upload) -> UploadVi
         standings_changed: upload.standings_changed,
         numbers_added: upload.numbers_added,
         numbers_removed: upload.numbers_removed,
-        encoding: upload.encoding.describe().to_owned(),
+        encoding: upload.encoding,
         rows_warned: upload.rows_warned,
         confirmed_removals: upload.confirmed_removals,
         columns_read: upload.columns_read,
@@ -145,7 +156,6 @@ async fn visible_upload(
     account: &crate::ssr::accounts::Account,
     id: i64,
 ) -> Result<crate::ssr::standing::roster::upload::Upload, AppError> {
-    use crate::domain::Jurisdiction;
     use crate::ssr::standing::roster::upload as roster_upload;
     let state = crate::ssr::auth::state()?;
     let upload = match roster_upload::upload(state.database.pool(), id).await {
@@ -153,11 +163,9 @@ async fn visible_upload(
         Err(roster_upload::UploadError::NotFound) => return Err(AppError::NotFound),
         Err(other) => return Err(other.into()),
     };
-    let allowed = Jurisdiction::parse(&upload.jurisdiction).is_ok_and(|jurisdiction| {
-        account.may(crate::ssr::accounts::permission::Permission::ManageRoster(
-            jurisdiction,
-        ))
-    });
+    let allowed = account.may(crate::ssr::accounts::permission::Permission::ManageRoster(
+        upload.jurisdiction,
+    ));
     if allowed {
         Ok(upload)
     } else {
@@ -167,7 +175,6 @@ async fn visible_upload(
 
 #[server(endpoint = "roster_page")]
 pub async fn roster_page() -> Result<RosterPageData, AppError> {
-    use crate::domain::Jurisdiction;
     use crate::domain::bar::JURISDICTIONS;
     let account = roster_admin().await?;
     let own = account
@@ -195,20 +202,27 @@ pub async fn roster_page() -> Result<RosterPageData, AppError> {
     let state = crate::ssr::auth::state()?;
     let scope = match account.role {
         crate::domain::Role::SiteAdmin => None,
-        _ => Some(own.ok_or(AppError::Forbidden)?),
+        crate::domain::Role::BarAdmin | crate::domain::Role::Attorney => {
+            Some(own.ok_or(AppError::Forbidden)?)
+        }
     };
-    let history = crate::ssr::standing::roster::upload::history(state.database.pool(), scope, 50).await?;
+    let history =
+        crate::ssr::standing::roster::upload::history(state.database.pool(), scope, 50).await?;
     let (columns, status_words) =
-        crate::ssr::standing::roster::upload::saved_mappings(state.database.pool(), &allowed).await?;
+        crate::ssr::standing::roster::upload::saved_mappings(state.database.pool(), &allowed)
+            .await?;
+    let session = crate::ssr::infra::session::current().await?;
+    let refusal = session
+        .remove::<String>(REFUSAL_KEY)
+        .await
+        .map_err(AppError::unexpected)?;
     Ok(RosterPageData {
+        refusal,
         jurisdictions,
         history: history.into_iter().map(upload_view).collect(),
         columns,
         status_words,
-        fields: crate::ssr::standing::roster::reading::Field::ALL
-            .iter()
-            .map(|field| field.as_str().to_owned())
-            .collect(),
+        fields: Field::ALL.to_vec(),
     })
 }
 
@@ -250,8 +264,8 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
                 full_name: change.full_name,
                 email: change.email,
                 bar_number: change.bar_number,
-                from: change.from.as_str().replace('_', " "),
-                to: change.to.as_str().replace('_', " "),
+                from: change.from,
+                to: change.to,
             })
             .collect(),
         numbers_leaving: consequences.numbers_leaving,
@@ -263,24 +277,13 @@ pub async fn roster_preview(id: i64) -> Result<PreviewData, AppError> {
                 column: error.column_name,
                 value: error.cell,
                 message: error.message,
-                severity: error.severity.as_str().to_owned(),
+                severity: error.severity,
             })
             .collect(),
         unknown_statuses,
-        statuses: crate::domain::RosterStatus::ALL
-            .iter()
-            .map(|status| {
-                (
-                    status.as_str().to_owned(),
-                    status.as_str().replace('_', " "),
-                )
-            })
-            .collect(),
+        statuses: RosterStatus::ALL.to_vec(),
         brake,
-        fields: crate::ssr::standing::roster::reading::Field::ALL
-            .iter()
-            .map(|field| field.as_str().to_owned())
-            .collect(),
+        fields: Field::ALL.to_vec(),
     })
 }
 
@@ -342,9 +345,7 @@ pub async fn save_roster_column(
     header: String,
     back: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::domain::Jurisdiction;
     use crate::ssr::accounts::permission::Permission;
-    use crate::ssr::standing::roster::reading::Field;
     let account = roster_admin().await?;
     let jurisdiction = Jurisdiction::parse(&jurisdiction)
         .map_err(|_| AppError::Validation("Choose the jurisdiction.".into()))?;
@@ -354,8 +355,13 @@ pub async fn save_roster_column(
     let field = Field::parse(&field)
         .ok_or_else(|| AppError::Validation("Choose the field the column holds.".into()))?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::standing::roster::upload::save_column(state.database.pool(), jurisdiction, field, &header)
-        .await?;
+    crate::ssr::standing::roster::upload::save_column(
+        state.database.pool(),
+        jurisdiction,
+        field,
+        &header,
+    )
+    .await?;
     // Only our own pages: an open redirect would be a phishing aid.
     let back = back
         .filter(|path| path.starts_with("/admin/roster/uploads/") && !path.contains("//"))
@@ -396,14 +402,18 @@ pub async fn map_roster_status(
     word: String,
     status: String,
 ) -> Result<(), AppError> {
-    use crate::domain::RosterStatus;
     let account = roster_admin().await?;
     let id = upload_id(&upload)?;
     visible_upload(&account, id).await?;
     let status = RosterStatus::parse(&status)
         .ok_or_else(|| AppError::Validation(format!("Choose what {word:?} means.")))?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::standing::roster::upload::map_statuses(state.database.pool(), id, &[(word, status)]).await?;
+    crate::ssr::standing::roster::upload::map_statuses(
+        state.database.pool(),
+        id,
+        &[(word, status)],
+    )
+    .await?;
     leptos_axum::redirect(&format!("/admin/roster/uploads/{id}"));
     Ok(())
 }
@@ -414,7 +424,8 @@ pub async fn discard_roster_upload(upload: String) -> Result<(), AppError> {
     let id = upload_id(&upload)?;
     visible_upload(&account, id).await?;
     let state = crate::ssr::auth::state()?;
-    crate::ssr::standing::roster::upload::discard(state.database.pool(), id, Some(account.id)).await?;
+    crate::ssr::standing::roster::upload::discard(state.database.pool(), id, Some(account.id))
+        .await?;
     crate::ssr::standing::roster::kept_files::forget(&state.roster_files_dir, id).await;
     leptos_axum::redirect("/admin/roster?discarded=1");
     Ok(())

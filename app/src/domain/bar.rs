@@ -62,9 +62,18 @@ pub const JURISDICTIONS: [(&str, &str); 56] = [
 ];
 
 /// A bar jurisdiction: a US state or territory, stored as its USPS code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Jurisdiction(&'static str);
+
+// By hand, not derived: the derive would borrow the `&'static str` and so
+// read only from `'static` input.
+impl<'de> Deserialize<'de> for Jurisdiction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BarError {
@@ -100,6 +109,52 @@ impl Jurisdiction {
 }
 
 string_value!(Jurisdiction, BarError);
+
+impl Jurisdiction {
+    /// Exact: a stored USPS code, or an error naming it (never trimmed or
+    /// upper-cased, unlike [`parse`](Self::parse), which reads people's
+    /// input).
+    pub fn from_db(raw: &str) -> Result<Self, crate::domain::UnknownValue> {
+        JURISDICTIONS
+            .iter()
+            .find(|(known, _)| *known == raw)
+            .map(|(known, _)| Jurisdiction(known))
+            .ok_or_else(|| crate::domain::UnknownValue {
+                set: "Jurisdiction",
+                value: raw.to_owned(),
+            })
+    }
+}
+
+// Stored as its code; decoded strictly, like the closed sets
+// (`closed_set!`), so a row is typed once, when it is read.
+#[cfg(feature = "ssr")]
+impl sqlx::Type<sqlx::Any> for Jurisdiction {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl<'q> sqlx::Encode<'q, sqlx::Any> for Jurisdiction {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<'q, sqlx::Any>>::encode(self.code(), buf)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Jurisdiction {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let raw = <String as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
+        Ok(Self::from_db(&raw)?)
+    }
+}
 
 /// A bar number as the bar writes it, normalised: upper case, spaces and
 /// hyphens removed, leading zeros dropped (`012345` and `12345` are the
@@ -162,6 +217,31 @@ mod tests {
         ] {
             assert!(Jurisdiction::parse(raw).is_err(), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn stored_jurisdictions_are_read_exactly() {
+        assert_eq!(
+            Jurisdiction::from_db("CA").map(Jurisdiction::code),
+            Ok("CA")
+        );
+        for raw in [" CA", "ca", "XX", ""] {
+            let unknown = Jurisdiction::from_db(raw).expect_err(raw);
+            assert_eq!(unknown.set, "Jurisdiction");
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_jurisdiction_travels_as_its_code() {
+        let json = serde_json::to_string(&Jurisdiction::parse("ca").expect("CA")).expect("json");
+        assert_eq!(json, "\"CA\"");
+        let read: Jurisdiction = serde_json::from_str(&json).expect("read");
+        assert_eq!(read.code(), "CA");
+        // Read from a reader too: nothing is borrowed from the input.
+        let read: Jurisdiction = serde_json::from_reader(json.as_bytes()).expect("read");
+        assert_eq!(read.code(), "CA");
+        assert!(serde_json::from_str::<Jurisdiction>("\"XX\"").is_err());
     }
 
     #[test]

@@ -34,20 +34,26 @@ pub mod closed_set;
 pub mod code;
 pub mod email;
 pub mod facility;
+pub mod jobs;
 pub mod name;
 pub mod name_match;
 pub mod password;
 pub mod phone;
+pub mod registry;
+pub mod roster_upload;
 pub mod standing;
 
 pub use bar::{BarNumber, Jurisdiction};
 pub use closed_set::UnknownValue;
 pub use email::EmailAddress;
 pub use facility::{FacilityCode, FacilityKind, FacilityName, FacilityStatus};
+pub use jobs::JobState;
 pub use name::PersonName;
 pub use name_match::NameKey;
 pub use password::{NewPassword, PasswordProblem};
 pub use phone::{Channel, DeliveryStatus, NumberLabel};
+pub use registry::Op;
+pub use roster_upload::{Field, FileEncoding, Mode, Severity, UploadState};
 pub use standing::{
     ClaimState, DocumentType, RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
 };

@@ -4,8 +4,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::accounts::{
-    AccountSummary, ChangePassword, LogIn, RequestPasswordReset, ResetPassword, SignUp,
-    VerifyEmail, VerifySecondFactor, current_account,
+    AccountSummary, ChangePassword, DisputeSignUp, LogIn, RequestPasswordReset, ResetPassword,
+    SignUp, VerifyEmail, VerifySecondFactor, confirmation_details, current_account,
 };
 use crate::api::claims::RequestClaimLink;
 use crate::components::form::{
@@ -82,20 +82,98 @@ pub fn CheckEmailPage() -> impl IntoView {
 pub fn VerifyEmailPage() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
+    let not_me_suggested = move || query.read().get("answer").as_deref() == Some("not-mine");
+    let details = Resource::new(token, confirmation_details);
     let action = ServerAction::<VerifyEmail>::new();
+    let dispute = ServerAction::<DisputeSignUp>::new();
 
     // Confirming takes a click: mail scanners that open links must not
-    // use the token up.
+    // use the token up. When confirming would prove a claim to a bar
+    // number, it takes the account's password too: a bare click by
+    // whoever reads the bar's mailbox verifies no one (issue 24).
     view! {
         <Title text="Confirm your email address" />
         <h1>"Confirm your email address"</h1>
         <FormError result=action.value() />
-        <ActionForm action=action attr:class="form">
-            <input type="hidden" name="token" value=token />
-            <button type="submit" class="button">
-                "Confirm my email address"
-            </button>
-        </ActionForm>
+        <FormError result=dispute.value() />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                details
+                    .get()
+                    .map(|found| match found {
+                        Ok(Some(claim)) if claim.proves_claim => {
+                            let confirm = view! {
+                                <ActionForm action=action attr:class="form">
+                                    <input type="hidden" name="token" value=token />
+                                    <div class="field">
+                                        <label for="password">"The account's password"</label>
+                                        <input
+                                            id="password"
+                                            name="password"
+                                            type="password"
+                                            autocomplete="current-password"
+                                            required
+                                            maxlength="128"
+                                        />
+                                    </div>
+                                    <button type="submit" class="button">
+                                        "Confirm my email address"
+                                    </button>
+                                </ActionForm>
+                            };
+                            let not_me = view! {
+                                <ActionForm action=dispute attr:class="form">
+                                    <input type="hidden" name="token" value=token />
+                                    <button
+                                        type="submit"
+                                        class=if not_me_suggested() { "button" } else { "button-secondary" }
+                                    >
+                                        "This was not me: block the claim"
+                                    </button>
+                                </ActionForm>
+                            };
+                            view! {
+                                <p class="lead">
+                                    {format!(
+                                        "An account was created with {}, the address your bar has on record, as {}, bar number {} ({}).",
+                                        claim.email,
+                                        claim.full_name,
+                                        claim.bar,
+                                        claim.jurisdiction,
+                                    )}
+                                </p>
+                                <p>
+                                    "Numbers in Counsel Registry are exempt from call recording in prisons and jails, and confirming this address proves the claim. "
+                                    "If you created the account, enter the password you chose for it. If you did not, do not confirm: tell us instead."
+                                </p>
+                                {confirm}
+                                {not_me}
+                            }
+                                .into_any()
+                        }
+                        Ok(Some(_)) => {
+                            view! {
+                                <ActionForm action=action attr:class="form">
+                                    <input type="hidden" name="token" value=token />
+                                    <button type="submit" class="button">
+                                        "Confirm my email address"
+                                    </button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
+                        Ok(None) => {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    "This link is invalid, has expired or was already used. Sign in to ask for a new one."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <PageError error /> }.into_any(),
+                    })
+            }}
+        </Suspense>
     }
 }
 
@@ -190,46 +268,7 @@ pub fn AccountPage() -> impl IntoView {
                                 });
                             let claim_form = (account.role == Role::Attorney
                                 && account.standing == Standing::PendingReview)
-                                .then(|| {
-                                    view! {
-                                        <FormError result=ask_claim_link.value() />
-                                        <ActionForm action=ask_claim_link attr:class="form">
-                                            <p>
-                                                "We verify you through the email address your bar has on record for your bar number. "
-                                                "If it differs from this account's, we send it a link to confirm."
-                                            </p>
-                                            <button type="submit" class="button-secondary">
-                                                "Send the link to my bar's email of record"
-                                            </button>
-                                        </ActionForm>
-                                        <form
-                                            class="form"
-                                            method="post"
-                                            action="/account/review-documents"
-                                            enctype="multipart/form-data"
-                                        >
-                                            <p>
-                                                "If your bar has no email for you on record, or it is out of date, our reviewers "
-                                                "decide. Help them with your bar card or a letter from your bar: a PDF, JPEG or PNG "
-                                                "of at most 5 MiB, seen only by the reviewers of your jurisdiction and deleted after "
-                                                "their decision."
-                                            </p>
-                                            <div class="field">
-                                                <label for="document">"Bar card or letter"</label>
-                                                <input
-                                                    id="document"
-                                                    name="document"
-                                                    type="file"
-                                                    accept="application/pdf,image/jpeg,image/png"
-                                                    required
-                                                />
-                                            </div>
-                                            <button type="submit" class="button-secondary">
-                                                "Upload for review"
-                                            </button>
-                                        </form>
-                                    }
-                                });
+                                .then(|| view! { <ProofOfClaim ask_claim_link /> });
                             view! {
                                 <h1>"Your account"</h1>
                                 <Show when=password_changed>
@@ -269,6 +308,17 @@ pub fn AccountPage() -> impl IntoView {
                                     <dd>{if account.two_factor_enabled { "On" } else { "Off" }}</dd>
                                 </dl>
                                 {claim_form}
+                                {account
+                                    .offer_two_step
+                                    .then(|| {
+                                        view! {
+                                            <p class="notice" data-testid="two-step-offer">
+                                                "You have a number in the registry. Protect your account with two-step sign-in: "
+                                                "then a stolen password alone cannot remove your numbers or add others. "
+                                                <a href="/account/two-factor">"Turn on two-step sign-in"</a>
+                                            </p>
+                                        }
+                                    })}
                                 <ul class="actions">
                                     <li>
                                         <a href="/account/password">"Change your password"</a>
@@ -285,6 +335,40 @@ pub fn AccountPage() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+/// What an attorney waiting for review can do about it: have the claim
+/// link sent to their bar's email of record, or upload evidence for the
+/// reviewers.
+#[component]
+fn ProofOfClaim(ask_claim_link: ServerAction<RequestClaimLink>) -> impl IntoView {
+    view! {
+        <FormError result=ask_claim_link.value() />
+        <ActionForm action=ask_claim_link attr:class="form">
+            <p>
+                "We verify you through the email address your bar has on record for your bar number: "
+                "we send it a link to confirm. If that is this account's own address, confirming takes your password."
+            </p>
+            <button type="submit" class="button-secondary">
+                "Send the link to my bar's email of record"
+            </button>
+        </ActionForm>
+        <form class="form" method="post" action="/account/review-documents" enctype="multipart/form-data">
+            <p>
+                "If your bar has no email for you on record, or it is out of date, our reviewers "
+                "decide. Help them with your bar card or a letter from your bar: a PDF, JPEG or PNG "
+                "of at most 5 MiB, seen only by the reviewers of your jurisdiction and deleted after "
+                "their decision."
+            </p>
+            <div class="field">
+                <label for="document">"Bar card or letter"</label>
+                <input id="document" name="document" type="file" accept="application/pdf,image/jpeg,image/png" required />
+            </div>
+            <button type="submit" class="button-secondary">
+                "Upload for review"
+            </button>
+        </form>
     }
 }
 

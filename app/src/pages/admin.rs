@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::admin::{
-    AllowHeldRegistration, DecideReview, HolderView, MAX_REASON_CHARS, NumberLookup, ReviewItem,
-    RevokeRegistration, look_up_number, review_queue,
+    AllowHeldRegistration, DecideReview, HeldView, HolderView, MAX_REASON_CHARS, NumberLookup,
+    ReviewItem, RevokeRegistration, held_registrations, look_up_number, review_queue,
 };
 use crate::components::form::FormError;
 use crate::components::page_error::guarded;
@@ -70,6 +70,22 @@ fn ReviewCard(item: ReviewItem, decide: ServerAction<DecideReview>) -> impl Into
         ),
         None => "No roster entry under this bar number or name".to_string(),
     };
+    // The bar's email of record has not answered, or said "not me":
+    // approving takes an override, which the audit trail records.
+    let open_claim = item.open_claim.map(|open| {
+        let override_id = format!("override-{id}");
+        view! {
+            <p class="form-error" role="note">
+                {format!("Open claim: {open}.")}
+            </p>
+            <div class="field">
+                <input id=override_id.clone() type="checkbox" name="override_claim" value="yes" />
+                <label for=override_id>
+                    " Approve over it: I checked the claim otherwise (recorded in the audit trail)"
+                </label>
+            </div>
+        }
+    });
     view! {
         <li class="review-card">
             <h2 id=heading_id>{item.full_name}</h2>
@@ -136,6 +152,7 @@ fn ReviewCard(item: ReviewItem, decide: ServerAction<DecideReview>) -> impl Into
                     <label for=reason_id.clone()>"Reason (emailed to the attorney)"</label>
                     <textarea id=reason_id name="reason" required rows="3" maxlength=MAX_REASON_CHARS.to_string()></textarea>
                 </div>
+                {open_claim}
                 <button type="submit" class="button">
                     "Save decision"
                 </button>
@@ -144,7 +161,8 @@ fn ReviewCard(item: ReviewItem, decide: ServerAction<DecideReview>) -> impl Into
     }
 }
 
-/// Site admins look a number up and revoke registrations of it.
+/// Site admins look a number up and revoke registrations of it; above,
+/// the registrations held for review since a revocation.
 #[component]
 pub fn NumberLookupPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeRegistration>::new();
@@ -169,6 +187,7 @@ pub fn NumberLookupPage() -> impl IntoView {
             </p>
         </Show>
         <FormError result=revoke.value() />
+        <HeldQueue revoked=revoke />
         <form method="get" action="/admin/numbers" class="form">
             <div class="field">
                 <label for="number">"Phone number"</label>
@@ -191,6 +210,83 @@ pub fn NumberLookupPage() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+/// The registrations held for review: each links to its number's look-up
+/// (where the revoked registration and its reason show) and can be allowed.
+#[component]
+fn HeldQueue(revoked: ServerAction<RevokeRegistration>) -> impl IntoView {
+    let allow = ServerAction::<AllowHeldRegistration>::new();
+    let held = Resource::new(
+        move || (allow.version().get(), revoked.version().get()),
+        |_| held_registrations(),
+    );
+    view! {
+        <section aria-labelledby="held-heading">
+            <h2 id="held-heading">"Held for review"</h2>
+            <p>
+                "Proven registrations held because another attorney's registration of the same "
+                "number was revoked. Their attorneys have been told. Look the number up, then "
+                "allow the registration if it is an attorney's line."
+            </p>
+            <FormError result=allow.value() />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    held.get()
+                        .map(|answer| {
+                            guarded(
+                                answer,
+                                move |items| {
+                                    if items.is_empty() {
+                                        view! { <p>"No registration is held."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="review-list" data-testid="held-queue">
+                                                {items
+                                                    .into_iter()
+                                                    .map(|item| view! { <HeldCard item allow /> })
+                                                    .collect_view()}
+                                            </ul>
+                                        }
+                                            .into_any()
+                                    }
+                                },
+                            )
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn HeldCard(item: HeldView, allow: ServerAction<AllowHeldRegistration>) -> impl IntoView {
+    let lookup = format!(
+        "/admin/numbers?number=%2B{}",
+        item.e164.trim_start_matches('+')
+    );
+    view! {
+        <li class="review-card">
+            <h3>
+                <a href=lookup>{item.display}</a>
+            </h3>
+            <dl class="facts">
+                <dt>"Attorney"</dt>
+                <dd>{format!("{} <{}>", item.full_name, item.email)}</dd>
+                <dt>"Bar"</dt>
+                <dd>{item.bar}</dd>
+                <dt>"Status"</dt>
+                <dd>{item.status.to_string()}</dd>
+                <dt>"Held since"</dt>
+                <dd>{item.held_since}</dd>
+            </dl>
+            <ActionForm action=allow attr:class="form">
+                <input type="hidden" name="registration" value=item.registration_id.to_string() />
+                <input type="hidden" name="number" value=item.e164 />
+                <button type="submit" class="button">"Allow after review"</button>
+            </ActionForm>
+        </li>
     }
 }
 

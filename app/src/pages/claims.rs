@@ -1,12 +1,13 @@
 //! The page a claim link opens: who claims the bar number, and the two
-//! answers. Answering takes a click, so a mail scanner that opens links
-//! cannot use the token up.
+//! answers; for a notice of a number going live under the bar number,
+//! the number and the one answer that blocks the claim. Answering takes a
+//! click, so a mail scanner that opens links cannot use the token up.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::claims::{AnswerClaim, claim_details};
+use crate::api::claims::{AnswerClaim, ClaimView, claim_details};
 use crate::components::form::FormError;
 
 #[component]
@@ -26,6 +27,24 @@ pub fn ClaimPage() -> impl IntoView {
                 claim
                     .get()
                     .map(|found| match found {
+                        Ok(Some(ClaimView { number: Some(number), full_name, bar, account_email })) => {
+                            view! {
+                                <p class="lead">
+                                    {format!(
+                                        "The number {number} became exempt from call recording in prisons and jails, registered under bar number {bar} by {full_name}, with the account {account_email}.",
+                                    )}
+                                </p>
+                                <p>"If this was you, you need not do anything."</p>
+                                <ActionForm action=action attr:class="form">
+                                    <input type="hidden" name="token" value=token />
+                                    <input type="hidden" name="answer" value="not-mine" />
+                                    <button type="submit" class="button">
+                                        "This was not me: block the claim and take its numbers out"
+                                    </button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        }
                         Ok(Some(claim)) => {
                             let mine_first = suggested() != "not-mine";
                             let mine = view! {

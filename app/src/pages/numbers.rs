@@ -236,7 +236,10 @@ fn status_text(number: &NumberView) -> String {
         (RegistrationStatus::Revoked, _) => {
             format!("Revoked by the registry's administrators: {reason}")
         }
-        (other, _) => other.to_string(),
+        // Not listed on the dashboard (removed), or not yet dated.
+        (RegistrationStatus::Active, None) | (RegistrationStatus::Removed, _) => {
+            number.status.to_string()
+        }
     }
 }
 

@@ -6,15 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::domain::{
-    Channel, ClaimState, DeliveryStatus, DocumentType, FacilityKind, FacilityStatus, NumberLabel,
-    RegistrationStatus, Role, RosterStatus, Standing, StandingSource,
+    Channel, ClaimState, DeliveryStatus, DocumentType, FacilityKind, FacilityStatus, Field,
+    FileEncoding, JobState, Mode, NumberLabel, Op, RegistrationStatus, Role, RosterStatus,
+    Severity, Standing, StandingSource, UploadState,
 };
 use crate::ssr::accounts::TokenPurpose;
 use crate::ssr::infra::audit_trail::AuditAction;
-use crate::ssr::infra::jobs::JobState;
-use crate::ssr::registry::Op;
-use crate::ssr::standing::roster::reading::{Field, FileEncoding, Severity};
-use crate::ssr::standing::roster::upload::{Mode, UploadState};
 
 type Column = (String, String);
 

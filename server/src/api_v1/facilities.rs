@@ -1,20 +1,23 @@
 //! Facilities: a provider's prisons and jails, each acknowledging the
 //! seqs it applied and reconciling its own list with the registry by
 //! count and digest (see `app::ssr::providers::facilities` and
-//! `app::ssr::registry::digest` for the rules).
+//! `app::ssr::registry::digest` for the rules). A provider has at most
+//! `API_FACILITIES_PER_PROVIDER` facilities, and reconciliations pass the
+//! digest caps (`limits::ApiCaps`).
 
 use app::domain::{FacilityCode, FacilityKind, FacilityName, Jurisdiction};
 use app::ssr::providers::Scope;
 use app::ssr::providers::facilities::{self, Claim, Facility, FacilityInput};
 use app::ssr::state::AppState;
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::audit::ApiJson;
 use super::auth::Caller;
+use super::limits::ApiCaps;
 use super::problem::{ApiError, Problem};
 use super::time::rfc3339;
 
@@ -114,12 +117,14 @@ fn code_of(raw: &str) -> Result<FacilityCode, ApiError> {
         (status = 404, description = "A code with a slash matches no path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`facility-limit`: the provider has as many facilities (not retired) as it may (5,000 by default), and this would add one; retire one, or ask the registry's administrators", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn put(
     State(state): State<AppState>,
+    Extension(caps): Extension<ApiCaps>,
     caller: Caller,
     Path(raw): Path<String>,
     ApiJson(request): ApiJson<FacilityRequest>,
@@ -137,8 +142,14 @@ pub async fn put(
         })?,
         kind: request.kind.into(),
     };
-    let (facility, _created) =
-        facilities::put(state.database.pool(), caller.0.provider_id, &code, &input).await?;
+    let (facility, _created) = facilities::put(
+        state.database.pool(),
+        caller.0.provider_id,
+        &code,
+        &input,
+        caps.facilities_per_provider,
+    )
+    .await?;
     Ok(Json(facility.into()))
 }
 
@@ -294,11 +305,13 @@ pub struct ReconciliationResponse {
         (status = 404, description = "No such facility of the caller's, or retired", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "as_of_seq is past the head", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit, or the key already has as many digests and reconciliations computing as one key may (2 by default); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The server already computes as many digests and reconciliations as it may for all keys; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reconcile(
     State(state): State<AppState>,
+    Extension(caps): Extension<ApiCaps>,
     caller: Caller,
     Path(raw): Path<String>,
     ApiJson(request): ApiJson<ReconciliationRequest>,
@@ -321,12 +334,13 @@ pub async fn reconcile(
         count: request.count,
         digest: request.digest,
     };
+    let _permit = caps.digests.enter(caller.0.key_id)?;
     let result = facilities::reconcile(
         state.database.pool(),
+        &caps.digest_cache,
         &caller.0,
         code.as_str(),
         &claim,
-        &state.base_url,
     )
     .await?;
     Ok(Json(ReconciliationResponse {

@@ -1,12 +1,14 @@
 //! The provider API, version 1: a public contract (paths and shapes never
 //! change; fields may be added). Bearer keys with scopes, errors as
-//! `application/problem+json` (RFC 9457), a per-key rate limit, and a log
-//! of every read. Described by the OpenAPI document at
+//! `application/problem+json` (RFC 9457), a per-key rate limit, caps on
+//! heavy work per key and per instance ([`ApiCaps`]), and a log of every
+//! read. Described by the OpenAPI document at
 //! `/api/v1/openapi.json`, generated from these handlers (utoipa).
 
 mod audit;
 mod auth;
 mod facilities;
+mod limits;
 mod openapi;
 mod problem;
 mod read_log;
@@ -25,6 +27,7 @@ use axum::routing::{any, get, post};
 
 pub use audit::AuditBudget;
 pub use auth::{ApiLimits, KeyCache};
+pub use limits::ApiCaps;
 pub use read_log::ReadLog;
 
 /// How long a provider request may take, reading its body included: the
@@ -32,7 +35,8 @@ pub use read_log::ReadLog;
 /// A stalled client or a stuck query cannot hold a task, and with it
 /// perhaps a pooled connection, for longer. The snapshot is not under it:
 /// it has its own deadlines (300 s to read the registry into a file, 120 s
-/// for a reader that stops reading).
+/// for a reader that stops reading, `API_SNAPSHOT_DEADLINE_SECS` for the
+/// whole stream).
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(registry::MAX_WAIT_SECS + 30);
 
 /// The routes under `/api/v1`.

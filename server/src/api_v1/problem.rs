@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::limits::Busy;
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
@@ -46,6 +48,13 @@ pub enum ApiError {
     /// The request ran past its deadline and was stopped (seconds).
     #[error("the request took longer than {0} s and was stopped; retry it")]
     DeadlinePassed(u64),
+    /// The key (429) or the instance (503) has as much heavy work in
+    /// progress as it may; `Retry-After` says when to try again.
+    #[error(transparent)]
+    Busy(#[from] super::limits::Busy),
+    /// The provider has as many facilities as it may (409).
+    #[error("{0}")]
+    FacilityLimit(String),
 }
 
 /// A database failure is the opaque 500; its cause is logged once, here.
@@ -84,6 +93,7 @@ impl From<app::ssr::providers::facilities::FacilityError> for ApiError {
             other @ (FacilityError::AckPastHead { .. }
             | FacilityError::AckBehind { .. }
             | FacilityError::AsOfPastHead { .. }) => ApiError::Conflict(other.to_string()),
+            limit @ FacilityError::TooMany { .. } => ApiError::FacilityLimit(limit.to_string()),
         }
     }
 }
@@ -93,6 +103,15 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "provider API failure");
         ApiError::Internal
+    }
+
+    /// Seconds for `Retry-After`, on the answers that have one.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyRequests(seconds) => Some(*seconds),
+            ApiError::Busy(busy) => Some(busy.retry_after_secs()),
+            _ => None,
+        }
     }
 
     fn status(&self) -> StatusCode {
@@ -107,6 +126,9 @@ impl ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::DeadlinePassed(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(Busy::Key { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy(Busy::Server { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::FacilityLimit(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -122,6 +144,9 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Internal => "internal",
             ApiError::DeadlinePassed(_) => "deadline-passed",
+            ApiError::Busy(Busy::Key { .. }) => "concurrency-limit",
+            ApiError::Busy(Busy::Server { .. }) => "server-busy",
+            ApiError::FacilityLimit(_) => "facility-limit",
         }
     }
 }
@@ -141,16 +166,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        match self {
-            ApiError::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            ApiError::TooManyRequests(seconds) => {
-                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                    headers.insert(header::RETRY_AFTER, value);
-                }
-            }
-            _ => {}
+        if let ApiError::Unauthorized = self {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after_secs() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

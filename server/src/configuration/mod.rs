@@ -2,7 +2,7 @@
 //! portal locally. Every variable is listed in `.env.example`.
 //!
 //! [`Settings::from_lookup`] composes the settings of each concern, each
-//! read in its own module through one reader ([`env`]) that names the
+//! read in its own module through one reader (`env.rs`) that names the
 //! variable, the value read and what was expected when a value is wrong.
 
 mod database;
@@ -12,6 +12,7 @@ mod intervals;
 mod limits;
 mod mail;
 mod outbound;
+mod provider_caps;
 mod roster;
 mod secrets;
 mod server;
@@ -27,10 +28,13 @@ use url::Url;
 pub use database::DEFAULT_DATABASE_URL;
 pub use delivery::CodeDelivery;
 pub use env::ConfigError;
+pub use provider_caps::ProviderCaps;
 pub use server::LogFormat;
 
 use env::Env;
 
+/// Everything the server reads from its environment; each field names its
+/// variable.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Where the server listens (`BIND_ADDRESS`).
@@ -39,18 +43,26 @@ pub struct Settings {
     /// URL makes the session cookie `Secure` and `__Host-` prefixed. When
     /// unset, the address the server is bound to.
     pub public_url: Option<Url>,
+    /// The database (`DATABASE_URL`): `sqlite://path` or `postgres://…`;
+    /// default [`DEFAULT_DATABASE_URL`].
     pub database_url: String,
+    /// Connections in the application pool (`DATABASE_MAX_CONNECTIONS`,
+    /// 1 to 1000, default 10).
     pub database_max_connections: u32,
-    /// How often expired sessions are deleted.
+    /// How often expired sessions are deleted
+    /// (`SESSION_CLEANUP_INTERVAL_SECS`, default 300).
     pub session_cleanup_interval: Duration,
-    /// How often the background worker looks for due jobs.
+    /// How often the background worker looks for due jobs
+    /// (`JOB_POLL_INTERVAL_SECS`, default 2).
     pub job_poll_interval: Duration,
     /// How long a sign-in lasts however active (`SESSION_ABSOLUTE_TIMEOUT_SECS`).
     pub session_absolute_limit: Duration,
-    /// How long in-flight requests may run after a shutdown signal.
+    /// How long in-flight requests may run after a shutdown signal
+    /// (`SHUTDOWN_GRACE_SECS`, default 30).
     pub shutdown_grace: Duration,
     /// The directory cargo-leptos writes the site to (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
+    /// How logs are written (`LOG_FORMAT`: `pretty`, the default, or `json`).
     pub log_format: LogFormat,
     /// The sender of every email (`MAIL_FROM`).
     pub mail_from: String,
@@ -108,9 +120,17 @@ pub struct Settings {
     /// characters). Unset: `/metrics` answers 404, so the figures are
     /// never public by accident.
     pub metrics_token: Option<String>,
+    /// What one key, one provider and the instance may have the provider
+    /// API do: concurrent snapshots and digests, a snapshot's deadline and
+    /// spool directory, facilities per provider (`API_SNAPSHOTS_PER_KEY`,
+    /// `API_SNAPSHOTS_TOTAL`, `API_DIGESTS_PER_KEY`, `API_DIGESTS_TOTAL`,
+    /// `API_SNAPSHOT_DEADLINE_SECS`, `SNAPSHOT_SPOOL_DIR`,
+    /// `API_FACILITIES_PER_PROVIDER`; see [`ProviderCaps`]).
+    pub provider_caps: ProviderCaps,
 }
 
 impl Settings {
+    /// Reads settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -137,6 +157,7 @@ impl Settings {
             delivery::read(&env, serving.public_url.as_ref(), serving.bind_address)?;
         let secrets = secrets::read(&env, production)?;
         let roster = roster::read(&env)?;
+        let provider_caps = provider_caps::read(&env)?;
 
         Ok(Self {
             bind_address: serving.bind_address,
@@ -165,6 +186,7 @@ impl Settings {
             secrets_keys: secrets.secrets_keys,
             outbound,
             metrics_token: secrets.metrics_token,
+            provider_caps,
         })
     }
 
@@ -179,38 +201,5 @@ impl Settings {
             Some(url) => url.origin().ascii_serialization(),
             None => format!("http://{bound_to}"),
         }
-    }
-}
-#[cfg(test)]
-mod old;
-#[cfg(test)]
-mod compare {
-    use std::collections::HashMap;
-    fn run(vars: &[(&str, &str)]) {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let new = super::Settings::from_lookup(|n| map.get(n).cloned());
-        let old = super::old::Settings::from_lookup(|n| map.get(n).cloned());
-        match (new, old) {
-            (Ok(n), Ok(o)) => {
-                let n = format!("{n:?}");
-                let o = format!("{o:?}").replace("old::", "");
-                assert_eq!(n, o, "{vars:?}");
-            }
-            (Err(n), Err(o)) => {
-                assert_eq!(n.variable, o.variable, "{vars:?}");
-                if n.message != o.message { println!("DIFF {vars:?}\n  old: {}\n  new: {}", o.message, n.message); }
-            }
-            (n, o) => panic!("{vars:?}: new {n:?} old {o:?}"),
-        }
-    }
-    #[test]
-    fn same_as_before() {
-        let values = ["", " ", "0", "1", "-1", "2", "10", "11", "24", "99.5", "100", "101", "150", "NaN", "inf", " 5 ", "1000", "1001", "100000", "100001", "1000000", "1000001", "4294967296", "x", "true", "false", "yes", "json", "pretty", " json", "xml", "localhost", "0.0.0.0:3000", "[::1]:3000", "https://r.example.org", "http://localhost:3000", "ftp://x", "smtp://localhost:25", "smtp://mail.example.org", "smtps://mail.example.org", "http://mail.example.org", "k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "0123456789abcdef0123456789abcdef0123", "postgres://u@h/d", "mysql://x", "Reg <a@b.org>", "not a mailbox", "AC0123456789abcdef0123456789abcdef", "+12025550100"];
-        let names = ["BIND_ADDRESS","PUBLIC_URL","DATABASE_URL","DATABASE_MAX_CONNECTIONS","SESSION_CLEANUP_INTERVAL_SECS","JOB_POLL_INTERVAL_SECS","SESSION_ABSOLUTE_TIMEOUT_SECS","SHUTDOWN_GRACE_SECS","LEPTOS_SITE_ROOT","LOG_FORMAT","MAIL_FROM","SMTP_URL","MAIL_OUTBOX_DIR","REVIEW_DOCUMENTS_DIR","ROSTER_FILES_DIR","AUTH_ATTEMPTS_PER_MINUTE","API_REQUESTS_PER_SECOND","TRUSTED_PROXY_HOPS","METRICS_TOKEN","WEBHOOK_ALLOW_LOOPBACK","CODE_OUTBOX_DIR","CODE_HMAC_KEY","SECRETS_KEYS","ROSTER_BRAKE_PERCENT","ROSTER_BRAKE_ATTORNEYS","ROSTER_BRAKE_FULL_PERCENT","ROSTER_PREVIEW_TTL_HOURS","LOOKUP_COUNTS_RETENTION_DAYS","AUDIT_NUMBERS_PER_HOUR","TWILIO_ACCOUNT_SID","TWILIO_AUTH_TOKEN","TWILIO_FROM_NUMBER","TWILIO_API_BASE"];
-        for name in names { for value in values { run(&[(name, value)]); } }
-        let twilio = [("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"), ("TWILIO_AUTH_TOKEN", "t"), ("TWILIO_FROM_NUMBER", "+12025550100")];
-        run(&twilio);
-        for name in ["BIND_ADDRESS", "PUBLIC_URL", "TWILIO_API_BASE", "TWILIO_FROM_NUMBER", "TWILIO_ACCOUNT_SID", "SECRETS_KEYS"] { for value in values { let mut v = twilio.to_vec(); v.retain(|(n, _)| *n != name); v.push((name, value)); run(&v); } }
-        for a in values { for b in values { run(&[("WEBHOOK_ALLOW_LOOPBACK", a), ("BIND_ADDRESS", b)]); run(&[("WEBHOOK_ALLOW_LOOPBACK", a), ("PUBLIC_URL", b)]); run(&[("PUBLIC_URL", a), ("SECRETS_KEYS", b)]); } }
     }
 }

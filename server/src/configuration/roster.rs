@@ -1,5 +1,6 @@
 //! Roster uploads: the brake on mass removals (`ROSTER_BRAKE_PERCENT`,
-//! `ROSTER_BRAKE_ATTORNEYS`, `ROSTER_BRAKE_FULL_PERCENT`), how long a
+//! `ROSTER_BRAKE_ATTORNEYS`, `ROSTER_BRAKE_FLOOR`,
+//! `ROSTER_BRAKE_FULL_PERCENT`), how long a
 //! preview waits (`ROSTER_PREVIEW_TTL_HOURS`) and where its file is kept
 //! (`ROSTER_FILES_DIR`).
 
@@ -30,6 +31,11 @@ pub(super) fn read(env: &Env) -> Result<RosterSettings, ConfigError> {
         attorneys: env.parse(
             "ROSTER_BRAKE_ATTORNEYS",
             "25",
+            "expected a whole number of attorneys",
+        )?,
+        floor: env.parse(
+            "ROSTER_BRAKE_FLOOR",
+            "5",
             "expected a whole number of attorneys",
         )?,
         full_roster_percent: percent("ROSTER_BRAKE_FULL_PERCENT", "80")?,

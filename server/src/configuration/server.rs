@@ -7,6 +7,8 @@ use url::Url;
 
 use super::env::{ConfigError, Env};
 
+/// How logs are written: for people, or one JSON object a line for log
+/// collectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,

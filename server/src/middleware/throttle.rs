@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use app::ssr::infra::rate_limit::{self, Decision, Limit};
+use app::ssr::infra::rate_limit::{self, ClientKey, Decision, Limit};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -101,10 +101,14 @@ pub fn rate_limit_key(client: IpAddr) -> String {
     }
 }
 
+/// Counts the request against its client's limit for the endpoint, and
+/// hands the endpoint the client it counted ([`ClientKey`], a request
+/// extension), for limits the endpoint keeps per client of its own (wrong
+/// passwords per account and client, `accounts::sign_in`).
 pub async fn throttle_auth(
     State(throttle): State<AuthThrottle>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
@@ -116,7 +120,9 @@ pub async fn throttle_auth(
         request.headers().get_all("x-forwarded-for"),
         throttle.trusted_proxy_hops,
     );
-    let bucket = format!("ip:{}:{path}", rate_limit_key(client));
+    let client = rate_limit_key(client);
+    let bucket = format!("ip:{client}:{path}");
+    request.extensions_mut().insert(ClientKey::new(&client));
     match rate_limit::hit(&throttle.pool, &bucket, throttle.limit).await {
         Ok(Decision::Refused { retry_after_secs }) => too_many(retry_after_secs),
         Ok(Decision::Allowed { .. }) => next.run(request).await,

@@ -5,6 +5,7 @@
 
 use app::domain::Jurisdiction;
 use app::error::AppError;
+use app::api::roster::REFUSAL_KEY;
 use app::ssr::accounts::Account;
 use app::ssr::accounts::permission::Permission;
 use app::ssr::auth;
@@ -87,9 +88,12 @@ pub async fn upload(
         Err(Refusal::SignIn) => Redirect::to("/login").into_response(),
         Err(Refusal::SecondFactor) => Redirect::to("/account/two-factor").into_response(),
         Err(Refusal::Message(message)) => {
-            let encoded: String =
-                url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
-            Redirect::to(&format!("/admin/roster?error={encoded}")).into_response()
+            // The page shows it once from the session; the address only
+            // says that there is one, so no link can write on the page.
+            if let Err(error) = session.insert(REFUSAL_KEY, message).await {
+                tracing::error!(error = %error, "cannot keep a roster refusal in the session");
+            }
+            Redirect::to("/admin/roster?refused=1").into_response()
         }
     }
 }
@@ -264,12 +268,7 @@ async fn download(
     };
     let pool = state.database.pool().clone();
     let upload = match roster_upload::upload(&pool, upload_id).await {
-        Ok(upload)
-            if Jurisdiction::parse(&upload.jurisdiction)
-                .is_ok_and(|jurisdiction| account.may(Permission::ManageRoster(jurisdiction))) =>
-        {
-            upload
-        }
+        Ok(upload) if account.may(Permission::ManageRoster(upload.jurisdiction)) => upload,
         _ => return (StatusCode::NOT_FOUND, "No such upload.").into_response(),
     };
     match make(pool, upload).await {

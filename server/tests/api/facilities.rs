@@ -449,7 +449,11 @@ async fn a_failed_reconciliation_emails_the_site_admins_once_per_incident(engine
     put_facility(&app, &provider, "KC", "King County Jail", "WA").await;
     let (seq, truth) = snapshot_numbers(&app, &provider, "").await;
     let short: BTreeSet<String> = truth.iter().skip(1).cloned().collect();
+    // What housekeeping does every round: the batch of alerts, if due.
     let alerts = || async {
+        app::ssr::providers::facilities::send_alerts(app.database.pool(), &app.state.base_url)
+            .await
+            .expect("alerts");
         app.run_due_jobs().await;
         std::fs::read_dir(app.outbox.path())
             .expect("outbox")
@@ -457,13 +461,26 @@ async fn a_failed_reconciliation_emails_the_site_admins_once_per_incident(engine
             .filter(|mail| mail.contains("attorney list needs attention"))
             .count()
     };
+    // At most one batch a period: this moves the last one a period back.
+    let a_period_later = || async {
+        sqlx::query("UPDATE facility_alert_batches SET sent_at = sent_at - 24 * 60 * 60 * 1000")
+            .execute(app.database.pool())
+            .await
+            .expect("backdate");
+    };
     assert_eq!(reconcile(&app, &provider, "KC", seq, &short).await["match"], false);
     assert_eq!(alerts().await, 1);
     assert_eq!(reconcile(&app, &provider, "KC", seq, &short).await["match"], false);
+    a_period_later().await;
     assert_eq!(alerts().await, 1, "the same incident is not mailed twice");
     assert_eq!(reconcile(&app, &provider, "KC", seq, &truth).await["match"], true);
     assert_eq!(reconcile(&app, &provider, "KC", seq, &short).await["match"], false);
     assert_eq!(alerts().await, 2, "a new incident after a match is");
+    assert_eq!(reconcile(&app, &provider, "KC", seq, &truth).await["match"], true);
+    assert_eq!(reconcile(&app, &provider, "KC", seq, &short).await["match"], false);
+    assert_eq!(alerts().await, 2, "within the period the next one waits");
+    a_period_later().await;
+    assert_eq!(alerts().await, 3, "and goes in the next batch");
 }
 }
 

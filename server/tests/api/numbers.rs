@@ -235,7 +235,12 @@ db_test!(
             ),
             // Refused before it is read (issue 24): the field's limit.
             (long, "", "", "A phone field is at most 80 characters"),
-            ("202 456 1111 2222 3333 4444 5555 6666 7777", "", "", "at most 40 characters"),
+            (
+                "202 456 1111 2222 3333 4444 5555 6666 7777",
+                "",
+                "",
+                "at most 40 characters",
+            ),
             ("(202) 456-1111", "fax", "", "label"),
             ("(202) 456-1111", "office", "12345678901", "extension"),
             ("(202) 456-1111", "office", "12a", "extension"),
@@ -599,8 +604,9 @@ db_test!(
         let app = spawn_app(engine).await;
         let pool = app.database.pool();
         let phones = Phones::new();
-        // Ten attorneys share one switchboard: each registration may have
-        // a code every 30 s, the number five an hour.
+        // Ten attorneys share one switchboard, none holding it yet: each
+        // registration may have a code every 30 s, each attorney five an
+        // hour for it, the number ten an hour from them all.
         let attorneys = writer_accounts(pool, 10).await;
         let mut registrations = Vec::new();
         for &attorney in &attorneys {
@@ -625,7 +631,8 @@ db_test!(
         );
         assert_eq!(codes_sent(&app, &phones).await, (1, 1));
 
-        // Fifty at once over the ten registrations: five an hour in all.
+        // Fifty at once over the ten registrations: the nine others get
+        // one each (Jane's waits its 30 s), the number's ceiling in all.
         let presses = (0..50).map(|n| {
             let (attorney, id) = registrations[n % registrations.len()];
             numbers::send_code(pool, phones.outgoing(), attorney, id, Channel::Sms)
@@ -633,10 +640,26 @@ db_test!(
         let answers = futures::future::join_all(presses).await;
         assert_eq!(
             answers.iter().filter(|answer| answer.is_ok()).count(),
-            4,
+            9,
             "{answers:?}"
         );
-        assert_eq!(codes_sent(&app, &phones).await, (5, 5));
+        assert_eq!(codes_sent(&app, &phones).await, (10, 10));
+
+        // Fifty more once the 30 s have passed: the ceiling holds.
+        let_resend(&app).await;
+        let presses = (0..50).map(|n| {
+            let (attorney, id) = registrations[n % registrations.len()];
+            numbers::send_code(pool, phones.outgoing(), attorney, id, Channel::Sms)
+        });
+        let answers = futures::future::join_all(presses).await;
+        assert!(
+            answers.iter().all(|a| matches!(
+                a,
+                Err(NumberError::NumberCeilingReached | NumberError::TooSoon { .. })
+            )),
+            "{answers:?}"
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (10, 10));
     }
 );
 

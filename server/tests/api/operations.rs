@@ -59,7 +59,17 @@ db_test!(
     async fn stalled_readers_and_long_polls_leave_the_portal_answering(engine: Engine) {
         // The tests' pool has 5 connections: a snapshot holding one while
         // its reader stalls would take it down with 5 readers, let alone 30.
-        let app = spawn_app_with(engine, &[("API_REQUESTS_PER_SECOND", "1000")]).await;
+        // 30 snapshots on one key: past its cap (2) and the instance's (8),
+        // raised here so the pool is what this test looks at.
+        let app = spawn_app_with(
+            engine,
+            &[
+                ("API_REQUESTS_PER_SECOND", "1000"),
+                ("API_SNAPSHOTS_PER_KEY", "30"),
+                ("API_SNAPSHOTS_TOTAL", "30"),
+            ],
+        )
+        .await;
         // About 1.1 MB of NDJSON each. Thirty larger snapshots take
         // minutes to spool in a debug build; the old code's fault showed
         // at any size whose read outlasts the request.

@@ -150,7 +150,10 @@ db_test!(
             .expect("count");
         assert_eq!(users, 1);
         let (state, attempts, error): (String, i64, Option<String>) =
-            sqlx::query_as("SELECT state, attempts, last_error FROM jobs WHERE kind = 'email'")
+            // The confirmation's job: it keeps whose link, never the link.
+            sqlx::query_as(
+                "SELECT state, attempts, last_error FROM jobs WHERE kind = 'account_link_email'",
+            )
                 .fetch_one(pool)
                 .await
                 .expect("the email is queued");

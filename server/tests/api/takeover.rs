@@ -3,7 +3,7 @@
 //! pass the limits, promotion needs a confirmed address, a sign-in starts
 //! from an empty session, two-step sign-in is changed only with the
 //! password, a promoted attorney's numbers leave the registry, and one
-//! mailbox gets at most five emails an hour.
+//! mailbox gets only a few emails of each kind.
 
 use app::ssr::accounts::AccountError;
 use app::ssr::infra::clock::now_millis;
@@ -224,7 +224,9 @@ db_test!(
         let wrong = count_errors(&answers, "Wrong email or password");
         let stopped = count_errors(&answers, "Too many failed sign-ins");
         assert_eq!((wrong, stopped), (5, 15), "checked, stopped");
-        assert_eq!(hits(&app, "login-failures:jane@example.org").await, 115);
+        // All came from one client: only its first ten counted at the
+        // address (issue 24), the rest were stopped by its own limit.
+        assert_eq!(hits(&app, "login-failures:jane@example.org").await, 105);
     }
 );
 
@@ -587,10 +589,15 @@ db_test!(
 );
 
 db_test!(
-    async fn one_mailbox_gets_at_most_five_emails_an_hour(engine: Engine) {
+    async fn one_mailbox_gets_a_few_emails_of_each_kind_only(engine: Engine) {
         let app = spawn_app(engine).await;
-        clear_of_the_hour_end(60).await;
-        // Jane's sign-up confirmation counts with the resets.
+        // Reset mail counts per half hour: stay inside one.
+        let left = HOUR_MS / 2 - now_millis() % (HOUR_MS / 2);
+        if left < 60_000 {
+            tokio::time::sleep(std::time::Duration::from_millis((left + 100) as u64)).await;
+        }
+        // Jane's sign-up confirmation counts apart from the resets
+        // (issue 24: other mail cannot use up the way back in).
         verified_account(&app, "jane@example.org").await;
         for address in ["nobody@example.org", "jane@example.org"] {
             for _ in 0..6 {
@@ -603,12 +610,13 @@ db_test!(
                     .await;
                 assert_eq!(location(&asked), "/forgot-password/sent", "the same answer");
             }
-            assert_eq!(emails_to(&app, address).len(), 5, "to {address}");
         }
+        assert_eq!(emails_to(&app, "nobody@example.org").len(), 3);
         let resets_to_jane = emails_to(&app, "jane@example.org")
             .iter()
             .filter(|mail| mail.contains("/reset-password?token="))
             .count();
-        assert_eq!(resets_to_jane, 4);
+        assert_eq!(resets_to_jane, 3);
+        assert_eq!(emails_to(&app, "jane@example.org").len(), 4);
     }
 );

@@ -40,7 +40,7 @@ pub(super) fn History(uploads: Vec<UploadView>) -> impl IntoView {
                                 </td>
                                 <td>{upload.uploaded.clone()}</td>
                                 <td>{upload.uploader.clone()}</td>
-                                <td>{upload.mode.clone()}</td>
+                                <td>{upload.mode.as_str()}</td>
                                 <td>{format!("{} valid, {} with errors", upload.rows_valid, upload.rows_invalid)}</td>
                                 <td>{result}</td>
                                 <td>

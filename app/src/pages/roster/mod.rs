@@ -1,7 +1,7 @@
 //! Roster uploads, for bar admins (their jurisdiction) and site admins: the
 //! upload page, which composes the upload form with its progress
-//! ([`upload`]), the earlier uploads ([`history`]) and the bar's column
-//! names, and each upload's preview with its commit ([`preview`]). Also
+//! (`upload`), the earlier uploads (`history`) and the bar's column
+//! names, and each upload's preview with its commit (`preview`). Also
 //! what the pieces share: the column names form and an upload's result.
 
 mod history;
@@ -15,6 +15,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::roster::{RosterPageData, SaveRosterColumn, UploadView, roster_page};
 use crate::components::form::FormError;
 use crate::components::page_error::guarded;
+use crate::domain::roster_upload::{Field, UploadState};
+use crate::domain::{Jurisdiction, RosterStatus};
 
 use history::History;
 pub use preview::RosterPreviewPage;
@@ -24,7 +26,6 @@ use upload::{FileFormat, UploadFileForm};
 pub fn RosterUploadPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| roster_page());
     let query = use_query_map();
-    let error = move || query.read().get("error");
     let discarded = move || query.read().get("discarded").is_some();
     let column_saved = move || query.read().get("column_saved").is_some();
     view! {
@@ -35,16 +36,22 @@ pub fn RosterUploadPage() -> impl IntoView {
             "committing updates the roster, the standing of attorneys in the portal, and the "
             "registry, all at once."
         </p>
-        {move || {
-            error()
-                .map(|message| {
-                    view! {
-                        <div class="form-error" role="alert">
-                            <p>{message}</p>
-                        </div>
-                    }
-                })
-        }}
+        // The last upload's refusal, from the session (never from the
+        // address: a link must not write on this page).
+        <Suspense>
+            {move || {
+                data.get()
+                    .and_then(|answer| answer.ok())
+                    .and_then(|data| data.refusal)
+                    .map(|message| {
+                        view! {
+                            <div class="form-error" role="alert">
+                                <p>{message}</p>
+                            </div>
+                        }
+                    })
+            }}
+        </Suspense>
         <Show when=discarded>
             <p class="form-success" role="status">"Upload discarded: nothing changed."</p>
         </Show>
@@ -83,9 +90,9 @@ fn UploadForm(data: RosterPageData) -> impl IntoView {
 #[component]
 fn ColumnNames(
     jurisdictions: Vec<(String, String)>,
-    fields: Vec<String>,
-    columns: Vec<(String, String, String)>,
-    words: Vec<(String, String, String)>,
+    fields: Vec<Field>,
+    columns: Vec<(Jurisdiction, Field, String)>,
+    words: Vec<(Jurisdiction, String, RosterStatus)>,
     back: Option<String>,
 ) -> impl IntoView {
     let save = ServerAction::<SaveRosterColumn>::new();
@@ -151,7 +158,7 @@ fn ColumnNames(
                 <select id="column-field" name="field" required>
                     {fields
                         .into_iter()
-                        .map(|field| view! { <option value=field.clone()>{field.clone()}</option> })
+                        .map(|field| view! { <option value=field.as_str()>{field.as_str()}</option> })
                         .collect_view()}
                 </select>
             </div>
@@ -166,15 +173,17 @@ fn ColumnNames(
 
 /// What became of an upload, in the history and on a decided preview.
 fn result_text(upload: &UploadView) -> String {
-    match upload.state.as_str() {
-        "committed" => format!(
+    match upload.state {
+        UploadState::Committed => format!(
             "committed {}: {} standings changed, {} numbers in, {} out",
             upload.decided.clone().unwrap_or_default(),
             upload.standings_changed.unwrap_or(0),
             upload.numbers_added.unwrap_or(0),
             upload.numbers_removed.unwrap_or(0)
         ),
-        "discarded" => format!("discarded {}", upload.decided.clone().unwrap_or_default()),
-        _ => "waiting for a decision".into(),
+        UploadState::Discarded => {
+            format!("discarded {}", upload.decided.clone().unwrap_or_default())
+        }
+        UploadState::Previewed => "waiting for a decision".into(),
     }
 }

@@ -15,6 +15,8 @@ use crate::api::roster::{
 };
 use crate::components::form::FormError;
 use crate::components::page_error::guarded;
+use crate::domain::RosterStatus;
+use crate::domain::roster_upload::{Field, UploadState};
 
 #[component]
 pub fn RosterPreviewPage() -> impl IntoView {
@@ -107,11 +109,7 @@ fn Preview(
 /// for a file committed before and for the columns read and ignored.
 #[component]
 fn FileSummary(upload: UploadView, same_file: Option<(i64, String)>) -> impl IntoView {
-    let mode = if upload.mode == "full" {
-        "full roster"
-    } else {
-        "partial update"
-    };
+    let mode = upload.mode.describe();
     let same_file = same_file.map(|(earlier, when)| {
         view! {
             <p class="notice" role="note">
@@ -138,7 +136,7 @@ fn FileSummary(upload: UploadView, same_file: Option<(i64, String)>) -> impl Int
                 <code>{upload.sha256.clone()}</code>
             </dd>
             <dt>"Read as"</dt>
-            <dd data-testid="encoding">{upload.encoding.clone()}</dd>
+            <dd data-testid="encoding">{upload.encoding.describe()}</dd>
         </dl>
         {same_file}
         {columns_read}
@@ -149,9 +147,10 @@ fn FileSummary(upload: UploadView, same_file: Option<(i64, String)>) -> impl Int
 /// While the upload waits for a decision: naming a column of the bar's
 /// files, after which the file is read again as a new preview.
 #[component]
-fn ColumnFix(upload: UploadView, fields: Vec<String>) -> impl IntoView {
-    (upload.state == "previewed").then(|| {
-        let jurisdictions = vec![(upload.jurisdiction.clone(), upload.jurisdiction.clone())];
+fn ColumnFix(upload: UploadView, fields: Vec<Field>) -> impl IntoView {
+    (upload.state == UploadState::Previewed).then(|| {
+        let code = upload.jurisdiction.code().to_owned();
+        let jurisdictions = vec![(code.clone(), code)];
         view! {
             <details>
                 <summary>"A column was read wrongly or ignored?"</summary>
@@ -174,17 +173,19 @@ fn ColumnFix(upload: UploadView, fields: Vec<String>) -> impl IntoView {
 fn StatusWords(
     upload: UploadView,
     words: Vec<(String, i64)>,
-    statuses: Vec<(String, String)>,
+    statuses: Vec<RosterStatus>,
     map: ServerAction<MapRosterStatus>,
 ) -> impl IntoView {
     let upload_id = upload.id;
-    (!words.is_empty() && upload.state == "previewed").then(move || {
+    (!words.is_empty() && upload.state == UploadState::Previewed).then(move || {
         let forms = words
             .into_iter()
             .map(|(word, rows)| {
                 let options = statuses
                     .iter()
-                    .map(|(value, label)| view! { <option value=value.clone()>{label.clone()}</option> })
+                    .map(|status| {
+                        view! { <option value=status.as_str()>{status.as_str().replace('_', " ")}</option> }
+                    })
                     .collect_view();
                 let label = format!("\"{word}\" ({rows} rows) means");
                 view! {
@@ -261,13 +262,13 @@ fn Decision(
     commit: ServerAction<CommitRosterUpload>,
     discard: ServerAction<DiscardRosterUpload>,
 ) -> impl IntoView {
-    match upload.state.as_str() {
-        "previewed" => view! {
+    match upload.state {
+        UploadState::Previewed => view! {
             <Consequences upload_id=upload.id changes numbers_leaving numbers_entering />
             <CommitForms upload_id=upload.id rows_invalid=upload.rows_invalid brake commit discard />
         }
         .into_any(),
-        _ => view! { <p data-testid="upload-result">{format!("Result: {}.", result_text(&upload))}</p> }.into_any(),
+        UploadState::Committed | UploadState::Discarded => view! { <p data-testid="upload-result">{format!("Result: {}.", result_text(&upload))}</p> }.into_any(),
     }
 }
 
@@ -322,8 +323,8 @@ fn StandingChanges(changes: Vec<StandingChangeView>) -> impl IntoView {
                             <tr>
                                 <td>{format!("{} <{}>", change.full_name, change.email)}</td>
                                 <td>{change.bar_number}</td>
-                                <td>{change.from}</td>
-                                <td>{change.to}</td>
+                                <td>{change.from.as_str().replace('_', " ")}</td>
+                                <td>{change.to.as_str().replace('_', " ")}</td>
                             </tr>
                         }
                     })
@@ -448,7 +449,7 @@ fn RowErrors(upload: UploadView, errors: Vec<RowErrorView>) -> impl IntoView {
                                         <code>{error.value}</code>
                                     </td>
                                     <td>{error.message}</td>
-                                    <td>{error.severity}</td>
+                                    <td>{error.severity.as_str()}</td>
                                 </tr>
                             }
                         })

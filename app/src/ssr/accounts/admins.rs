@@ -3,9 +3,8 @@
 //! two-step sign-in demanded at the first sign-in.
 
 use crate::domain::{EmailAddress, Jurisdiction, NewPassword, PersonName, Role};
-use crate::ssr::accounts::{
-    ADMIN_INVITATION_VALIDITY_MS, AccountError, TokenPurpose, issue_token_valid_for,
-};
+use crate::ssr::accounts::reset::link_email;
+use crate::ssr::accounts::{AccountError, AccountLink, LinkEmailJob};
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db::{self, Database};
@@ -66,7 +65,7 @@ pub async fn create_admin(
             .bind(&email_key)
             .fetch_optional(&mut *transaction)
             .await?;
-    let (user_id, message, created, how) = match existing {
+    let (user_id, message, created, how, reissue) = match existing {
         Some((user_id, name, confirmed)) => {
             if confirmed.is_none() {
                 return Err(AccountError::EmailNotVerified);
@@ -85,6 +84,7 @@ pub async fn create_admin(
                 messages::promoted_to_admin(&name, base_url),
                 AdminCreated::Promoted { user_id },
                 "promoted to",
+                None,
             )
         }
         None => {
@@ -102,21 +102,25 @@ pub async fn create_admin(
             .bind(now_millis())
             .fetch_one(&mut *transaction)
             .await?;
-            let token = issue_token_valid_for(
+            let link = AccountLink::AdminInvitation;
+            let invitation = link_email(
                 &mut transaction,
+                base_url,
                 user_id,
-                TokenPurpose::ResetPassword,
-                ADMIN_INVITATION_VALIDITY_MS,
+                full_name.as_str(),
+                link,
             )
             .await?;
-            let invitation = messages::admin_invitation(
-                full_name.as_str(),
-                &format!("{base_url}/reset-password?token={token}"),
-            );
-            (user_id, invitation, AdminCreated::New, "new")
+            let reissue = LinkEmailJob { user_id, link };
+            (user_id, invitation, AdminCreated::New, "new", Some(reissue))
         }
     };
-    let queued = mail_queue::queue(&mut *transaction, email, message).await?;
+    // The invitation's link is never stored: the job queued for it issues
+    // a fresh one if the worker has to send it.
+    let queued = match reissue {
+        Some(job) => mail_queue::queue_link_email(&mut *transaction, email, message, &job).await?,
+        None => mail_queue::queue(&mut *transaction, email, message).await?,
+    };
     audit_trail::append(
         &mut transaction,
         actor,

@@ -5,11 +5,27 @@
 //! `standing` is written by `rosters`), `email_tokens`, `recovery_codes`.
 //! May use: infrastructure and the domain only — no other capability.
 //! Submodules: `admins` (admin creation), `two_factor` (TOTP, recovery
-//! codes), `permission` (what each role may do).
+//! codes), `permission` (what each role may do), `sign_in` (the password
+//! step and its limits, per account and per client), `reset` (password
+//! resets, and the emails carrying bearer links, which are never stored),
+//! `confirmation` (the sign-up's confirmation links).
 
 pub mod admins;
+mod confirmation;
 pub mod permission;
+mod reset;
+mod sign_in;
 pub mod two_factor;
+
+pub use confirmation::{
+    confirmation_holder, confirmation_links, mark_email_confirmed, refuse_confirmation,
+};
+pub use reset::{AccountLink, LinkEmailJob, request_password_reset, reset_password};
+pub use sign_in::{
+    LOGIN_FAILURES_PER_CLIENT_PER_HOUR, LOGIN_FAILURES_PER_HOUR, PASSWORD_CONFIRMATIONS_PER_HOUR,
+    SECOND_FACTOR_FAILURES_PER_HOUR, confirm_password, log_in, second_factor_attempt,
+    second_factor_succeeded,
+};
 
 use sqlx::AnyPool;
 
@@ -23,25 +39,14 @@ use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db::{self, Database};
 use crate::ssr::infra::mail::{MailError, Mailer};
-use crate::ssr::infra::mail_queue::{self, QueuedEmail};
+use crate::ssr::infra::mail_queue::{self, MailKind, QueuedEmail};
 use crate::ssr::infra::messages;
-use crate::ssr::infra::rate_limit::{self, Decision, Limit};
 use crate::ssr::infra::secrets::{self, SecretError};
 
 /// How long an email verification link stays valid.
 pub const VERIFY_EMAIL_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long a password reset link stays valid.
 pub const RESET_PASSWORD_VALIDITY_MS: i64 = 30 * 60 * 1000;
-/// Failed sign-ins per address and hour after which sign-in stops (a
-/// password reset still works).
-pub const LOGIN_FAILURES_PER_HOUR: Limit = Limit {
-    max_hits: 100,
-    window: std::time::Duration::from_secs(3600),
-};
-/// Failures in the hour before each further failure is answered slowly.
-const FREE_FAILURES: i64 = 10;
-/// The longest a failed sign-in is held back.
-const MAX_FAILURE_DELAY_SECS: i64 = 10;
 
 /// How long the link that lets a new admin choose a password stays valid.
 pub const ADMIN_INVITATION_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -74,6 +79,10 @@ pub enum AccountError {
     TooManyFailures,
     #[error("{0}")]
     WeakPassword(PasswordProblem),
+    /// Confirming this address would prove a claim to a bar number, which
+    /// takes the account's password (issue 24).
+    #[error("the account's password is needed to confirm this address")]
+    PasswordNeeded,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -127,21 +136,29 @@ impl SignUp {
 
 /// What [`create`] did: the new account's id, if the address had none,
 /// and the email queued (to send after the commit) unless the address had
-/// its hourly share of mail already.
+/// its share of sign-up mail already ([`MailKind::SignUp`]).
 pub struct Created {
     pub user_id: Option<i64>,
     pub email: Option<QueuedEmail>,
 }
 
 /// Creates the account in the caller's transaction and queues a
-/// verification link. When the address already has an account, its owner
+/// verification link, counted in the address's share of sign-up mail
+/// ([`MailKind::SignUp`]); the link is held in memory for the send after
+/// the commit, and the job stored keeps only whose link it is
+/// ([`LinkEmailJob`]). When the address already has an account, its owner
 /// is told by email instead; the caller sees the same answer, after the
 /// same work, either way. The caller matches a new account against the
-/// roster in the same transaction (`standing::sign_up`).
+/// roster in the same transaction (`standing::sign_up`); when the address
+/// is the bar's email of record for the bar number claimed
+/// (`proves_claim`), the message says what is claimed, offers "this was
+/// not me" and warns that the account's password will be asked
+/// ([`confirm_email_and_claim`](messages::confirm_email_and_claim)).
 pub async fn create(
     transaction: &mut Transaction<'_, Any>,
     base_url: &str,
     account: &NewAccount,
+    proves_claim: bool,
 ) -> Result<Created, AccountError> {
     let now = now_millis();
     let email_key = account.email.as_str().to_lowercase();
@@ -160,195 +177,32 @@ pub async fn create(
     .fetch_optional(&mut **transaction)
     .await?;
 
-    let message = match user_id {
+    // Past the address's share of sign-up mail nothing is sent (the
+    // answer is the same); other kinds of mail keep their own shares.
+    let to = &account.email;
+    if !mail_queue::may_send(transaction, to.as_str(), MailKind::SignUp).await? {
+        return Ok(Created {
+            user_id,
+            email: None,
+        });
+    }
+    let email = match user_id {
         Some(user_id) => {
-            let token = issue_token(transaction, user_id, TokenPurpose::VerifyEmail).await?;
-            messages::confirm_email(
-                account.full_name.as_str(),
-                &format!("{base_url}/verify-email?token={token}"),
-            )
+            // The links are never stored: the job keeps whose and what for.
+            let link = AccountLink::ConfirmEmail { proves_claim };
+            let name = account.full_name.as_str();
+            let message = reset::link_email(transaction, base_url, user_id, name, link).await?;
+            let job = LinkEmailJob { user_id, link };
+            mail_queue::queue_link_email(&mut **transaction, to, message, &job).await?
         }
-        None => messages::account_exists(base_url),
+        None => {
+            mail_queue::queue(&mut **transaction, to, messages::account_exists(base_url)).await?
+        }
     };
-    let email = if mail_queue::may_send_to(transaction, account.email.as_str()).await? {
-        Some(mail_queue::queue(&mut **transaction, &account.email, message).await?)
-    } else {
-        None
-    };
-    Ok(Created { user_id, email })
-}
-
-/// Marks the email of the link's account verified, in the caller's
-/// transaction (the roster match follows in it: `standing::sign_up::confirm_email`, the one entry point);
-/// the link is used up. Returns whose address it was.
-pub async fn mark_email_confirmed(
-    transaction: &mut Transaction<'_, Any>,
-    token: &str,
-) -> Result<i64, AccountError> {
-    let now = now_millis();
-    let user_id = consume_token(transaction, token, TokenPurpose::VerifyEmail)
-        .await?
-        .ok_or(AccountError::InvalidToken)?;
-    sqlx::query(
-        "UPDATE users SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL",
-    )
-    .bind(now)
-    .bind(user_id)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(user_id)
-}
-
-/// The account these credentials open. Unknown addresses cost the same
-/// argon2 work as wrong passwords and get the same error.
-///
-/// Every try is counted per address before the password is checked, in
-/// one statement, so parallel tries cannot slip past the limit together;
-/// a right password takes its count back. Past [`FREE_FAILURES`] in an
-/// hour each failure is answered more slowly. At
-/// [`LOGIN_FAILURES_PER_HOUR`] wrong passwords are refused unchecked in
-/// effect, and the right one opens the account only if it has two-step
-/// sign-in (the code is asked next, under its own limit): an attacker is
-/// slowed and stopped, the owner who proves password and code is not. An
-/// owner without two-step sign-in resets the password by email, which
-/// lifts the limit ([`reset_password`]).
-pub async fn log_in(pool: &AnyPool, email: &str, password: String) -> Result<i64, AccountError> {
-    let email_key = email.trim().to_lowercase();
-    let bucket = failures_bucket(&email_key);
-    let decision = rate_limit::hit(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?;
-    let outcome = check_credentials(pool, &email_key, password).await;
-    let over_limit = matches!(decision, Decision::Refused { .. });
-    match (&outcome, decision) {
-        (Err(AccountError::InvalidCredentials), Decision::Allowed { hits }) => {
-            let delay = (hits - FREE_FAILURES).clamp(0, MAX_FAILURE_DELAY_SECS);
-            tokio::time::sleep(std::time::Duration::from_secs(delay.unsigned_abs())).await;
-            outcome
-        }
-        (Err(AccountError::InvalidCredentials), Decision::Refused { .. }) => {
-            // Past the limit the slowest answer stays.
-            tokio::time::sleep(std::time::Duration::from_secs(
-                MAX_FAILURE_DELAY_SECS.unsigned_abs(),
-            ))
-            .await;
-            Err(AccountError::TooManyFailures)
-        }
-        // The password was right (confirmed address or not).
-        (Ok(_) | Err(AccountError::EmailNotVerified), _) => {
-            rate_limit::refund(pool, &bucket, LOGIN_FAILURES_PER_HOUR).await?;
-            match &outcome {
-                Ok(user_id) if over_limit && !has_two_factor(pool, *user_id).await? => {
-                    Err(AccountError::TooManyFailures)
-                }
-                Err(_) if over_limit => Err(AccountError::TooManyFailures),
-                _ => outcome,
-            }
-        }
-        _ => outcome,
-    }
-}
-
-/// Wrong current passwords allowed per account and hour where a change
-/// is confirmed by it (two-step sign-in on or off).
-pub const PASSWORD_CONFIRMATIONS_PER_HOUR: Limit = Limit {
-    max_hits: 10,
-    window: std::time::Duration::from_secs(60 * 60),
-};
-
-/// Whether `password` is the account's current one, for a change that
-/// must be confirmed by it. Each try is counted per account before the
-/// check (a right one takes its count back), so a borrowed session cannot
-/// guess the password: past [`PASSWORD_CONFIRMATIONS_PER_HOUR`] wrong
-/// ones it is `TooManyFailures`.
-pub async fn confirm_password(
-    pool: &AnyPool,
-    user_id: i64,
-    password: String,
-) -> Result<bool, AccountError> {
-    let bucket = format!("password-confirmations:{user_id}");
-    if let Decision::Refused { .. } =
-        rate_limit::hit(pool, &bucket, PASSWORD_CONFIRMATIONS_PER_HOUR).await?
-    {
-        return Err(AccountError::TooManyFailures);
-    }
-    let right = password_matches(pool, user_id, password).await?;
-    if right {
-        rate_limit::refund(pool, &bucket, PASSWORD_CONFIRMATIONS_PER_HOUR).await?;
-    }
-    Ok(right)
-}
-
-/// Wrong second-factor codes allowed per account and hour.
-pub const SECOND_FACTOR_FAILURES_PER_HOUR: Limit = Limit {
-    max_hits: 10,
-    window: std::time::Duration::from_secs(60 * 60),
-};
-
-/// Counts one second-factor try for the account before its code is
-/// checked (count and check in one step, as for passwords); false when the
-/// account is over its hourly limit. A right code takes its count back
-/// with [`second_factor_succeeded`]. The limit is per account, apart from
-/// the password's, so a flood of wrong passwords at the address does not
-/// stop the owner's code.
-pub async fn second_factor_attempt(pool: &AnyPool, user_id: i64) -> Result<bool, AccountError> {
-    Ok(matches!(
-        rate_limit::hit(
-            pool,
-            &second_factor_bucket(user_id),
-            SECOND_FACTOR_FAILURES_PER_HOUR
-        )
-        .await?,
-        Decision::Allowed { .. }
-    ))
-}
-
-/// A right code: its try no longer counts.
-pub async fn second_factor_succeeded(pool: &AnyPool, user_id: i64) -> Result<(), AccountError> {
-    rate_limit::refund(
-        pool,
-        &second_factor_bucket(user_id),
-        SECOND_FACTOR_FAILURES_PER_HOUR,
-    )
-    .await?;
-    Ok(())
-}
-
-fn failures_bucket(email_key: &str) -> String {
-    format!("login-failures:{email_key}")
-}
-
-fn second_factor_bucket(user_id: i64) -> String {
-    format!("second-factor-failures:{user_id}")
-}
-
-async fn has_two_factor(pool: &AnyPool, user_id: i64) -> Result<bool, AccountError> {
-    let secret: Option<Option<String>> =
-        sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(secret.flatten().is_some())
-}
-
-async fn check_credentials(
-    pool: &AnyPool,
-    email_key: &str,
-    password: String,
-) -> Result<i64, AccountError> {
-    let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
-        "SELECT id, password_hash, email_verified_at FROM users WHERE email_key = $1",
-    )
-    .bind(email_key)
-    .fetch_optional(pool)
-    .await?;
-    let stored_hash = row.as_ref().map(|(_, hash, _)| hash.clone());
-    if !secrets::verify_password(password, stored_hash).await? {
-        return Err(AccountError::InvalidCredentials);
-    }
-    match row {
-        Some((id, _, Some(_))) => Ok(id),
-        Some((_, _, None)) => Err(AccountError::EmailNotVerified),
-        None => Err(AccountError::InvalidCredentials),
-    }
+    Ok(Created {
+        user_id,
+        email: Some(email),
+    })
 }
 
 pub async fn find_account(pool: &AnyPool, id: i64) -> Result<Option<Account>, AccountError> {
@@ -447,8 +301,9 @@ pub async fn tell_two_factor_changed(
 }
 
 /// Replaces the password of a signed-in person who knows the current one.
-/// The session generation moves on, ending every other session; returns
-/// the new generation for the session that made the change.
+/// The session generation moves on, ending every other session, and the
+/// account's unused reset links are revoked; returns the new generation
+/// for the session that made the change.
 pub async fn change_password(
     pool: &AnyPool,
     user_id: i64,
@@ -468,101 +323,18 @@ pub async fn change_password(
     let password = NewPassword::parse(new_password, email.as_ref(), name.as_ref())
         .map_err(AccountError::WeakPassword)?;
     let password_hash = secrets::hash_password(password).await?;
-    Ok(sqlx::query_scalar(
+    let mut transaction = db::begin_write(pool).await?;
+    let generation = sqlx::query_scalar(
         "UPDATE users SET password_hash = $1, session_generation = session_generation + 1 \
          WHERE id = $2 RETURNING session_generation",
     )
     .bind(&password_hash)
     .bind(user_id)
-    .fetch_one(pool)
-    .await?)
-}
-
-/// Emails a password reset link when the address has an account, and a
-/// note saying there is none otherwise: the same work and the same answer
-/// either way.
-pub async fn request_password_reset(
-    database: &Database,
-    mailer: &Mailer,
-    base_url: &str,
-    email: &EmailAddress,
-) -> Result<(), AccountError> {
-    let mut transaction = db::begin_write(database.pool()).await?;
-    let user_id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE email_key = $1")
-        .bind(email.as_str().to_lowercase())
-        .fetch_optional(&mut *transaction)
-        .await?;
-    let message = match user_id {
-        Some(user_id) => {
-            let token = issue_token(&mut transaction, user_id, TokenPurpose::ResetPassword).await?;
-            messages::reset_password(&format!("{base_url}/reset-password?token={token}"))
-        }
-        None => messages::reset_without_account(base_url),
-    };
-    // Past its hourly share the mailbox gets nothing: the answer on the
-    // page is the same, so a stranger's mailbox cannot be flooded.
-    let queued = if mail_queue::may_send_to(&mut transaction, email.as_str()).await? {
-        Some(mail_queue::queue(&mut *transaction, email, message).await?)
-    } else {
-        None
-    };
-    transaction.commit().await?;
-    if let Some(queued) = queued {
-        mail_queue::send_queued(mailer, database, queued).await;
-    }
-    Ok(())
-}
-
-/// Sets a new password through a reset link. The link is used up only
-/// when the password is accepted; the person then signs in (no automatic
-/// login: the link alone should not open a session).
-pub async fn reset_password(
-    pool: &AnyPool,
-    token: &str,
-    new_password: &str,
-) -> Result<(), AccountError> {
-    let now = now_millis();
-    let holder: Option<(i64, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.email, u.full_name FROM email_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > $3",
-    )
-    .bind(secrets::hash_token(token))
-    .bind(TokenPurpose::ResetPassword.as_str())
-    .bind(now)
-    .fetch_optional(pool)
+    .fetch_one(&mut *transaction)
     .await?;
-    let (user_id, email, name) = holder.ok_or(AccountError::InvalidToken)?;
-    let email = EmailAddress::parse(&email).ok();
-    let name = PersonName::parse(&name).ok();
-    let password = NewPassword::parse(new_password, email.as_ref(), name.as_ref())
-        .map_err(AccountError::WeakPassword)?;
-    let password_hash = secrets::hash_password(password).await?;
-
-    let mut transaction = db::begin_write(pool).await?;
-    let consumed = consume_token(&mut transaction, token, TokenPurpose::ResetPassword).await?;
-    if consumed != Some(user_id) {
-        return Err(AccountError::InvalidToken);
-    }
-    // Following the link proved control of the mailbox, too. Whoever else
-    // held a session (perhaps the reason for the reset) is signed out.
-    sqlx::query(
-        "UPDATE users SET password_hash = $1, email_verified_at = COALESCE(email_verified_at, $2), \
-         session_generation = session_generation + 1 WHERE id = $3",
-    )
-    .bind(&password_hash)
-    .bind(now)
-    .bind(user_id)
-    .execute(&mut *transaction)
-    .await?;
+    reset::revoke_links(&mut transaction, user_id, TokenPurpose::ResetPassword).await?;
     transaction.commit().await?;
-    // The mailbox's owner proved themselves: the limit the wrong guesses
-    // built up no longer stands in their way.
-    if let Some(email) = &email {
-        rate_limit::clear(pool, &failures_bucket(&email.as_str().to_lowercase())).await?;
-    }
-    // Whoever burnt the code tries knew the old password, not the new one.
-    rate_limit::clear(pool, &second_factor_bucket(user_id)).await?;
-    Ok(())
+    Ok(generation)
 }
 
 /// Stores the hash of a fresh token for `user_id` and returns the token,
@@ -579,6 +351,10 @@ async fn issue_token(
     issue_token_valid_for(transaction, user_id, purpose, validity).await
 }
 
+/// Issues a token of `purpose` for `user_id`, valid `validity`
+/// milliseconds, in the caller's transaction, and returns it. The
+/// account's earlier unused tokens of the purpose are revoked: only the
+/// latest link sent works.
 pub(crate) async fn issue_token_valid_for(
     transaction: &mut Transaction<'_, Any>,
     user_id: i64,
@@ -587,6 +363,7 @@ pub(crate) async fn issue_token_valid_for(
 ) -> Result<String, AccountError> {
     let now = now_millis();
     let (token, token_hash) = secrets::new_token();
+    reset::revoke_links(transaction, user_id, purpose).await?;
     sqlx::query(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -640,6 +417,11 @@ impl From<AccountError> for AppError {
                     .into(),
             ),
             AccountError::WeakPassword(problem) => AppError::Validation(problem.to_string()),
+            AccountError::PasswordNeeded => AppError::Validation(
+                "Confirming this address proves a claim to a bar number: enter the password \
+                 chosen when the account was created."
+                    .into(),
+            ),
             other => AppError::unexpected(other),
         }
     }

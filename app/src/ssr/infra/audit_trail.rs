@@ -1,7 +1,9 @@
 //! The audit trail: every decision of people with power (a review, a
 //! revocation, a roster commit, a provider or key made or revoked, an
 //! admin made, a secret rotated), appended in the transaction that makes
-//! the decision, so one is never kept without the other.
+//! the decision, so one is never kept without the other; and an admin's
+//! look-up of a number, a read that shows who registered it
+//! ([`record`]).
 //!
 //! The entries form a hash chain: each stores the SHA-256 of the entry
 //! before it and its own, computed over its fields
@@ -41,6 +43,9 @@ closed_set!(
         AdminCreated = "admin_created",
         FacilityLinked = "facility_linked",
         SecretsRotated = "secrets_rotated",
+        /// An admin looked a number up: who holds it and in what state
+        /// (a read, recorded because it shows who registered a number).
+        NumberLookedUp = "number_looked_up",
     }
 );
 
@@ -157,6 +162,21 @@ pub async fn append(
         .execute(&mut **transaction)
         .await?;
     Ok(())
+}
+
+/// Appends an entry in a transaction of its own: for a read worth
+/// recording (an admin's look-up of a number), which has no transaction
+/// to share. Errors: the database's.
+pub async fn record(
+    pool: &AnyPool,
+    actor: &Actor,
+    action: AuditAction,
+    subject: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    let mut transaction = crate::ssr::infra::db::begin_write(pool).await?;
+    append(&mut transaction, actor, action, subject, detail).await?;
+    transaction.commit().await
 }
 
 /// The last `limit` entries, newest first.

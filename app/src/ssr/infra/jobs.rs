@@ -23,7 +23,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::{AnyPool, Executor};
 
-use crate::domain::closed_set::closed_set;
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db::{Database, Engine};
 use crate::ssr::infra::delivery::CodeSender;
@@ -79,16 +78,8 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn run(self, context: &JobContext) -> impl Future<Output = Result<(), JobFailure>> + Send;
 }
 
-closed_set!(
-    /// Where a job stands (`jobs.state`).
-    pub JobState {
-        /// Waiting to run, or running under a lease.
-        Queued = "queued",
-        Done = "done",
-        /// Gave up, or could never succeed.
-        Failed = "failed",
-    }
-);
+/// Where a job stands lives in the domain: the pages report it.
+pub use crate::domain::JobState;
 
 /// A job one worker holds.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -324,7 +315,11 @@ pub async fn fail(
            finished_at = $4 \
          WHERE id = $5 AND locked_by = $6 AND attempts = $7 AND state = 'queued'",
     )
-    .bind(if give_up { "failed" } else { "queued" })
+    .bind(if give_up {
+        JobState::Failed
+    } else {
+        JobState::Queued
+    })
     .bind(now + backoff_ms(job.attempts))
     .bind(error)
     .bind(give_up.then_some(now))
@@ -402,7 +397,7 @@ pub async fn prune(pool: &AnyPool, before: i64) -> Result<u64, sqlx::Error> {
 /// The latest job under a key, as the portal reports it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobStatus {
-    pub state: String,
+    pub state: JobState,
     pub attempts: i64,
     pub max_attempts: i64,
     pub run_at: i64,

@@ -4,6 +4,12 @@
 //! while a transaction or the registry's write lock is held. After the
 //! commit the caller sends it at once ([`send_queued`]); when that fails
 //! the worker retries it with backoff.
+//!
+//! A bearer link (reset, invitation, confirmation, claim) is never
+//! stored: such an email is queued with [`queue_link_email`], which stores
+//! the sender's own job to issue a fresh link, and keeps the email only in
+//! memory for the send after the commit. Each recipient gets a share of
+//! mail per [`MailKind`], so one kind cannot use up another's.
 
 use sqlx::{Any, Executor, Transaction};
 
@@ -43,7 +49,8 @@ impl Job for EmailJob {
 
 /// Queues `message` to `to` in the caller's transaction. It goes out when
 /// the worker next runs, or at once through [`send_queued`] after
-/// the commit; returns the job's id for that.
+/// the commit; returns the job's id for that. The message is stored as
+/// written: one with a bearer link goes through [`queue_link_email`].
 pub async fn queue<'e, E>(
     executor: E,
     to: &EmailAddress,
@@ -57,36 +64,145 @@ where
         subject: message.subject,
         body: message.body,
     };
-    jobs::enqueue_returning_id(executor, &job, now_millis())
-        .await
-        .map(QueuedEmail)
+    let id = jobs::enqueue_returning_id(executor, &job, now_millis()).await?;
+    Ok(QueuedEmail {
+        id,
+        in_memory: None,
+    })
 }
 
-/// Emails to one recipient per hour from sign-up, confirmation, reset and
-/// claim links together: enough for a person retrying, too few to flood
-/// a stranger's mailbox.
-pub const MAIL_PER_RECIPIENT_PER_HOUR: Limit = Limit {
-    max_hits: 5,
-    window: std::time::Duration::from_secs(60 * 60),
-};
+/// What an email is for, as far as the mail limits go: each kind has
+/// its own share of a recipient's mail ([`MailKind::limit`]), so mail a
+/// stranger sets off never uses up the mail that is the way back into an
+/// account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// A password reset link, or the answer to a reset asked for an
+    /// address without an account: the way out of the sign-in limit.
+    PasswordReset,
+    /// What a sign-up sends to the address it gives: the confirmation
+    /// link, or the note that the address has an account already.
+    SignUp,
+    /// What someone else's action sends: a claim link to a bar's email of
+    /// record, a second-claim notice.
+    Notice,
+}
 
-/// Whether one more email may go to `address` this hour; counts it.
+impl MailKind {
+    /// Its name in rate-limit buckets.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::PasswordReset => "password-reset",
+            MailKind::SignUp => "sign-up",
+            MailKind::Notice => "notice",
+        }
+    }
+
+    /// How many emails of this kind one recipient gets per window: enough
+    /// for a person retrying, too few to flood a stranger's mailbox.
+    ///
+    /// Reset links share a window of half an hour, the time a reset link
+    /// stays valid, and a new link revokes the one before: when someone
+    /// else's requests fill the window, the last link they sent is valid
+    /// until the window ends, so the owner always has one that works.
+    pub fn limit(self) -> Limit {
+        match self {
+            MailKind::PasswordReset => Limit {
+                max_hits: 3,
+                window: std::time::Duration::from_secs(30 * 60),
+            },
+            MailKind::SignUp => Limit {
+                max_hits: 3,
+                window: std::time::Duration::from_secs(60 * 60),
+            },
+            MailKind::Notice => Limit {
+                max_hits: 5,
+                window: std::time::Duration::from_secs(60 * 60),
+            },
+        }
+    }
+}
+
+/// Whether one more email of `kind` may go to `address` in this kind's
+/// window; counts it (bucket `mail-to:<kind>:<address, lower case>`).
 /// Runs in the caller's transaction.
-pub async fn may_send_to(
+pub async fn may_send(
     transaction: &mut Transaction<'_, Any>,
     address: &str,
+    kind: MailKind,
 ) -> Result<bool, sqlx::Error> {
-    let bucket = format!("mail-to:{}", address.trim().to_lowercase());
+    let bucket = format!(
+        "mail-to:{}:{}",
+        kind.as_str(),
+        address.trim().to_lowercase()
+    );
     Ok(matches!(
-        rate_limit::hit(&mut **transaction, &bucket, MAIL_PER_RECIPIENT_PER_HOUR).await?,
+        rate_limit::hit(&mut **transaction, &bucket, kind.limit()).await?,
         Decision::Allowed { .. }
     ))
 }
 
-/// An email queued by [`queue`]: the job's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// [`may_send`] for a [`MailKind::Notice`]: mail someone else's action
+/// sets off (claim links).
+pub async fn may_send_to(
+    transaction: &mut Transaction<'_, Any>,
+    address: &str,
+) -> Result<bool, sqlx::Error> {
+    may_send(transaction, address, MailKind::Notice).await
+}
+
+/// An email queued by [`queue`] or [`queue_link_email`]: the job's id
+/// and, for an email that carries a bearer link, the email itself, held
+/// in memory for the send right after the commit and never stored.
 #[must_use = "send it after the commit, or leave it to the worker knowingly"]
-pub struct QueuedEmail(pub i64);
+pub struct QueuedEmail {
+    id: i64,
+    in_memory: Option<Box<EmailJob>>,
+}
+
+impl QueuedEmail {
+    /// The job's id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+impl std::fmt::Debug for QueuedEmail {
+    /// The id only: the email may carry a bearer link.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedEmail").field("id", &self.id).finish()
+    }
+}
+
+/// Queues an email that carries a bearer link (a password reset, an
+/// invitation, a confirmation, a claim), in the caller's transaction,
+/// without storing the link: the job stored is `reissue`, the sender's own
+/// job, which issues a fresh link and sends it when the worker runs it,
+/// and `message` (with the link) stays in the returned value for
+/// [`send_queued`] after the commit. So the jobs table never holds a link;
+/// when the send after the commit fails, or never happens (the process
+/// died), the worker's try issues a new link, and the unsent one is
+/// revoked by it if the sender revokes on reissue.
+pub async fn queue_link_email<'e, E, J>(
+    executor: E,
+    to: &EmailAddress,
+    message: Email,
+    reissue: &J,
+) -> Result<QueuedEmail, sqlx::Error>
+where
+    E: Executor<'e, Database = sqlx::Any>,
+    J: Job,
+{
+    let id = jobs::enqueue_returning_id(executor, reissue, now_millis()).await?;
+    Ok(QueuedEmail {
+        id,
+        in_memory: Some(Box::new(EmailJob {
+            to: to.as_str().to_owned(),
+            subject: message.subject,
+            body: message.body,
+        })),
+    })
+}
 
 /// Sends a queued email now, after its transaction committed, so the
 /// person need not wait for the worker's next round. When it cannot be
@@ -94,15 +210,21 @@ pub struct QueuedEmail(pub i64);
 /// logged, not returned: the change it belongs to has happened.
 pub async fn send_queued(mailer: &Mailer, database: &Database, queued: QueuedEmail) {
     let worker = "inline";
-    let claimed = match jobs::claim_one(database, queued.0, worker).await {
+    let claimed = match jobs::claim_one(database, queued.id, worker).await {
         Ok(Some(job)) => job,
         Ok(None) => return,
         Err(error) => {
-            tracing::warn!(job = queued.0, %error, "could not claim a queued email");
+            tracing::warn!(job = queued.id, %error, "could not claim a queued email");
             return;
         }
     };
-    let outcome = send_payload(mailer, &claimed.payload).await;
+    let outcome = match queued.in_memory {
+        Some(email) => send_email(mailer, *email).await,
+        None => match serde_json::from_str::<EmailJob>(&claimed.payload) {
+            Ok(email) => send_email(mailer, email).await,
+            Err(error) => Err(error.to_string()),
+        },
+    };
     let pool = database.pool();
     let recorded = match outcome {
         Ok(()) => jobs::finish(pool, &claimed, worker, now_millis())
@@ -116,13 +238,12 @@ pub async fn send_queued(mailer: &Mailer, database: &Database, queued: QueuedEma
         }
     };
     if let Err(error) = recorded {
-        tracing::warn!(job = queued.0, %error, "could not record an email's outcome");
+        tracing::warn!(job = queued.id, %error, "could not record an email's outcome");
     }
 }
 
-/// Sends one queued email's payload.
-async fn send_payload(mailer: &Mailer, payload: &str) -> Result<(), String> {
-    let job: EmailJob = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+/// Sends one email.
+async fn send_email(mailer: &Mailer, job: EmailJob) -> Result<(), String> {
     let to = EmailAddress::parse(&job.to).map_err(|_| format!("not an address: {}", job.to))?;
     mailer
         .send(&to, &job.subject, job.body)

@@ -20,6 +20,12 @@ fn email(subject: &str, body: String) -> Email {
     }
 }
 
+mod claims;
+mod facilities;
+
+pub use claims::{confirm_email_and_claim, privilege_notice};
+pub use facilities::{FacilityIncident, facility_incidents};
+
 /// Sign-up: the link that confirms the address (valid 24 hours).
 pub fn confirm_email(name: &str, link: &str) -> Email {
     email(
@@ -126,6 +132,43 @@ pub fn revocation_notice(name: &str, number: &str, reason: &str, base_url: &str)
              Their reason:\n\n{reason}\n\n\
              If you think this is wrong, reply to this email.\n\n\
              {base_url}/numbers\n"
+        ),
+    )
+}
+
+/// To an attorney whose proven registration is held for review because
+/// the administrators revoked another registration of the number. The
+/// other attorney is not named. No link: a hold is found where no base
+/// URL is at hand (a change of standing).
+pub fn registration_held_notice(name: &str, number: &str) -> Email {
+    email(
+        "Your number is held for review in the Counsel Registry",
+        format!(
+            "Hello {name},\n\n\
+             Your registration of {number} is proven, but it is held for\n\
+             review: the registry's administrators revoked another\n\
+             registration of this number, so it does not count as your\n\
+             attorney number until an administrator has reviewed it.\n\n\
+             The administrators have been told. You need not do anything;\n\
+             if you can show this is your office or mobile line, reply to\n\
+             this email. Sign in and open your numbers to see its state.\n"
+        ),
+    )
+}
+
+/// To site admins: a proven registration was held for review because an
+/// earlier registration of the number was revoked.
+pub fn registration_held_alert(number: &str) -> Email {
+    email(
+        "A registration is held for review",
+        format!(
+            "Hello,\n\n\
+             A registration of {number} was proven, but an earlier\n\
+             registration of this number was revoked, so it is held and\n\
+             does not count until an administrator reviews it. Its\n\
+             attorney has been told.\n\n\
+             Held registrations are listed on the Numbers page of the\n\
+             administration pages, where one can be allowed after review.\n"
         ),
     )
 }
@@ -531,6 +574,29 @@ mod tests {
     }
 
     #[test]
+    fn a_hold_is_told_without_naming_anyone_else() {
+        let notice = registration_held_notice("Ada", "(202) 456-1111");
+        assert_eq!(
+            notice.subject,
+            "Your number is held for review in the Counsel Registry"
+        );
+        assert!(
+            notice
+                .body
+                .starts_with("Hello Ada,\n\nYour registration of (202) 456-1111 is proven")
+        );
+        assert!(notice.body.contains("revoked another\nregistration"));
+        let alert = registration_held_alert("(202) 456-1111");
+        assert_eq!(alert.subject, "A registration is held for review");
+        assert!(
+            alert
+                .body
+                .contains("A registration of (202) 456-1111 was proven")
+        );
+        assert!(alert.body.contains("Numbers page"));
+    }
+
+    #[test]
     fn email_lines_stay_under_76_characters() {
         let long_link = "https://counsel-registry.example/verify-email?token=AAAAAAAAAAAA";
         for message in [
@@ -552,6 +618,8 @@ mod tests {
                 30,
                 "https://counsel-registry.example",
             ),
+            registration_held_notice("Ada Lovelace-Byron", "(202) 456-1111"),
+            registration_held_alert("(202) 456-1111"),
         ] {
             // A link stands alone on its line and may be longer.
             for line in message.body.lines().filter(|l| !l.starts_with("https://")) {

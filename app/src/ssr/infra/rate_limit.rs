@@ -7,6 +7,38 @@ use sqlx::AnyPool;
 
 use crate::ssr::infra::clock::now_millis;
 
+/// What one client is counted as: an IPv4 address, or an IPv6 address's
+/// /64 (`2001:db8:1:2::/64`), as the server's throttle worked it out from
+/// the peer and its trusted proxies. The throttle puts it in the request's
+/// extensions of the endpoints it counts; without one (a request the
+/// throttle did not see) a client is [`ClientKey::unknown`], and all such
+/// clients count as one. Never holds whitespace, so a bucket name made of
+/// it, a space and more text reads back one way only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey(String);
+
+impl ClientKey {
+    /// The key for `text`, whitespace taken out ([`ClientKey::unknown`]
+    /// when nothing is left).
+    pub fn new(text: &str) -> Self {
+        let key: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if key.is_empty() {
+            Self::unknown()
+        } else {
+            Self(key)
+        }
+    }
+
+    /// The one key of every client whose address is not known.
+    pub fn unknown() -> Self {
+        Self("unknown".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     pub max_hits: i64,
@@ -110,6 +142,26 @@ pub async fn clear(pool: &AnyPool, bucket: &str) -> Result<(), sqlx::Error> {
         .bind(bucket)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Forgets every window of every bucket named `prefix` + anything +
+/// `suffix` (a limit kept per client, lifted for all clients at once).
+/// Compared as text, so `%` or `_` in either part match only themselves.
+pub async fn clear_between(pool: &AnyPool, prefix: &str, suffix: &str) -> Result<(), sqlx::Error> {
+    let prefix_chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+    let suffix_chars = i64::try_from(suffix.chars().count()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "DELETE FROM rate_limits WHERE length(bucket) >= $1 + $2 \
+         AND substr(bucket, 1, CAST($1 AS INTEGER)) = $3 \
+         AND substr(bucket, CAST(length(bucket) - $2 + 1 AS INTEGER)) = $4",
+    )
+    .bind(prefix_chars)
+    .bind(suffix_chars)
+    .bind(prefix)
+    .bind(suffix)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -17,7 +17,15 @@ use super::delivery::{SendCodeJob, alert_site_admins, send_reserved};
 use super::{NumberError, Outgoing};
 
 pub const CODE_VALIDITY_MS: i64 = 10 * 60 * 1000;
+/// Codes one account may have sent to one number in an hour (twice as
+/// many counting those the carrier gave back): per account, so nobody
+/// else's requests for a number spend its holder's.
 pub const SENDS_PER_NUMBER_PER_HOUR: i64 = 5;
+/// Codes one number may get in an hour from everyone who registers it,
+/// given back or not, so a phone is not flooded by strangers who add its
+/// number. Its proven current holder is never stopped by it: otherwise
+/// strangers could use it up and keep the holder from renewing.
+pub const SENDS_TO_NUMBER_CEILING_PER_HOUR: i64 = 10;
 pub const SENDS_PER_ATTORNEY_PER_DAY: i64 = 20;
 /// Least time between two codes for one registration: long enough for a
 /// text or a call to arrive, so a second press is not a second code.
@@ -26,16 +34,18 @@ pub const RESEND_AFTER_MS: i64 = 30 * 1000;
 /// Sends a fresh 6-digit code for the attorney's registration.
 ///
 /// The limits ([`RESEND_AFTER_MS`] per registration,
-/// [`SENDS_PER_NUMBER_PER_HOUR`] per number across attorneys,
-/// [`SENDS_PER_ATTORNEY_PER_DAY`]) are counted and the code's row written
-/// in one write transaction that holds a lock on the attorney and on the
-/// number ([`db::lock_named`]), and the code goes out only after that
-/// commit: however many requests arrive at once, each sees the rows of
-/// those before it. (Checked first and written after sending, 20 parallel
-/// requests sent 13 codes.) A send the provider refuses, or that fails for
-/// a passing reason (network, Twilio's 5xx or 429), deletes its row again
-/// so it costs no quota; a passing failure is queued and retried by the
-/// worker ([`NumberError::SendQueued`]), never dropped.
+/// [`SENDS_PER_NUMBER_PER_HOUR`] per number and account,
+/// [`SENDS_TO_NUMBER_CEILING_PER_HOUR`] per number across accounts except
+/// for its proven current holder, [`SENDS_PER_ATTORNEY_PER_DAY`]) are
+/// counted and the code's row written in one write transaction that holds
+/// a lock on the attorney and on the number ([`db::lock_named`]), and the
+/// code goes out only after that commit: however many requests arrive at
+/// once, each sees the rows of those before it. (Checked first and written
+/// after sending, 20 parallel requests sent 13 codes.) A send the
+/// provider refuses, or that fails for a passing reason (network, Twilio's
+/// 5xx or 429), deletes its row again so it costs no quota; a passing
+/// failure is queued and retried by the worker
+/// ([`NumberError::SendQueued`]), never dropped.
 pub async fn send_code(
     pool: &AnyPool,
     outgoing: Outgoing<'_>,
@@ -111,26 +121,7 @@ async fn reserve_code(
     {
         return Err(NumberError::TooSoon { waited_ms });
     }
-    // A delivery the carrier reported failed gave its send back.
-    let to_number: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM number_codes \
-         WHERE e164 = $1 AND created_at > $2 AND given_back_at IS NULL",
-    )
-    .bind(&e164)
-    .bind(now - 60 * 60 * 1000)
-    .fetch_one(&mut *transaction)
-    .await?;
-    // Given back or not, a number gets at most twice the limit an hour:
-    // failed sends still cost, and a carrier's reports can be wrong.
-    let all_to_number: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM number_codes WHERE e164 = $1 AND created_at > $2")
-            .bind(&e164)
-            .bind(now - 60 * 60 * 1000)
-            .fetch_one(&mut *transaction)
-            .await?;
-    if to_number >= SENDS_PER_NUMBER_PER_HOUR || all_to_number >= 2 * SENDS_PER_NUMBER_PER_HOUR {
-        return Err(NumberError::TooManySendsForNumber);
-    }
+    check_number_limits(&mut transaction, user_id, registration_id, &e164, now).await?;
     let for_attorney: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM number_codes \
          WHERE user_id = $1 AND created_at > $2 AND given_back_at IS NULL",
@@ -159,6 +150,55 @@ async fn reserve_code(
         e164,
         extension,
     })
+}
+
+/// Refuses a code beyond the number's hourly limits: this account's own
+/// ([`SENDS_PER_NUMBER_PER_HOUR`], a send the carrier reported failed
+/// given back, but never more than twice that) and, unless the
+/// registration is its number's proven current holder (active, proven,
+/// unexpired), the number's [`SENDS_TO_NUMBER_CEILING_PER_HOUR`]. Runs in
+/// [`reserve_code`]'s transaction, under its locks.
+async fn check_number_limits(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: i64,
+    registration_id: i64,
+    e164: &str,
+    now: i64,
+) -> Result<(), NumberError> {
+    let hour_ago = now - 60 * 60 * 1000;
+    let (kept, all): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(CASE WHEN given_back_at IS NULL THEN 1 END), COUNT(*) FROM number_codes \
+         WHERE e164 = $1 AND user_id = $2 AND created_at > $3",
+    )
+    .bind(e164)
+    .bind(user_id)
+    .bind(hour_ago)
+    .fetch_one(&mut **transaction)
+    .await?;
+    if kept >= SENDS_PER_NUMBER_PER_HOUR || all >= 2 * SENDS_PER_NUMBER_PER_HOUR {
+        return Err(NumberError::TooManySendsForNumber);
+    }
+    let holder: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM registrations WHERE id = $1 AND status = 'active' \
+         AND proven_at IS NOT NULL AND expires_at > $2",
+    )
+    .bind(registration_id)
+    .bind(now)
+    .fetch_one(&mut **transaction)
+    .await?;
+    if holder == 0 {
+        let to_number: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM number_codes WHERE e164 = $1 AND created_at > $2",
+        )
+        .bind(e164)
+        .bind(hour_ago)
+        .fetch_one(&mut **transaction)
+        .await?;
+        if to_number >= SENDS_TO_NUMBER_CEILING_PER_HOUR {
+            return Err(NumberError::NumberCeilingReached);
+        }
+    }
+    Ok(())
 }
 
 /// A fresh 6-digit code from the operating system's generator.

@@ -7,7 +7,7 @@
 use sqlx::AnyPool;
 use std::collections::HashMap;
 
-use crate::domain::{DeliveryStatus, RegistrationStatus};
+use crate::domain::{DeliveryStatus, NumberLabel, RegistrationStatus};
 use crate::ssr::infra::delivery::Channel;
 
 use super::MAX_WRONG_TRIES;
@@ -17,7 +17,7 @@ use super::MAX_WRONG_TRIES;
 pub struct Registration {
     pub id: i64,
     pub e164: String,
-    pub label: Option<String>,
+    pub label: Option<NumberLabel>,
     pub extension: Option<String>,
     pub status: RegistrationStatus,
     pub status_reason: Option<String>,

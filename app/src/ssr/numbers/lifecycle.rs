@@ -1,5 +1,5 @@
 //! A registration's life: added pending proof, removed by the attorney,
-//! revoked by a site admin (and the hold that binds the number after),
+//! revoked by a site admin (the hold that may follow is `holds`'),
 //! following the attorney's standing, renewal reminders and expiry a
 //! year after the proof. Here because each of these moves a
 //! registration's status, and every move to or from `active` goes
@@ -16,7 +16,8 @@ use crate::ssr::infra::mail_queue;
 use crate::ssr::infra::messages;
 use crate::ssr::registry::{self, Change, RegistryWrite};
 
-use super::{HELD_FOR_REVIEW, NOT_BOUND_BY_REVOCATION, NumberError, parse_email};
+use super::holds::{HELD_FOR_REVIEW, NOT_BOUND_BY_REVOCATION, notify_held};
+use super::{NumberError, parse_email};
 
 /// Registers `phone` for the attorney, pending proof. Returns its id.
 pub async fn add_number(
@@ -78,7 +79,11 @@ pub async fn remove_number(
 
 /// A site admin ends a registration, with a reason the attorney is
 /// emailed (queued in the same transaction). The attorney cannot add the
-/// number back ([`add_number`] refuses it); others who hold it keep it.
+/// number back ([`add_number`] refuses it). Others who hold it keep it;
+/// if it was proven, other accounts' registrations of the number first
+/// proven after it are held for review when they would next become
+/// active (their proof or renewal, a change of standing): see `holds`.
+/// `NotFound` unless the registration is current.
 pub async fn revoke(
     pool: &AnyPool,
     actor: &Actor,
@@ -133,6 +138,8 @@ pub struct Holder {
     pub status: RegistrationStatus,
     pub status_reason: Option<String>,
     pub expires_at: Option<i64>,
+    /// When it was held for review (Unix ms), while it is.
+    pub held_at: Option<i64>,
 }
 
 /// Every registration of `phone`, current ones first, for the admin's
@@ -140,7 +147,7 @@ pub struct Holder {
 pub async fn holders(pool: &AnyPool, phone: &PhoneNumber) -> Result<Vec<Holder>, sqlx::Error> {
     sqlx::query_as(
         "SELECT r.id AS registration_id, u.full_name, u.email, u.jurisdiction, u.bar_number, \
-           r.status, r.status_reason, r.expires_at \
+           r.status, r.status_reason, r.expires_at, r.held_at \
          FROM registrations r JOIN users u ON u.id = r.user_id WHERE r.e164 = $1 \
          ORDER BY CASE WHEN r.status IN ('removed', 'revoked', 'expired') THEN 1 ELSE 0 END, \
            r.id DESC",
@@ -158,34 +165,12 @@ pub async fn follow_account(pool: &AnyPool, user_id: i64) -> Result<(), sqlx::Er
     write.commit().await
 }
 
-/// A site admin clears a registration held because its number was
-/// revoked for another account, after review: it counts from now on if
-/// its attorney is verified and its proof current. `NotFound` unless it is
-/// pending or suspended.
-pub async fn clear_revocation_hold(
-    pool: &AnyPool,
-    admin_id: i64,
-    registration_id: i64,
-) -> Result<(), NumberError> {
-    let mut write = registry::begin_write(pool).await?;
-    let user_id: i64 = sqlx::query_scalar(
-        "UPDATE registrations SET revocation_cleared_by = $1, revocation_cleared_at = $2 \
-         WHERE id = $3 AND status IN ('pending', 'suspended') RETURNING user_id",
-    )
-    .bind(admin_id)
-    .bind(now_millis())
-    .bind(registration_id)
-    .fetch_optional(&mut *write.transaction)
-    .await?
-    .ok_or(NumberError::NotFound)?;
-    follow_standing(&mut write, user_id).await?;
-    write.commit().await?;
-    Ok(())
-}
-
 /// Brings the attorney's registrations in line with their standing, in
 /// the caller's registry write: verified, their proven and unexpired
-/// numbers are active; otherwise active ones are suspended.
+/// numbers are active, except those a revocation binds (see `holds`),
+/// which are held for review, their holder and the site admins told by
+/// email queued in the same transaction the first time; otherwise active
+/// ones are suspended. Returns the changes to the log.
 pub async fn follow_standing(
     write: &mut RegistryWrite<'_>,
     user_id: i64,
@@ -200,24 +185,32 @@ pub async fn follow_standing(
             .is_some_and(|(standing, role)| {
                 standing == Standing::Verified && role == Role::Attorney
             });
+    let now = now_millis();
     let affected: Vec<String> = if verified {
-        sqlx::query(&format!(
-            "UPDATE registrations SET status_reason = $1 \
+        let held: Vec<(i64, Option<i64>)> = sqlx::query_as(&format!(
+            "UPDATE registrations SET status_reason = $1, held_at = COALESCE(held_at, $3) \
              WHERE user_id = $2 AND status IN ('pending', 'suspended') \
-               AND proven_at IS NOT NULL AND NOT {NOT_BOUND_BY_REVOCATION}"
+               AND proven_at IS NOT NULL AND expires_at > $3 \
+               AND NOT {NOT_BOUND_BY_REVOCATION} RETURNING id, held_at"
         ))
         .bind(HELD_FOR_REVIEW)
         .bind(user_id)
-        .execute(&mut *write.transaction)
+        .bind(now)
+        .fetch_all(&mut *write.transaction)
         .await?;
+        for (id, held_at) in held {
+            if held_at == Some(now) {
+                notify_held(&mut write.transaction, id).await?;
+            }
+        }
         sqlx::query_scalar(&format!(
-            "UPDATE registrations SET status = 'active', status_reason = NULL \
+            "UPDATE registrations SET status = 'active', status_reason = NULL, held_at = NULL \
              WHERE user_id = $1 AND status IN ('pending', 'suspended') \
                AND proven_at IS NOT NULL AND expires_at > $2 \
                AND {NOT_BOUND_BY_REVOCATION} RETURNING e164"
         ))
         .bind(user_id)
-        .bind(now_millis())
+        .bind(now)
         .fetch_all(&mut *write.transaction)
         .await?
     } else {

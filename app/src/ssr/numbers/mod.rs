@@ -14,21 +14,23 @@
 //! removal and revocation, following the attorney's standing), `codes`
 //! (issuing a code within the send limits), `delivery` (a code going out
 //! by text or call through the code sender, its retries as jobs, and the
-//! carrier's reports), `proof` (proving a number with a code), and
+//! carrier's reports), `proof` (proving a number with a code),
 //! `dashboard` (what the attorney's numbers page and the admins' overview
-//! read). This file keeps what they share: the errors and what the
-//! attorney reads for each, the revocation hold, and what sending needs
-//! ([`Outgoing`]).
+//! read), and `holds` (the hold a revocation puts on other registrations of
+//! its number, who is told, and the admins' queue). This file keeps what
+//! they share: the errors and what the attorney reads for each, and what
+//! sending needs ([`Outgoing`]).
 
 mod codes;
 mod dashboard;
 mod delivery;
+mod holds;
 mod lifecycle;
 mod proof;
 
 pub use codes::{
     CODE_VALIDITY_MS, RESEND_AFTER_MS, SENDS_PER_ATTORNEY_PER_DAY, SENDS_PER_NUMBER_PER_HOUR,
-    send_code,
+    SENDS_TO_NUMBER_CEILING_PER_HOUR, send_code,
 };
 pub use dashboard::{
     Registration, delivery_outcomes, delivery_words, latest_deliveries, list,
@@ -38,9 +40,10 @@ pub use delivery::{
     CallStep, CarrierStatus, SendCodeJob, call_answered, code_for_call, deliver_queued_code,
     forget_expired_call_codes, record_carrier_status,
 };
+pub use holds::{HELD_FOR_REVIEW, HeldRegistration, clear_revocation_hold, held_registrations};
 pub use lifecycle::{
-    Holder, add_number, clear_revocation_hold, expire_due, follow_account, follow_standing,
-    holders, queue_reminders, remove_number, revoke,
+    Holder, add_number, expire_due, follow_account, follow_standing, holders, queue_reminders,
+    remove_number, revoke,
 };
 pub use proof::{
     MAX_WRONG_TRIES, PROOF_TRIES_PER_ATTORNEY, Proven, REGISTRATION_VALIDITY_MS, verify_code,
@@ -58,8 +61,14 @@ pub enum NumberError {
     AlreadyRegistered,
     #[error("no such registration")]
     NotFound,
-    #[error("too many codes sent to this number in the last hour")]
+    /// This account asked for [`SENDS_PER_NUMBER_PER_HOUR`] codes to this
+    /// number in the last hour.
+    #[error("too many codes sent to this number for this attorney in the last hour")]
     TooManySendsForNumber,
+    /// The number got [`SENDS_TO_NUMBER_CEILING_PER_HOUR`] codes in the
+    /// last hour, whoever asked (its proven holder is never stopped by it).
+    #[error("too many codes sent to this number in the last hour")]
+    NumberCeilingReached,
     #[error("too many codes sent for this attorney today")]
     TooManySendsForAttorney,
     #[error("a code was sent {waited_ms} ms ago; wait before asking again")]
@@ -81,18 +90,6 @@ pub enum NumberError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
-
-/// True in an `UPDATE registrations` for a row that may become active:
-/// no admin revoked another account's registration of the same number, or
-/// an admin cleared this one after review (issue 12: a revocation binds
-/// the number, not only the account).
-const NOT_BOUND_BY_REVOCATION: &str = "(registrations.revocation_cleared_at IS NOT NULL \
-    OR NOT EXISTS (SELECT 1 FROM registrations x WHERE x.e164 = registrations.e164 \
-    AND x.status = 'revoked' AND x.user_id <> registrations.user_id))";
-
-/// The reason a proven registration shows while its number is bound.
-pub const HELD_FOR_REVIEW: &str =
-    "held for review: the registry's administrators revoked this number before";
 
 /// An address read back from `users.email`, written there only after
 /// parsing: a failure means the row was edited by hand.
@@ -121,7 +118,12 @@ impl From<NumberError> for AppError {
             }
             NumberError::NotFound => AppError::NotFound,
             NumberError::TooManySendsForNumber => AppError::Validation(
-                "Five codes were sent to this number in the last hour. Try again later.".into(),
+                "Five codes were sent to this number for you in the last hour. Try again later."
+                    .into(),
+            ),
+            NumberError::NumberCeilingReached => AppError::Validation(
+                "This number has had as many codes as it may get in an hour. Try again later."
+                    .into(),
             ),
             NumberError::TooManySendsForAttorney => AppError::Validation(
                 "You have asked for 20 codes today. Try again tomorrow.".into(),

@@ -1,9 +1,9 @@
 //! Proving a number with a code: each try counted before anything is
 //! compared, against the attorney's hourly limit and the code's own, and
 //! a right code making the registration proven (active if the attorney
-//! is verified and the number not held) in a registry write. Here
-//! because proving is the one step that turns a code into a registration
-//! that counts.
+//! is verified and no revocation binds it, else held: see `holds`) in a
+//! registry write. Here because proving is the one step that turns a
+//! code into a registration that counts.
 
 use sqlx::AnyPool;
 
@@ -13,7 +13,8 @@ use crate::ssr::infra::rate_limit;
 use crate::ssr::infra::secrets::CodeKey;
 use crate::ssr::registry;
 
-use super::{HELD_FOR_REVIEW, NOT_BOUND_BY_REVOCATION, NumberError};
+use super::NumberError;
+use super::holds::{HELD_FOR_REVIEW, NOT_BOUND_BY_REVOCATION, notify_held};
 
 pub const MAX_WRONG_TRIES: i64 = 5;
 pub const REGISTRATION_VALIDITY_MS: i64 = 365 * 24 * 60 * 60 * 1000;
@@ -23,7 +24,9 @@ pub const REGISTRATION_VALIDITY_MS: i64 = 365 * 24 * 60 * 60 * 1000;
 pub enum Proven {
     /// Active: the number is in the registry.
     Active,
-    /// Proven, waiting for the attorney to be verified.
+    /// Proven, but not counted yet: waiting for the attorney to be
+    /// verified, or held for an admin's review (see `holds`; the
+    /// registration's `status_reason` says which).
     AwaitingVerification,
 }
 
@@ -41,7 +44,10 @@ pub const PROOF_TRIES_PER_ATTORNEY: rate_limit::Limit = rate_limit::Limit {
 /// (so parallel tries cannot get past the limit), first against the
 /// attorney's hourly [`PROOF_TRIES_PER_ATTORNEY`], then against the code;
 /// the comparison is a keyed HMAC in constant time ([`CodeKey`]) and costs
-/// microseconds.
+/// microseconds. A right code proves the number for
+/// [`REGISTRATION_VALIDITY_MS`] from now, in a registry write; a
+/// registration a revocation binds is held instead, and the first time
+/// its holder and the site admins are emailed (queued in that write).
 pub async fn verify_code(
     pool: &AnyPool,
     key: &CodeKey,
@@ -111,23 +117,32 @@ pub async fn verify_code(
     if used.rows_affected() != 1 {
         return Err(NumberError::NoValidCode);
     }
-    let (e164, status): (String, RegistrationStatus) = sqlx::query_as(&format!(
-        "UPDATE registrations SET proven_at = $1, expires_at = $2, \
-         reminded_30_at = NULL, reminded_7_at = NULL, \
-         status = CASE WHEN (SELECT standing FROM users WHERE id = $3) = 'verified' \
-                  AND {NOT_BOUND_BY_REVOCATION} THEN 'active' ELSE 'pending' END, \
-         status_reason = CASE WHEN {NOT_BOUND_BY_REVOCATION} THEN NULL ELSE $5 END \
-         WHERE id = $4 AND user_id = $3 AND status NOT IN ('removed', 'revoked') \
-         RETURNING e164, status"
-    ))
-    .bind(now)
-    .bind(now + REGISTRATION_VALIDITY_MS)
-    .bind(user_id)
-    .bind(registration_id)
-    .bind(HELD_FOR_REVIEW)
-    .fetch_optional(&mut *write.transaction)
-    .await?
-    .ok_or(NumberError::NotFound)?;
+    // Held (see `holds`) when a revocation binds it; its holder and the
+    // site admins are told the first time, in this transaction.
+    let (e164, status, held_at): (String, RegistrationStatus, Option<i64>) =
+        sqlx::query_as(&format!(
+            "UPDATE registrations SET proven_at = $1, expires_at = $2, \
+             first_proven_at = COALESCE(first_proven_at, $1), \
+             reminded_30_at = NULL, reminded_7_at = NULL, \
+             status = CASE WHEN (SELECT standing FROM users WHERE id = $3) = 'verified' \
+                      AND {NOT_BOUND_BY_REVOCATION} THEN 'active' ELSE 'pending' END, \
+             status_reason = CASE WHEN {NOT_BOUND_BY_REVOCATION} THEN NULL ELSE $5 END, \
+             held_at = CASE WHEN {NOT_BOUND_BY_REVOCATION} THEN NULL \
+                       ELSE COALESCE(held_at, $1) END \
+             WHERE id = $4 AND user_id = $3 AND status NOT IN ('removed', 'revoked') \
+             RETURNING e164, status, held_at"
+        ))
+        .bind(now)
+        .bind(now + REGISTRATION_VALIDITY_MS)
+        .bind(user_id)
+        .bind(registration_id)
+        .bind(HELD_FOR_REVIEW)
+        .fetch_optional(&mut *write.transaction)
+        .await?
+        .ok_or(NumberError::NotFound)?;
+    if held_at == Some(now) {
+        notify_held(&mut write.transaction, registration_id).await?;
+    }
     registry::refresh(&mut write, &e164).await?;
     write.commit().await?;
     Ok(if status == RegistrationStatus::Active {

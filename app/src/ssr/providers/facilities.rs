@@ -9,20 +9,23 @@
 //! (`registry::digest`). A facility another provider served before
 //! starts `pending` and becomes `live` at its first matching
 //! reconciliation: a vendor switch is where lists silently shrink.
+//! A provider has at most the facilities its cap allows ([`put`]); the
+//! site admins hear of failing ones in batches (`facility_alerts`).
 //!
 //! Owns the tables `facilities`, `facility_acks` and
 //! `facility_reconciliations`.
 
 use sqlx::AnyPool;
 
-use crate::domain::{
-    EmailAddress, FacilityCode, FacilityKind, FacilityName, FacilityStatus, Jurisdiction, Role,
-};
+use crate::domain::{FacilityCode, FacilityKind, FacilityName, FacilityStatus, Jurisdiction};
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
-use crate::ssr::infra::{db, mail_queue, messages};
+use crate::ssr::infra::db;
+use crate::ssr::providers::facility_alerts::{close_incident, open_incident};
 use crate::ssr::providers::{AckLog, AckRefusal, Caller, record_acknowledgement};
 use crate::ssr::registry::{self, digest};
+
+pub use crate::ssr::providers::facility_alerts::{ALERT_PERIOD_MS, notify_unhealthy, send_alerts};
 
 /// Past this lag (the oldest change a facility has not acknowledged), a
 /// facility is flagged and site admins are emailed.
@@ -71,6 +74,13 @@ pub enum FacilityError {
     AsOfPastHead { as_of_seq: i64, head: i64 },
     #[error("link a facility to another provider's facility, not to one of its own provider's")]
     SameProvider,
+    /// The provider has `limit` facilities (not retired) already, the most
+    /// it may have, and the request would add one.
+    #[error(
+        "this provider has {limit} facilities, the most it may have: retire one it no longer \
+         serves (DELETE /api/v1/facilities/{{code}}), or ask the registry's administrators for more"
+    )]
+    TooMany { limit: u32 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -92,8 +102,8 @@ type FacilityRow = (
     String,
     String,
     String,
-    String,
-    String,
+    FacilityKind,
+    FacilityStatus,
     Option<i64>,
     i64,
     i64,
@@ -103,7 +113,7 @@ type FacilityRow = (
 const FACILITY_COLUMNS: &str = "id, provider_id, code, name, state, kind, status, predecessor_id, \
                                 created_at, updated_at, retired_at";
 
-fn facility_from(row: FacilityRow) -> Result<Facility, sqlx::Error> {
+fn facility_from(row: FacilityRow) -> Facility {
     let (
         id,
         provider_id,
@@ -117,33 +127,36 @@ fn facility_from(row: FacilityRow) -> Result<Facility, sqlx::Error> {
         updated,
         retired,
     ) = row;
-    let decode = |error: crate::domain::UnknownValue| sqlx::Error::Decode(Box::new(error));
-    Ok(Facility {
+    Facility {
         id,
         provider_id,
         code,
         name,
         state,
-        kind: FacilityKind::from_db(&kind).map_err(decode)?,
-        status: FacilityStatus::from_db(&status).map_err(decode)?,
+        kind,
+        status,
         predecessor_id,
         created_at: created,
         updated_at: updated,
         retired_at: retired,
-    })
+    }
 }
 
 /// Creates or updates (and un-retires) the caller's facility `code`.
 /// Returns it and whether it is new. A new facility whose state and name
 /// (ignoring case) another provider's facility has is taken for the same
 /// place under a new vendor: it starts `pending`, linked to that one.
+/// `TooMany` when creating it or bringing it back would give the provider
+/// more than `max_facilities` not retired (updating one never does).
 pub async fn put(
     pool: &AnyPool,
     provider_id: i64,
     code: &FacilityCode,
     input: &FacilityInput,
+    max_facilities: u32,
 ) -> Result<(Facility, bool), FacilityError> {
     let mut transaction = db::begin_write(pool).await?;
+    check_cap(&mut transaction, provider_id, code, max_facilities).await?;
     let now = now_millis();
     let updated = sqlx::query(
         "UPDATE facilities SET name = $1, state = $2, kind = $3, updated_at = $4, \
@@ -193,6 +206,42 @@ pub async fn put(
     Ok((facility, created))
 }
 
+/// `TooMany` unless the provider may have facility `code` not retired:
+/// it has it so already, or fewer than `max_facilities` others. Holds the
+/// provider's named lock until `transaction` ends, so two creations
+/// cannot both take the last place.
+async fn check_cap(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    provider_id: i64,
+    code: &FacilityCode,
+    max_facilities: u32,
+) -> Result<(), FacilityError> {
+    db::lock_named(transaction, &format!("facilities-of-provider:{provider_id}")).await?;
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM facilities \
+         WHERE provider_id = $1 AND code = $2 AND retired_at IS NULL",
+    )
+    .bind(provider_id)
+    .bind(code.as_str())
+    .fetch_one(&mut **transaction)
+    .await?;
+    if active > 0 {
+        return Ok(());
+    }
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM facilities WHERE provider_id = $1 AND retired_at IS NULL",
+    )
+    .bind(provider_id)
+    .fetch_one(&mut **transaction)
+    .await?;
+    if count >= i64::from(max_facilities) {
+        return Err(FacilityError::TooMany {
+            limit: max_facilities,
+        });
+    }
+    Ok(())
+}
+
 async fn find(
     transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
     provider_id: i64,
@@ -206,7 +255,7 @@ async fn find(
     .fetch_optional(&mut **transaction)
     .await?;
     match row {
-        Some(row) => Ok(facility_from(row)?),
+        Some(row) => Ok(facility_from(row)),
         None => Err(FacilityError::Unknown(code.to_owned())),
     }
 }
@@ -299,7 +348,7 @@ pub async fn list(pool: &AnyPool, provider_id: i64) -> Result<Vec<Facility>, sql
     .bind(provider_id)
     .fetch_all(pool)
     .await?;
-    rows.into_iter().map(facility_from).collect()
+    Ok(rows.into_iter().map(facility_from).collect())
 }
 
 /// Retires the caller's facility `code`; its acknowledgements and
@@ -382,15 +431,16 @@ pub struct Reconciliation {
 }
 
 /// Compares facility `code`'s claim with the registry at the claim's seq
-/// and stores the result. A match makes a `pending` facility `live` and
-/// closes any open incident; a mismatch opens one, and the site admins
-/// are emailed once for it (the worker sends the email).
+/// (its digest from `digests`, computed once per seq) and stores the
+/// result. A match makes a `pending` facility `live` and closes any open
+/// incident; a mismatch opens one, which the site admins hear of in the
+/// next batch of alerts (`facility_alerts`).
 pub async fn reconcile(
     pool: &AnyPool,
+    digests: &digest::DigestCache,
     caller: &Caller,
     code: &str,
     claim: &Claim,
-    base_url: &str,
 ) -> Result<Reconciliation, FacilityError> {
     // Checked first, so an unknown facility costs no digest.
     {
@@ -398,7 +448,7 @@ pub async fn reconcile(
         find_active(&mut transaction, caller.provider_id, code).await?;
         transaction.commit().await?;
     }
-    let registry_digest = digest::digest_at(pool, claim.as_of_seq).await?;
+    let registry_digest = digests.digests_at(pool, claim.as_of_seq).await?.whole.clone();
     let matched = registry_digest.count == claim.count
         && registry_digest.digest.eq_ignore_ascii_case(&claim.digest);
     let now = now_millis();
@@ -422,11 +472,12 @@ pub async fn reconcile(
     .execute(&mut *transaction)
     .await?;
     if matched {
-        sqlx::query("UPDATE facilities SET status = $1, incident_notified_at = NULL WHERE id = $2")
+        sqlx::query("UPDATE facilities SET status = $1 WHERE id = $2")
             .bind(FacilityStatus::Live)
             .bind(facility.id)
             .execute(&mut *transaction)
             .await?;
+        close_incident(&mut transaction, facility.id).await?;
     } else {
         let reason = format!(
             "its reconciliation at seq {} claimed {} numbers; the registry held {}{}",
@@ -439,7 +490,7 @@ pub async fn reconcile(
                 ""
             }
         );
-        let _opened = open_incident(&mut transaction, &facility, &reason, base_url, now).await?;
+        let _opened = open_incident(&mut transaction, facility.id, &reason, now).await?;
     }
     transaction.commit().await?;
     Ok(Reconciliation {
@@ -449,53 +500,6 @@ pub async fn reconcile(
         digest: registry_digest.digest,
         at: now,
     })
-}
-
-/// Emails every site admin about `facility`, unless an incident is open
-/// for it already (notified and not cleared by a match since). Returns
-/// whether this opened one.
-async fn open_incident(
-    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
-    facility: &Facility,
-    reason: &str,
-    base_url: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let claimed = sqlx::query(
-        "UPDATE facilities SET incident_notified_at = $1 \
-         WHERE id = $2 AND incident_notified_at IS NULL",
-    )
-    .bind(now)
-    .bind(facility.id)
-    .execute(&mut **transaction)
-    .await?;
-    if claimed.rows_affected() == 0 {
-        return Ok(false);
-    }
-    let provider: String = sqlx::query_scalar("SELECT name FROM providers WHERE id = $1")
-        .bind(facility.provider_id)
-        .fetch_one(&mut **transaction)
-        .await?;
-    let admins: Vec<String> =
-        sqlx::query_scalar("SELECT email FROM users WHERE role = $1 ORDER BY id")
-            .bind(Role::SiteAdmin)
-            .fetch_all(&mut **transaction)
-            .await?;
-    for admin in admins {
-        let Ok(to) = EmailAddress::parse(&admin) else {
-            continue;
-        };
-        let message = messages::facility_incident(
-            &facility.name,
-            &facility.state,
-            &provider,
-            reason,
-            &format!("{base_url}/admin/facilities"),
-        );
-        // The worker sends it: the provider's request does not wait.
-        let _queued = mail_queue::queue(&mut **transaction, &to, message).await?;
-    }
-    Ok(true)
 }
 
 /// A facility as the site admins' page shows it, with its lag and its
@@ -542,8 +546,8 @@ struct HealthRow {
     code: String,
     name: String,
     state: String,
-    kind: String,
-    status: String,
+    kind: FacilityKind,
+    status: FacilityStatus,
     predecessor_id: Option<i64>,
     created_at: i64,
     updated_at: i64,
@@ -584,7 +588,8 @@ pub async fn health(pool: &AnyPool) -> Result<Vec<FacilityHealth>, sqlx::Error> 
     .await?;
     transaction.commit().await?;
     let now = now_millis();
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(|row| {
             let facility = facility_from((
                 row.id,
@@ -598,8 +603,8 @@ pub async fn health(pool: &AnyPool) -> Result<Vec<FacilityHealth>, sqlx::Error> 
                 row.created_at,
                 row.updated_at,
                 row.retired_at,
-            ))?;
-            Ok(FacilityHealth {
+            ));
+            FacilityHealth {
                 facility,
                 provider: row.provider,
                 acked_seq: row.acked_seq,
@@ -609,36 +614,9 @@ pub async fn health(pool: &AnyPool) -> Result<Vec<FacilityHealth>, sqlx::Error> 
                 reconciled_at: row.reconciled_at,
                 reconciled_matched: row.last_matched.map(|matched| matched == 1),
                 matched_at: row.matched_at,
-            })
+            }
         })
-        .collect()
-}
-
-/// Emails the site admins once for each facility that has become stale
-/// or gone unreconciled (housekeeping). Returns how many incidents were
-/// opened.
-pub async fn notify_unhealthy(pool: &AnyPool, base_url: &str) -> Result<usize, sqlx::Error> {
-    let now = now_millis();
-    let mut opened = 0;
-    for facility in health(pool).await? {
-        let reason = if facility.stale() {
-            format!(
-                "it has not acknowledged changes for {} minutes ({} seqs behind)",
-                facility.lag_ms / 60_000,
-                facility.lag_seqs
-            )
-        } else if facility.unreconciled(now) {
-            "it has not reconciled with a match for more than 24 hours".to_owned()
-        } else {
-            continue;
-        };
-        let mut transaction = db::begin_write(pool).await?;
-        if open_incident(&mut transaction, &facility.facility, &reason, base_url, now).await? {
-            opened += 1;
-        }
-        transaction.commit().await?;
-    }
-    Ok(opened)
+        .collect())
 }
 
 /// A facility as an attorney sees it for one of their numbers.
@@ -662,7 +640,7 @@ type AppliedRow = (
     String,
     String,
     String,
-    String,
+    FacilityStatus,
     Option<i64>,
     Option<i64>,
 );
@@ -697,20 +675,18 @@ pub async fn applied_at(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(
-            |(provider, code, name, state, status, applied_at, reconciled_at)| {
-                Ok(AppliedAt {
-                    provider,
-                    code,
-                    name,
-                    state,
-                    status: FacilityStatus::from_db(&status)
-                        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
-                    applied_at,
-                    reconciled_at,
-                })
+            |(provider, code, name, state, status, applied_at, reconciled_at)| AppliedAt {
+                provider,
+                code,
+                name,
+                state,
+                status,
+                applied_at,
+                reconciled_at,
             },
         )
-        .collect()
+        .collect())
 }

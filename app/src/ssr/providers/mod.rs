@@ -9,6 +9,7 @@
 //! and infrastructure.
 
 pub mod facilities;
+mod facility_alerts;
 pub mod webhooks;
 
 use base64::Engine as _;

@@ -7,6 +7,9 @@
 //! of its E.164 text, so 256 bucket digests locate a drift while each
 //! bucket holds about 1/256 of the numbers.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, AnyPool, Transaction};
@@ -176,6 +179,92 @@ pub async fn digests_at(pool: &AnyPool, as_of_seq: i64) -> Result<Digests, Diges
     })
 }
 
+/// The digests already computed, by seq (issue 24): the registry at seq N
+/// never changes once N is at or before the head (seq order is commit
+/// order, and an interval's `added_seq` and `removed_seq` are written
+/// once), so neither do its digests. Keyed by (seq, number of buckets);
+/// bounded to `capacity` entries, the least recently used going first.
+/// One per instance and database: clones share it.
+#[derive(Clone)]
+pub struct DigestCache {
+    entries: Arc<Mutex<CacheEntries>>,
+    capacity: usize,
+}
+
+/// (as_of_seq, buckets) → (digests, last use).
+#[derive(Default)]
+struct CacheEntries {
+    by_key: HashMap<(i64, usize), (Arc<Digests>, u64)>,
+    clock: u64,
+}
+
+impl DigestCache {
+    /// An empty cache holding at most `capacity` (at least 1) seqs.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: Arc::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The whole set's digest and the 256 buckets' at `as_of_seq`, from
+    /// the cache or computed by [`digests_at`] (then kept). `PastHead`
+    /// past the head; a failure is not kept.
+    pub async fn digests_at(
+        &self,
+        pool: &AnyPool,
+        as_of_seq: i64,
+    ) -> Result<Arc<Digests>, DigestError> {
+        if let Some(found) = self.get(as_of_seq) {
+            return Ok(found);
+        }
+        let computed = Arc::new(digests_at(pool, as_of_seq).await?);
+        self.put(computed.clone());
+        Ok(computed)
+    }
+
+    /// How many seqs are cached.
+    pub fn len(&self) -> usize {
+        self.lock().by_key.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheEntries> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, as_of_seq: i64) -> Option<Arc<Digests>> {
+        let mut entries = self.lock();
+        entries.clock += 1;
+        let now = entries.clock;
+        let (found, used) = entries.by_key.get_mut(&(as_of_seq, BUCKETS))?;
+        *used = now;
+        Some(found.clone())
+    }
+
+    fn put(&self, digests: Arc<Digests>) {
+        let mut entries = self.lock();
+        entries.clock += 1;
+        let now = entries.clock;
+        let key = (digests.as_of_seq, BUCKETS);
+        if !entries.by_key.contains_key(&key) && entries.by_key.len() >= self.capacity {
+            let oldest = entries
+                .by_key
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(key, _)| *key);
+            if let Some(oldest) = oldest {
+                entries.by_key.remove(&oldest);
+            }
+        }
+        entries.by_key.insert(key, (digests, now));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +289,58 @@ mod tests {
     fn a_bucket_is_the_first_byte_of_the_numbers_sha256() {
         let e164 = "+12025550100";
         assert_eq!(bucket_of(e164), Sha256::digest(e164.as_bytes())[0]);
+    }
+
+    /// A SQLite database in memory with every migration applied.
+    async fn database() -> crate::ssr::infra::db::Database {
+        let database = crate::ssr::infra::db::Database::connect("sqlite::memory:", 1)
+            .await
+            .expect("open");
+        database.migrate().await.expect("migrate");
+        database
+    }
+
+    async fn privileged(pool: &AnyPool, e164: &str, added_seq: i64) {
+        sqlx::query("INSERT INTO privileged_intervals (e164, since, added_seq) VALUES ($1, 0, $2)")
+            .bind(e164)
+            .bind(added_seq)
+            .execute(pool)
+            .await
+            .expect("insert");
+        sqlx::query("UPDATE registry_head SET seq = $1")
+            .bind(added_seq)
+            .execute(pool)
+            .await
+            .expect("head");
+    }
+
+    #[tokio::test]
+    async fn a_seqs_digests_are_computed_once_and_the_cache_stays_bounded() {
+        let database = database().await;
+        let pool = database.pool();
+        privileged(pool, "+12025550100", 1).await;
+        privileged(pool, "+12025550101", 2).await;
+        privileged(pool, "+12025550102", 3).await;
+        let cache = DigestCache::new(2);
+        let at_one = cache.digests_at(pool, 1).await.expect("seq 1");
+        assert_eq!(at_one.whole, digest_of_sorted(["+12025550100"]));
+        // Were seq 1 read again, this number (slipped in behind the
+        // registry's back) would change its digest: the cache answers.
+        sqlx::query("UPDATE privileged_intervals SET added_seq = 1 WHERE e164 = '+12025550101'")
+            .execute(pool)
+            .await
+            .expect("rewrite");
+        let again = cache.digests_at(pool, 1).await.expect("seq 1 again");
+        assert!(Arc::ptr_eq(&at_one, &again), "served from the cache");
+        cache.digests_at(pool, 2).await.expect("seq 2");
+        cache.digests_at(pool, 3).await.expect("seq 3");
+        assert_eq!(cache.len(), 2, "bounded");
+        let recomputed = cache.digests_at(pool, 1).await.expect("seq 1, evicted");
+        assert!(!Arc::ptr_eq(&at_one, &recomputed), "the oldest went first");
+        assert!(matches!(
+            cache.digests_at(pool, 4).await,
+            Err(DigestError::PastHead { as_of_seq: 4, head: 3 })
+        ));
+        assert_eq!(cache.len(), 2, "a refusal is not kept");
     }
 }

@@ -27,17 +27,11 @@ use sqlx::{Any, AnyPool, Transaction};
 
 pub use intervals::{Interval, Intervals, PrivilegeAt, privileged_at, privileged_at_each};
 
-use crate::domain::closed_set::closed_set;
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
 
-closed_set!(
-    /// Which way a number's privileged state flipped (`registry_changes.op`).
-    pub Op {
-        Add = "add",
-        Remove = "remove",
-    }
-);
+/// Which way a number flipped lives in the domain, shared with the feed.
+pub use crate::domain::Op;
 
 /// One row of the change log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +110,7 @@ pub async fn refresh(
     sqlx::query("INSERT INTO registry_changes (seq, e164, op, at) VALUES ($1, $2, $3, $4)")
         .bind(seq)
         .bind(e164)
-        .bind(op.as_str())
+        .bind(op)
         .bind(at)
         .execute(&mut **transaction)
         .await?;
@@ -166,7 +160,9 @@ pub async fn changes_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<Change>, sqlx::Error> {
-    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+    // `op` decodes strictly: a text other than "add" or "remove" is an
+    // error, never read as either.
+    let rows: Vec<(i64, String, Op, i64)> = sqlx::query_as(
         "SELECT seq, e164, op, at FROM registry_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(after)
@@ -175,12 +171,7 @@ pub async fn changes_after(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(seq, e164, op, at)| Change {
-            seq,
-            e164,
-            op: if op == "add" { Op::Add } else { Op::Remove },
-            at,
-        })
+        .map(|(seq, e164, op, at)| Change { seq, e164, op, at })
         .collect())
 }
 

@@ -74,15 +74,16 @@ impl Verdict {
 /// rules"): control of the roster's email of record for that bar number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimCheck {
-    /// Proved: signed up with the roster's address and confirmed it, or
-    /// followed the claim link sent to it.
+    /// Proved: the account's holder confirmed the roster's address with
+    /// the account's password, or the address answered a claim link.
     Proven,
     /// The roster has an email of record; no proof yet.
     Unproven,
     /// The roster lists no email for the member (or no such member): only
     /// a reviewer can verify.
     NoEmailOfRecord,
-    /// The email of record answered "this was not me".
+    /// The email of record answered "this was not me": it outweighs a
+    /// reviewer's approval.
     Disputed,
     /// Another account already holds this bar number, verified.
     HeldByAnother,
@@ -90,12 +91,15 @@ pub enum ClaimCheck {
 
 impl ClaimCheck {
     /// The check for one account: its claim state, its email key (lower
-    /// case) and whether it is confirmed, the roster's email for its bar
-    /// number, and whether another account holds that bar number.
+    /// case) and whether the account's holder proved control of it, the
+    /// roster's email for its bar number, and whether another account
+    /// holds that bar number. An address confirmed by a bare click proves
+    /// nothing: whoever reads the mailbox may not be who holds the
+    /// account (issue 24).
     pub fn of(
         state: ClaimState,
         email_key: &str,
-        email_confirmed: bool,
+        address_proven: bool,
         roster_email: Option<&str>,
         held_by_another: bool,
     ) -> Self {
@@ -109,7 +113,7 @@ impl ClaimCheck {
         } else {
             match roster_email {
                 None => ClaimCheck::NoEmailOfRecord,
-                Some(address) if email_confirmed && address.to_lowercase() == email_key => {
+                Some(address) if address_proven && address.to_lowercase() == email_key => {
                     ClaimCheck::Proven
                 }
                 Some(_) => ClaimCheck::Unproven,
@@ -120,10 +124,14 @@ impl ClaimCheck {
     /// The standing once the claim is weighed: a roster match verifies a
     /// proven claim only; anything else waits for review. A reviewer's
     /// verification stands until the roster says something definite
-    /// against it (which `Verdict::next_standing` already applied).
+    /// against it (which `Verdict::next_standing` already applied) or the
+    /// email of record disputes the claim (issue 24: the bar's address
+    /// outweighs a reviewer who could not ask it).
     pub fn limit(self, by_roster: Standing, current: Standing, decided_by_admin: bool) -> Standing {
         if by_roster != Standing::Verified || self == ClaimCheck::Proven {
             by_roster
+        } else if self == ClaimCheck::Disputed {
+            Standing::PendingReview
         } else if current == Standing::Verified && decided_by_admin {
             Standing::Verified
         } else {
@@ -164,7 +172,9 @@ pub struct StandingFacts {
     pub claim_state: ClaimState,
     /// The account's email, lower case.
     pub email_key: String,
-    pub email_confirmed: bool,
+    /// The account's holder proved control of that address (confirmed it
+    /// with the account's password); a bare click does not count.
+    pub address_proven: bool,
     /// Another account holds the same bar number, verified, before this
     /// decision (whether or not it is among the facts decided together).
     pub held_by_another_now: bool,
@@ -213,7 +223,7 @@ pub fn decide_all(facts: &[StandingFacts]) -> Vec<StandingDecision> {
         let claim = ClaimCheck::of(
             fact.claim_state,
             &fact.email_key,
-            fact.email_confirmed,
+            fact.address_proven,
             fact.roster_email.as_deref(),
             held_by_another,
         );
@@ -227,7 +237,9 @@ pub fn decide_all(facts: &[StandingFacts]) -> Vec<StandingDecision> {
             held.entry(fact.bar_number.as_str()).or_insert(fact.user_id);
         }
         let reason = match (next, claim.describe()) {
-            (Standing::PendingReview, Some(why)) if verdict == Verdict::Match => {
+            (Standing::PendingReview, Some(why))
+                if verdict == Verdict::Match || claim == ClaimCheck::Disputed =>
+            {
                 format!("{}; {why}", verdict.describe())
             }
             _ => verdict.describe(),
@@ -296,7 +308,7 @@ mod tests {
             decided_by_admin: false,
             claim_state: ClaimState::Unproven,
             email_key: email.into(),
-            email_confirmed: true,
+            address_proven: true,
             held_by_another_now: false,
             stored_reason: None,
         }
@@ -346,5 +358,35 @@ mod tests {
         let decision = &decide_all(&[claimant(1, "jane@bar.example")])[0];
         assert_eq!(decision.to, Standing::Verified);
         assert!(decision.claim_proven_now);
+    }
+
+    #[test]
+    fn a_bare_click_on_the_email_of_record_proves_nothing() {
+        let mut clicked = claimant(1, "jane@bar.example");
+        clicked.address_proven = false;
+        let decision = &decide_all(&[clicked])[0];
+        assert_eq!(decision.to, Standing::PendingReview);
+        assert!(!decision.claim_proven_now);
+    }
+
+    #[test]
+    fn a_dispute_outweighs_a_reviewers_approval() {
+        for entry in [Some(entry("Jane Doe", "active")), None] {
+            let mut approved = claimant(1, "someone@else.example");
+            approved.entry = entry;
+            approved.current = Standing::Verified;
+            approved.decided_by_admin = true;
+            assert_eq!(decide_all(&[approved.clone()])[0].to, Standing::Verified);
+            approved.claim_state = ClaimState::Disputed;
+            let decision = &decide_all(&[approved])[0];
+            assert_eq!(decision.to, Standing::PendingReview);
+            assert!(
+                decision
+                    .reason
+                    .ends_with("the bar's email of record said this was not them"),
+                "{}",
+                decision.reason
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sqlx::AnyPool;
 
-use crate::domain::DocumentType;
+use crate::domain::{DocumentType, Jurisdiction};
 use crate::error::AppError;
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::secrets;
@@ -218,8 +218,8 @@ pub async fn open(
     pool: &AnyPool,
     directory: &Path,
     id: i64,
-) -> Result<(DocumentType, String, Vec<u8>), EvidenceError> {
-    let found: Option<(String, DocumentType, String)> = sqlx::query_as(
+) -> Result<(DocumentType, Jurisdiction, Vec<u8>), EvidenceError> {
+    let found: Option<(String, DocumentType, Jurisdiction)> = sqlx::query_as(
         "SELECT d.stored_name, d.content_type, u.jurisdiction \
          FROM review_documents d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
     )

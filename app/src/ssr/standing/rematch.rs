@@ -23,7 +23,7 @@ struct FactsRow {
     roster_name: Option<String>,
     roster_status: Option<String>,
     email_key: String,
-    email_verified_at: Option<i64>,
+    email_proven_at: Option<i64>,
     claim_state: ClaimState,
     roster_email: Option<String>,
     bar_number: String,
@@ -51,7 +51,7 @@ impl From<FactsRow> for StandingFacts {
             decided_by_admin: row.standing_source == Some(StandingSource::Admin),
             claim_state: row.claim_state,
             email_key: row.email_key,
-            email_confirmed: row.email_verified_at.is_some(),
+            address_proven: row.email_proven_at.is_some(),
             held_by_another_now: row.verified_others > 0,
             stored_reason: row.standing_reason,
         }
@@ -69,7 +69,7 @@ pub async fn rematch(
 ) -> Result<u64, sqlx::Error> {
     let select = "SELECT u.id, u.full_name, u.standing, u.standing_source, \
            r.full_name AS roster_name, r.status AS roster_status, \
-           u.email_key, u.email_verified_at, u.claim_state, r.email AS roster_email, \
+           u.email_key, u.email_proven_at, u.claim_state, r.email AS roster_email, \
            u.bar_number, \
            (SELECT COUNT(*) FROM users o WHERE o.jurisdiction = u.jurisdiction \
               AND o.bar_number = u.bar_number AND o.id <> u.id AND o.role = 'attorney' \

@@ -1,10 +1,13 @@
 //! The review of attorneys the roster could not match: the queue, beside
 //! the closest roster entry, and the decision (approve or reject, with a
-//! reason emailed to the attorney).
+//! reason emailed to the attorney). The bar's email of record outweighs a
+//! reviewer who has not heard from it (issue 24): approving while a claim
+//! link to it waits for an answer, or after it said "this was not me",
+//! takes an explicit override, recorded in the audit trail.
 
-use sqlx::AnyPool;
+use sqlx::{Any, AnyPool};
 
-use crate::domain::{EmailAddress, Standing};
+use crate::domain::{ClaimState, EmailAddress, Standing};
 use crate::ssr::accounts::AccountError;
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
@@ -34,11 +37,41 @@ pub struct PendingAttorney {
     pub other_claims: Vec<(String, String, String)>,
     /// Documents the attorney uploaded as evidence.
     pub documents: Vec<evidence::Document>,
+    /// What the bar's email of record has yet to settle, in words, when
+    /// approving takes an override ([`open_claim`]).
+    pub open_claim: Option<&'static str>,
+}
+
+/// What keeps a claim open against a reviewer's approval: a claim link
+/// to the bar's email of record that is valid and unanswered, or its
+/// answer "this was not me". In words for the reviewer; `None` when
+/// nothing does.
+pub async fn open_claim<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+    user_id: i64,
+) -> Result<Option<&'static str>, sqlx::Error> {
+    let found: Option<(ClaimState, i64)> = sqlx::query_as(
+        "SELECT u.claim_state, (SELECT COUNT(*) FROM claim_tokens t WHERE t.user_id = u.id \
+           AND t.used_at IS NULL AND t.expires_at > $2 AND t.e164 IS NULL) \
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .bind(now_millis())
+    .fetch_optional(executor)
+    .await?;
+    Ok(match found {
+        Some((ClaimState::Disputed, _)) => Some("the bar's email of record said this was not them"),
+        Some((_, links)) if links > 0 => {
+            Some("a claim link to the bar's email of record waits for an answer")
+        }
+        _ => None,
+    })
 }
 
 /// The review queue, oldest first: attorneys with a confirmed email whose
-/// claim the roster did not confirm; only `jurisdiction`'s when given (a
-/// bar admin's queue).
+/// claim the roster did not confirm, and any whose claim the bar's email
+/// of record disputed; only `jurisdiction`'s when given (a bar admin's
+/// queue).
 pub async fn pending_reviews(
     pool: &AnyPool,
     jurisdiction: Option<&str>,
@@ -47,7 +80,8 @@ pub async fn pending_reviews(
     type Row = (i64, String, String, String, String, i64, Option<String>);
     let select = "SELECT id, full_name, email, jurisdiction, bar_number, created_at, \
            standing_reason FROM users \
-         WHERE role = 'attorney' AND standing = 'pending_review' AND email_verified_at IS NOT NULL";
+         WHERE role = 'attorney' AND standing = 'pending_review' \
+           AND (email_verified_at IS NOT NULL OR claim_state = 'disputed')";
     let rows: Vec<Row> = match jurisdiction {
         Some(jurisdiction) => {
             sqlx::query_as(&format!(
@@ -83,6 +117,7 @@ pub async fn pending_reviews(
             .as_ref()
             .filter(|entry| entry.bar_number == bar_number);
         let verdict = Verdict::of(under_their_number, &full_name);
+        let open_claim = open_claim(pool, user_id).await?;
         pending.push(PendingAttorney {
             user_id,
             full_name,
@@ -95,6 +130,7 @@ pub async fn pending_reviews(
             standing_reason,
             other_claims,
             documents,
+            open_claim,
         });
     }
     Ok(pending)
@@ -106,10 +142,24 @@ pub enum Decision {
     Reject,
 }
 
+/// A reviewer's decision as the review form gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ruling<'a> {
+    pub decision: Decision,
+    /// Emailed to the attorney and kept in the audit trail.
+    pub reason: &'a str,
+    /// Approve over an open claim ([`open_claim`]), knowingly.
+    pub override_claim: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
     #[error("this attorney is no longer waiting for review")]
     NotPending,
+    /// Approving takes an override: the bar's email of record has not
+    /// answered a claim link, or disputed the claim (in words).
+    #[error("approving needs an override: {0}")]
+    ClaimOpen(&'static str),
     #[error(transparent)]
     Account(#[from] AccountError),
     #[error(transparent)]
@@ -132,22 +182,38 @@ pub async fn jurisdiction_of_pending(
 }
 
 /// Approves or rejects a pending attorney and emails them the reason. Only
-/// one decision is taken: a second reviewer's is refused. The attorney's
-/// documents are deleted once the decision is saved.
+/// one decision is taken: a second reviewer's is refused. Approving while
+/// the bar's email of record leaves the claim open ([`open_claim`]) is
+/// refused (`ClaimOpen`) unless `override_claim`; an override is
+/// recorded in the audit trail with the decision, and a dispute it
+/// overrules is cleared (the claim is `unproven` again, so the next
+/// "this was not me" from the email of record counts again). The
+/// attorney's documents are deleted once the decision is saved.
 pub async fn decide(
     database: &Database,
     mailer: &Mailer,
     documents_dir: &std::path::Path,
     user_id: i64,
-    decision: Decision,
-    reason: &str,
+    ruling: Ruling<'_>,
     actor: &Actor,
 ) -> Result<(), ReviewError> {
+    let Ruling {
+        decision,
+        reason,
+        override_claim,
+    } = ruling;
     let standing = match decision {
         Decision::Approve => Standing::Verified,
         Decision::Reject => Standing::Rejected,
     };
     let mut write = registry::begin_write(database.pool()).await?;
+    let overridden = match open_claim(&mut *write.transaction, user_id).await? {
+        Some(open) if decision == Decision::Approve && !override_claim => {
+            return Err(ReviewError::ClaimOpen(open));
+        }
+        Some(open) if decision == Decision::Approve => Some(open),
+        _ => None,
+    };
     let attorney: Option<(String, String)> = sqlx::query_as(
         "UPDATE users SET standing = $1, standing_source = 'admin', standing_reason = $2, \
          standing_changed_at = $3 \
@@ -161,6 +227,18 @@ pub async fn decide(
     .fetch_optional(&mut *write.transaction)
     .await?;
     let (email, full_name) = attorney.ok_or(ReviewError::NotPending)?;
+    if overridden.is_some() {
+        sqlx::query(
+            "UPDATE users SET claim_state = $1, claim_changed_at = $2 \
+             WHERE id = $3 AND claim_state = $4",
+        )
+        .bind(ClaimState::Unproven)
+        .bind(now_millis())
+        .bind(user_id)
+        .bind(ClaimState::Disputed)
+        .execute(&mut *write.transaction)
+        .await?;
+    }
     numbers::follow_standing(&mut write, user_id).await?;
     let email = EmailAddress::parse(&email).map_err(|_| ReviewError::NotPending)?;
     let message = messages::review_decision(&full_name, decision == Decision::Approve, reason);
@@ -170,14 +248,13 @@ pub async fn decide(
         actor,
         AuditAction::ReviewDecided,
         &format!("attorney {user_id} <{}>", email.as_str()),
-        &format!(
-            "{}: {reason}",
-            if decision == Decision::Approve {
-                "approved"
-            } else {
-                "rejected"
+        &match (decision, overridden) {
+            (Decision::Approve, Some(open)) => {
+                format!("approved with an override ({open}): {reason}")
             }
-        ),
+            (Decision::Approve, None) => format!("approved: {reason}"),
+            (Decision::Reject, _) => format!("rejected: {reason}"),
+        },
     )
     .await?;
     write.commit().await?;
@@ -194,6 +271,10 @@ impl From<ReviewError> for crate::error::AppError {
             ReviewError::NotPending => crate::error::AppError::Conflict(
                 "This attorney is no longer waiting for review: someone decided already.".into(),
             ),
+            ReviewError::ClaimOpen(open) => crate::error::AppError::Validation(format!(
+                "Not approved: {open}. To approve anyway, tick the override: it is recorded \
+                 in the audit trail."
+            )),
             ReviewError::Account(error) => error.into(),
             ReviewError::Database(error) => error.into(),
         }

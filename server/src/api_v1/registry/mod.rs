@@ -38,6 +38,7 @@ pub use changes::{ChangeItem, ChangesPage};
 pub use digests::{BucketDigest, DigestsResponse};
 pub use lookup::Lookup;
 pub use snapshot::{Snapshot, SnapshotNumber};
+pub(super) use snapshot_body::sweep_spool;
 
 /// Longest long-poll, in seconds.
 pub(super) const MAX_WAIT_SECS: u64 = 60;

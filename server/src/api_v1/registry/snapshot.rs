@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::super::auth::Caller;
+use super::super::limits::ApiCaps;
 use super::super::problem::{ApiError, Problem};
 use super::super::read_log::ReadLog;
-use super::snapshot_body::{self, Reading};
+use super::snapshot_body::{self, Bounds, Reading};
 use super::{digest_refusal, number_param};
 
 /// A privileged number in the snapshot.
@@ -52,7 +53,9 @@ pub struct SnapshotQuery {
 }
 
 // Streams the privileged set (the whole of it, or one bucket, now or at
-// a past seq); 409 when `as_of_seq` is past the head.
+// a past seq); 409 when `as_of_seq` is past the head; 429 or 503 when the
+// key or the instance streams as many snapshots as it may; cut off at the
+// snapshot's deadline (`limits::ApiCaps`).
 #[utoipa::path(
     get,
     path = "/api/v1/registry/snapshot",
@@ -65,12 +68,14 @@ pub struct SnapshotQuery {
         (status = 401, description = "Missing or invalid key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks registry:read", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`as_of_seq` is past the head", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the key's rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's rate limit, or the key already has as many snapshots streaming as one key may (2 by default); `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The server already streams as many snapshots as it may for all keys; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn snapshot(
     State(state): State<AppState>,
     Extension(log): Extension<ReadLog>,
+    Extension(caps): Extension<ApiCaps>,
     caller: Caller,
     headers: HeaderMap,
     Query(query): Query<SnapshotQuery>,
@@ -87,6 +92,13 @@ pub async fn snapshot(
     let bucket = match query.bucket.as_deref() {
         Some(raw) => Some(number_param(Some(raw), "bucket", 0, 0..=255)? as u8),
         None => None,
+    };
+    // The deadline counts from the request; the place is held by the
+    // stream's producer until the stream ends.
+    let bounds = Bounds {
+        permit: caps.snapshots.enter(caller.0.key_id)?,
+        deadline: tokio::time::Instant::now() + caps.snapshot_deadline,
+        spool_dir: caps.spool_dir.clone(),
     };
     let pool = state.database.pool().clone();
     // Begun before answering, so a seq past the head is a 409, not a
@@ -115,7 +127,7 @@ pub async fn snapshot(
             (seq, bucket) => format!("snapshot as_of_seq={seq:?} bucket={bucket:?}"),
         },
     );
-    let body = snapshot_body::stream(pool, caller.0.key_id, reading, ndjson);
+    let body = snapshot_body::stream(pool, caller.0.key_id, reading, ndjson, bounds);
     let content_type = if ndjson {
         "application/x-ndjson"
     } else {

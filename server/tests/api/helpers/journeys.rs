@@ -43,10 +43,17 @@ pub fn token_of(link: &str) -> String {
         .to_owned()
 }
 
+/// Confirms the address with the link's token and the helpers' password
+/// ([`PASSWORD`]), as the one who created the account does: a
+/// confirmation that proves a claim to a bar number takes it.
 pub async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
     let page = format!("/verify-email?token={token}");
-    app.post_form_from(&page, "/api/verify_email", &[("token", token)])
-        .await
+    app.post_form_from(
+        &page,
+        "/api/verify_email",
+        &[("token", token), ("password", PASSWORD)],
+    )
+    .await
 }
 
 pub async fn log_in(app: &TestApp, email: &str, password: &str) -> reqwest::Response {

@@ -8,41 +8,12 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 use encoding_rs::{CoderResult, Decoder, DecoderResult, Encoding, UTF_8, WINDOWS_1252};
 
-use crate::domain::closed_set::closed_set;
+/// The encodings live in the domain: the preview says which was read.
+pub use crate::domain::roster_upload::FileEncoding;
 
 use super::{CHUNK, ReadError};
 
-closed_set!(
-    /// The text encoding a roster file was read in
-    /// (`roster_uploads.encoding`), shown on the preview.
-    pub FileEncoding {
-        Utf8 = "utf-8",
-        /// UTF-8 with a byte-order mark (Excel's "CSV UTF-8").
-        Utf8Bom = "utf-8-bom",
-        /// UTF-16 little-endian with a byte-order mark (Excel's "Unicode Text").
-        Utf16Le = "utf-16le",
-        Utf16Be = "utf-16be",
-        /// Excel's plain "CSV" on Windows: taken only when the file is not
-        /// UTF-8 and every byte decodes to a printable character.
-        Windows1252 = "windows-1252",
-    }
-);
-
 impl FileEncoding {
-    /// In words for the preview.
-    pub fn describe(self) -> &'static str {
-        match self {
-            FileEncoding::Utf8 => "UTF-8",
-            FileEncoding::Utf8Bom => "UTF-8 with a byte-order mark",
-            FileEncoding::Utf16Le => "UTF-16 (little-endian, Excel's \"Unicode Text\")",
-            FileEncoding::Utf16Be => "UTF-16 (big-endian)",
-            FileEncoding::Windows1252 => {
-                "Windows-1252 (Excel's \"CSV\" on Windows): the file is not UTF-8, so it was read \
-                 as Windows-1252; check the accented names in the preview"
-            }
-        }
-    }
-
     fn encoding(self) -> &'static Encoding {
         match self {
             FileEncoding::Utf8 | FileEncoding::Utf8Bom => UTF_8,

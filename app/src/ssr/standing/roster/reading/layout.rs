@@ -6,26 +6,10 @@
 
 use std::io::{self, BufRead};
 
-use crate::domain::closed_set::closed_set;
+/// The fields live in the domain: the pages offer them to map a column.
+pub use crate::domain::roster_upload::Field;
 
 use super::{Mappings, ReadError};
-
-closed_set!(
-    /// The fields of the roster format a column can be mapped to
-    /// (`roster_column_maps.field`).
-    pub Field {
-        BarNumber = "bar_number",
-        FullName = "full_name",
-        GivenName = "given_name",
-        MiddleName = "middle_name",
-        FamilyName = "family_name",
-        NameSuffix = "name_suffix",
-        Status = "status",
-        Email = "email",
-        AdmittedOn = "admitted_on",
-        OfficePhone = "office_phone",
-    }
-);
 
 impl Field {
     /// Header names taken without a mapping, folded (see [`fold_header`]);

@@ -27,7 +27,6 @@
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
 
-use crate::domain::closed_set::closed_set;
 use crate::domain::{BarNumber, EmailAddress, Jurisdiction, PersonName, RosterStatus};
 
 mod encoding;
@@ -38,22 +37,15 @@ pub use encoding::{Decoded, FileEncoding, sniff};
 pub use layout::{Field, Layout, fold_header};
 pub use rows::{AdmissionDate, DateError, OfficePhone};
 
+/// A row problem's weight lives in the domain: the preview shows it.
+pub use crate::domain::roster_upload::Severity;
+
 /// Bytes decoded per step: memory stays bounded whatever the file's size.
 const CHUNK: usize = 64 * 1024;
 
 /// How to make a file this reader takes, said whenever one is refused.
 pub const SAVE_AS_UTF8: &str = "in Excel, choose File > Save As > \"CSV UTF-8 (Comma delimited)\"; \
     in LibreOffice, tick \"Edit filter settings\" and choose Unicode (UTF-8)";
-
-closed_set!(
-    /// How much a problem in a row weighs (`roster_upload_errors.severity`).
-    pub Severity {
-        /// Blocks the commit until mapped, fixed or skipped.
-        Error = "error",
-        /// Only says what was left empty or kept as given.
-        Warning = "warning",
-    }
-);
 
 /// A status word as compared: trimmed, single-spaced, lower case. Two
 /// words match only when these are equal: never a part of one, so

@@ -15,7 +15,8 @@ use super::{Mode, UploadError};
 /// When a commit needs a confirmation that repeats a count: the brake on
 /// mass removals (a county once lost 1,228 of 1,300 registered numbers in
 /// one bad import). Settings `ROSTER_BRAKE_PERCENT`,
-/// `ROSTER_BRAKE_ATTORNEYS`, `ROSTER_BRAKE_FULL_PERCENT`.
+/// `ROSTER_BRAKE_ATTORNEYS`, `ROSTER_BRAKE_FLOOR`,
+/// `ROSTER_BRAKE_FULL_PERCENT`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BrakeRule {
     /// More than this share (percent) of a jurisdiction's verified
@@ -23,6 +24,11 @@ pub struct BrakeRule {
     pub percent: f64,
     /// More than this many verified attorneys leaving good standing does.
     pub attorneys: u64,
+    /// At most this many leaving never needs a confirmation by the
+    /// percentage alone: in a bar of 40 verified attorneys, suspending one
+    /// is 2.5%, and asking the admin to repeat "1" protects nothing (issue
+    /// 24). The mass removals the brake exists for are far above it.
+    pub floor: u64,
     /// A full roster listing fewer than this share (percent) of the
     /// members listed now does.
     pub full_roster_percent: f64,
@@ -33,6 +39,7 @@ impl Default for BrakeRule {
         Self {
             percent: 2.0,
             attorneys: 25,
+            floor: 5,
             full_roster_percent: 80.0,
         }
     }
@@ -55,7 +62,9 @@ pub struct Brake {
 impl Brake {
     fn attorneys_pulled(&self) -> bool {
         self.attorneys_leaving > self.rule.attorneys
-            || self.attorneys_leaving as f64 > self.verified as f64 * self.rule.percent / 100.0
+            || (self.attorneys_leaving > self.rule.floor
+                && self.attorneys_leaving as f64
+                    > self.verified as f64 * self.rule.percent / 100.0)
     }
 
     fn roster_pulled(&self) -> bool {
@@ -83,11 +92,12 @@ impl Brake {
         if self.attorneys_pulled() {
             format!(
                 "this commit would take {} of the {} verified attorneys of {code} out of good \
-                 standing (more than {}% or more than {}), and their numbers out of the registry: \
-                 confirm by repeating the count, {}",
+                 standing (more than {}% and more than {}, or more than {}), and their numbers \
+                 out of the registry: confirm by repeating the count, {}",
                 self.attorneys_leaving,
                 self.verified,
                 self.rule.percent,
+                self.rule.floor,
                 self.rule.attorneys,
                 self.attorneys_leaving
             )
@@ -111,8 +121,7 @@ pub async fn brake(
     consequences: &Consequences,
     rule: BrakeRule,
 ) -> Result<Brake, UploadError> {
-    let jurisdiction =
-        Jurisdiction::parse(&upload.jurisdiction).map_err(|_| UploadError::NotFound)?;
+    let jurisdiction = upload.jurisdiction;
     let mut connection = pool.acquire().await?;
     let verified = verified_attorneys(&mut connection, jurisdiction)
         .await?
@@ -199,5 +208,21 @@ mod tests {
         );
         // The first roster of a bar has nothing to lose.
         assert_eq!(brake(0, 0, Some((0, 5, 0))).count(), None);
+    }
+
+    #[test]
+    fn a_few_leaving_a_small_bar_need_no_count() {
+        // One of 40 is 2.5%, over 2%, but under the floor of 5.
+        assert_eq!(brake(40, 1, None).count(), None);
+        assert_eq!(brake(40, 5, None).count(), None);
+        assert_eq!(brake(40, 6, None).count(), Some(6));
+        // The mass removals still stop: a county's 1,228 of 1,300, and a
+        // full roster missing a fifth of its members.
+        assert_eq!(brake(1300, 1228, None).count(), Some(1228));
+        assert_eq!(brake(40, 0, Some((40, 31, 9))).count(), Some(9));
+        // A floor of 0 is the percentage alone.
+        let mut strict = brake(40, 1, None);
+        strict.rule.floor = 0;
+        assert_eq!(strict.count(), Some(1));
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::Jurisdiction;
 use crate::ssr::infra::audit_trail::{self, Actor, AuditAction};
 use crate::ssr::infra::clock::now_millis;
 use crate::ssr::infra::db;
-use crate::ssr::registry;
+use crate::ssr::registry::{self, Op};
 use crate::ssr::standing::{self, Attorneys};
 
 use super::brake::{Brake, BrakeRule, members_listed, verified_attorneys};
@@ -57,19 +57,26 @@ pub async fn commit(
     if invalid > 0 && !decision.skip_invalid {
         return Err(UploadError::HasErrors(invalid as u64));
     }
-    let code = Jurisdiction::parse(&jurisdiction).map_err(|_| UploadError::NotFound)?;
-    let verified_before = verified_attorneys(&mut write.transaction, code).await?;
+    let verified_before = verified_attorneys(&mut write.transaction, jurisdiction).await?;
     let full = match mode {
-        Mode::Full => Some(members_listed(&mut write.transaction, upload_id, code).await?),
+        Mode::Full => Some(members_listed(&mut write.transaction, upload_id, jurisdiction).await?),
         Mode::Partial => None,
     };
     let now = now_millis();
-    apply_staged(&mut write.transaction, &jurisdiction, mode, upload_id, now).await?;
-    let standings_changed = standing::rematch(&mut write, Attorneys::Of(&jurisdiction)).await?;
-    let verified_after = verified_attorneys(&mut write.transaction, code).await?;
+    apply_staged(
+        &mut write.transaction,
+        jurisdiction.code(),
+        mode,
+        upload_id,
+        now,
+    )
+    .await?;
+    let standings_changed =
+        standing::rematch(&mut write, Attorneys::Of(jurisdiction.code())).await?;
+    let verified_after = verified_attorneys(&mut write.transaction, jurisdiction).await?;
     let brake = Brake {
         rule,
-        jurisdiction: code,
+        jurisdiction,
         verified: verified_before.len() as u64,
         attorneys_leaving: verified_before.difference(&verified_after).count() as u64,
         full,
@@ -82,21 +89,21 @@ pub async fn commit(
         Some(count) => Some(count as i64),
         None => None,
     };
-    let flips: Vec<(String, i64)> =
+    let flips: Vec<(Op, i64)> =
         sqlx::query_as("SELECT op, COUNT(*) FROM registry_changes WHERE seq > $1 GROUP BY op")
             .bind(head_before)
             .fetch_all(&mut *write.transaction)
             .await?;
-    let count = |op: &str| {
+    let count = |op: Op| {
         flips
             .iter()
-            .find(|(name, _)| name == op)
+            .find(|(flipped, _)| *flipped == op)
             .map_or(0, |(_, n)| *n)
     };
     let report = CommitReport {
         standings_changed,
-        numbers_added: count("add"),
-        numbers_removed: count("remove"),
+        numbers_added: count(Op::Add),
+        numbers_removed: count(Op::Remove),
     };
     sqlx::query(
         "UPDATE roster_uploads SET state = 'committed', decided_by = $1, decided_at = $2, \
@@ -152,8 +159,8 @@ pub async fn commit(
 async fn previewed(
     transaction: &mut Transaction<'static, Any>,
     upload_id: i64,
-) -> Result<(String, Mode, i64), UploadError> {
-    let found: Option<(String, Mode, i64)> = sqlx::query_as(
+) -> Result<(Jurisdiction, Mode, i64), UploadError> {
+    let found: Option<(Jurisdiction, Mode, i64)> = sqlx::query_as(
         "SELECT jurisdiction, mode, rows_invalid FROM roster_uploads \
          WHERE id = $1 AND state = 'previewed'",
     )

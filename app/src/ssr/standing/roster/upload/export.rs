@@ -68,7 +68,7 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
         Option<String>,
         Option<String>,
     );
-    let attorneys = attorneys_in_portal(pool, &upload.jurisdiction).await?;
+    let attorneys = attorneys_in_portal(pool, upload.jurisdiction.code()).await?;
     let attorney_of = |bar: &str| attorneys.get(bar).cloned().unwrap_or_default();
     let changed: Vec<Changed> = sqlx::query_as(&format!(
         "SELECT s.bar_number, s.full_name, r.full_name, r.status, s.status \
@@ -79,7 +79,7 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
         differs("r", "s")
     ))
     .bind(upload.id)
-    .bind(&upload.jurisdiction)
+    .bind(upload.jurisdiction)
     .fetch_all(pool)
     .await?;
     for (bar, name, name_before, before, after) in changed {
@@ -100,7 +100,7 @@ pub async fn changes_csv(pool: &AnyPool, upload: &Upload) -> Result<Vec<u8>, Upl
                 AND s.bar_number = r.bar_number) ORDER BY r.bar_number",
         )
         .bind(upload.id)
-        .bind(&upload.jurisdiction)
+        .bind(upload.jurisdiction)
         .fetch_all(pool)
         .await?;
         for (bar, name, before) in missing {

@@ -33,24 +33,30 @@ pub async fn load_mappings(
     })
 }
 
+/// Saved column names as (jurisdiction, field, header), and status words
+/// as (jurisdiction, word, status).
+pub type SavedMappings = (
+    Vec<(Jurisdiction, Field, String)>,
+    Vec<(Jurisdiction, String, RosterStatus)>,
+);
+
 /// The saved column names and status words of these jurisdictions, as
 /// (jurisdiction, field or word, header or status), for the pages.
 pub async fn saved_mappings(
     pool: &AnyPool,
     jurisdictions: &[Jurisdiction],
-) -> Result<(Vec<(String, String, String)>, Vec<(String, String, String)>), sqlx::Error> {
+) -> Result<SavedMappings, sqlx::Error> {
     let mut columns = Vec::new();
     let mut words = Vec::new();
     for jurisdiction in jurisdictions {
         let mappings = load_mappings(pool, *jurisdiction).await?;
-        let code = jurisdiction.code().to_owned();
         for (field, header) in mappings.columns {
-            columns.push((code.clone(), field.as_str().to_owned(), header));
+            columns.push((*jurisdiction, field, header));
         }
         let mut sorted: Vec<_> = mappings.statuses.into_iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         for (word, status) in sorted {
-            words.push((code.clone(), word, status.as_str().to_owned()));
+            words.push((*jurisdiction, word, status));
         }
     }
     Ok((columns, words))
@@ -133,14 +139,13 @@ pub async fn map_statuses(
     words: &[(String, RosterStatus)],
 ) -> Result<(), UploadError> {
     let mut transaction = db::begin_write(pool).await?;
-    let jurisdiction: Option<String> = sqlx::query_scalar(
+    let jurisdiction: Jurisdiction = sqlx::query_scalar(
         "SELECT jurisdiction FROM roster_uploads WHERE id = $1 AND state = 'previewed'",
     )
     .bind(upload_id)
     .fetch_optional(&mut *transaction)
-    .await?;
-    let jurisdiction = Jurisdiction::parse(&jurisdiction.ok_or(UploadError::AlreadyDecided)?)
-        .map_err(|_| UploadError::NotFound)?;
+    .await?
+    .ok_or(UploadError::AlreadyDecided)?;
     for (word, status) in words {
         save_status_word(&mut *transaction, jurisdiction, word, *status).await?;
         sqlx::query(

@@ -20,7 +20,6 @@
 use std::io;
 
 use crate::domain::Jurisdiction;
-use crate::domain::closed_set::closed_set;
 use crate::error::AppError;
 use crate::ssr::standing::roster::reading::{Problem, ReadError, Severity};
 
@@ -45,6 +44,9 @@ pub use preview::{
 pub use progress::{PROGRESS_EVERY, Progress, ProgressBoard, ProgressEntry};
 pub use staging::stage;
 
+/// The upload's closed sets live in the domain: the pages show them.
+pub use crate::domain::roster_upload::{Mode, UploadState};
+
 /// Largest file taken, in bytes (50 MiB).
 pub const MAX_BYTES: u64 = 50 * 1024 * 1024;
 /// Most data rows a file may have.
@@ -57,27 +59,6 @@ const BATCH_ROWS: usize = 500;
 /// The header of the downloadable template, in the documented order.
 pub const TEMPLATE: &str = "bar_number,full_name,status,email,admitted_on,office_phone\n\
     12345,Jane Q. Doe,active,jane@example.org,2001-06-15,(202) 555-0143\n";
-
-closed_set!(
-    /// Whether members a file leaves out stay as they are or leave the
-    /// roster (`roster_uploads.mode`).
-    pub Mode {
-        /// The whole membership: members missing from it become `not_listed`.
-        Full = "full",
-        /// Only the rows given change.
-        Partial = "partial",
-    }
-);
-
-closed_set!(
-    /// Where an upload stands (`roster_uploads.state`): previewed until an
-    /// admin commits or discards it; both are final.
-    pub UploadState {
-        Previewed = "previewed",
-        Committed = "committed",
-        Discarded = "discarded",
-    }
-);
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {

@@ -18,7 +18,7 @@ use super::{Mode, RowError, UploadError, UploadState};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Upload {
     pub id: i64,
-    pub jurisdiction: String,
+    pub jurisdiction: Jurisdiction,
     pub mode: Mode,
     pub state: UploadState,
     pub uploader: String,
@@ -125,7 +125,7 @@ pub async fn same_file_committed(
         "SELECT id, decided_at FROM roster_uploads WHERE jurisdiction = $1 AND sha256 = $2 \
            AND state = 'committed' AND id <> $3 ORDER BY id DESC LIMIT 1",
     )
-    .bind(&upload.jurisdiction)
+    .bind(upload.jurisdiction)
     .bind(&upload.sha256)
     .bind(upload.id)
     .fetch_optional(pool)
@@ -171,7 +171,7 @@ struct RowFlat {
     name_now: Option<String>,
     status_now: Option<String>,
     email_key: String,
-    email_verified_at: Option<i64>,
+    email_proven_at: Option<i64>,
     claim_state: ClaimState,
     staged_email: Option<String>,
     email_now: Option<String>,
@@ -201,7 +201,7 @@ impl RowFlat {
             (_, None, current) => current,
         }
         .map(|(full_name, status)| RosterEntry {
-            jurisdiction: upload.jurisdiction.clone(),
+            jurisdiction: upload.jurisdiction.code().to_owned(),
             bar_number: self.bar_number.clone(),
             full_name,
             status,
@@ -220,7 +220,7 @@ impl RowFlat {
             decided_by_admin: self.standing_source == Some(StandingSource::Admin),
             claim_state: self.claim_state,
             email_key: self.email_key.clone(),
-            email_confirmed: self.email_verified_at.is_some(),
+            address_proven: self.email_proven_at.is_some(),
             held_by_another_now: self.verified_others > 0,
             // Only the standing is previewed, not the reason's wording.
             stored_reason: None,
@@ -237,7 +237,7 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
         "SELECT u.id, u.full_name, u.email, u.bar_number, u.standing, u.standing_source, \
            s.blocking, s.full_name AS staged_name, s.status AS staged_status, \
            r.full_name AS name_now, r.status AS status_now, \
-           u.email_key, u.email_verified_at, u.claim_state, \
+           u.email_key, u.email_proven_at, u.claim_state, \
            s.email AS staged_email, r.email AS email_now, \
            (SELECT COUNT(*) FROM users o WHERE o.jurisdiction = u.jurisdiction \
               AND o.bar_number = u.bar_number AND o.id <> u.id AND o.role = 'attorney' \
@@ -248,7 +248,7 @@ pub async fn consequences(pool: &AnyPool, upload: &Upload) -> Result<Consequence
          WHERE u.role = 'attorney' AND u.jurisdiction = $2",
     )
     .bind(upload.id)
-    .bind(&upload.jurisdiction)
+    .bind(upload.jurisdiction)
     .fetch_all(pool)
     .await?;
     let facts: Vec<StandingFacts> = rows
