@@ -49,6 +49,44 @@ test("an impostor who knows a name and a bar number is never verified, and the b
   expect(consoleErrors).toEqual([]);
 });
 
+test("a bare click on a confirmation that would prove a claim verifies no one", async ({
+  page,
+  consoleErrors,
+  javaScriptEnabled,
+}, testInfo) => {
+  const bar = barNumber();
+  const ofRecord = uniqueEmail(testInfo).replace("attorney+", "record+");
+  seedRoster(testInfo, `jurisdiction,bar_number,full_name,status,email\nCA,${bar},Rita Real,active,${ofRecord}\n`);
+
+  // The impostor signs up with Rita's name, bar number and the bar's own
+  // address for her, with a password of their choosing.
+  await page.goto("/signup");
+  if (javaScriptEnabled) await hydrated(page);
+  await page.getByLabel("Full name").fill("Rita Real");
+  await page.getByLabel("Email address").fill(ofRecord);
+  await page.getByLabel("Bar jurisdiction").selectOption("CA");
+  await page.getByLabel("Bar number").fill(bar);
+  await page.getByLabel("Password").fill("copper harbor lantern");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Check your email" })).toBeVisible();
+
+  // Rita's mailbox gets the confirmation: the page says what is claimed
+  // and asks for the account's password, which she does not have.
+  const link = new URL(await linkInMail(testInfo, ofRecord, "http://127.0.0.1", "/verify-email"));
+  await page.goto(link.pathname + link.search);
+  if (javaScriptEnabled) await hydrated(page);
+  const main = page.getByRole("main");
+  await expect(main).toContainText(`bar number CA ${bar} (California)`);
+  await page.getByLabel("The account's password").fill("not the password at all");
+  await page.getByRole("button", { name: "Confirm my email address" }).click();
+  await expect(page.getByRole("alert")).toContainText("not the password of this account");
+
+  // She says it was not her: the claim is blocked.
+  await page.getByRole("button", { name: "This was not me: block the claim" }).click();
+  await expect(page.getByRole("status")).toContainText("The claim is blocked");
+  expect(consoleErrors).toEqual([]);
+});
+
 test("the attorney confirms the claim from the address on record and is verified", async ({
   page,
   consoleErrors,

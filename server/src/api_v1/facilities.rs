@@ -10,8 +10,8 @@ use app::ssr::providers::Scope;
 use app::ssr::providers::facilities::{self, Claim, Facility, FacilityInput};
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -194,10 +194,7 @@ impl ApiCaps {
     /// Errors: the spool directory cannot be created.
     pub fn new(settings: &ProviderCaps) -> std::io::Result<Self> {
         std::fs::create_dir_all(&settings.snapshot_spool_dir)?;
-        super::registry::sweep_spool(
-            &settings.snapshot_spool_dir,
-            settings.snapshot_deadline,
-        );
+        super::registry::sweep_spool(&settings.snapshot_spool_dir, settings.snapshot_deadline);
         Ok(Self {
             snapshots: Gate::new(
                 Work::Snapshots,
@@ -273,7 +270,11 @@ mod tests {
             work: Work::Digests,
             limit: 4,
         };
-        assert!(server.to_string().contains("the server is already running 4 digest"));
+        assert!(
+            server
+                .to_string()
+                .contains("the server is already running 4 digest")
+        );
         assert_eq!(server.retry_after_secs(), 5);
     }
 }

@@ -3,9 +3,9 @@
 //! errors as CSV, and the template. The preview and the commit are pages
 //! and server functions (`app::api::roster`).
 
+use app::api::roster::REFUSAL_KEY;
 use app::domain::Jurisdiction;
 use app::error::AppError;
-use app::api::roster::REFUSAL_KEY;
 use app::ssr::accounts::Account;
 use app::ssr::accounts::permission::Permission;
 use app::ssr::auth;
@@ -177,9 +177,12 @@ async fn receive(
     .await?;
     // Kept so a column named on the preview reads it again; without it
     // the admin uploads the file again, so a failure is only logged.
-    if let Err(error) =
-        app::ssr::standing::roster::kept_files::keep(&state.roster_files_dir, upload_id, spooled.path())
-            .await
+    if let Err(error) = app::ssr::standing::roster::kept_files::keep(
+        &state.roster_files_dir,
+        upload_id,
+        spooled.path(),
+    )
+    .await
     {
         tracing::warn!(upload_id, %error, "the upload's file was not kept");
     }

@@ -372,3 +372,44 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn a_clicked_address_proves_a_later_claim_only_with_the_password(engine: Engine) {
+        let app = spawn_app(engine).await;
+        // The roster lists Jane without an email: her confirmation proves
+        // nothing and stays one click.
+        roster_with_email_of_record(&app, "").await;
+        assert_eq!(sign_up(&app, "jane@example.org").await.status(), 302);
+        let token =
+            token_of(&app.link_in_last_email_to("jane@example.org", &app.url("/verify-email")));
+        assert_eq!(
+            location(&confirm(&app, &token, None).await),
+            "/login?verified=1"
+        );
+        // The roster now lists her address: a click long ago is no proof.
+        roster_with_email_of_record(&app, "jane@example.org").await;
+        let (standing, reason) = standing_of(&app, "jane@example.org").await;
+        assert_eq!(standing, "pending_review");
+        assert!(
+            reason
+                .as_deref()
+                .is_some_and(|r| r.contains("waiting for proof")),
+            "{reason:?}"
+        );
+        // She asks for the link: a confirmation that takes her password.
+        log_in(&app, "jane@example.org", PASSWORD).await;
+        let asked = app
+            .post_form_from("/account", "/api/request_claim_link", &[])
+            .await;
+        assert_eq!(location(&asked), "/account?claim_link=sent");
+        let mail = mail_to_with(&app, "jane@example.org", "takes the password").expect("asked");
+        let token = token_in(&link_in(&mail, &app.url("/verify-email?token=")));
+        let bare = confirm(&app, &token, None).await;
+        assert!(form_error(&bare).expect("refused").contains("password"));
+        assert_eq!(
+            location(&confirm(&app, &token, Some(PASSWORD)).await),
+            "/login?verified=1"
+        );
+        assert_eq!(standing_of(&app, "jane@example.org").await.0, "verified");
+    }
+);

@@ -47,10 +47,16 @@ db_test!(
         let auditor = key(&app, "Acme Phones", &[Scope::AuditWrite]).await;
 
         let form_fill = |filler: &str| {
-            format!("202 555 0143{}", filler.repeat(FORM_FIELD_BYTES / filler.len()))
+            format!(
+                "202 555 0143{}",
+                filler.repeat(FORM_FIELD_BYTES / filler.len())
+            )
         };
         let api_fill = |filler: &str| {
-            format!("202 555 0143{}", filler.repeat(API_FIELD_BYTES / filler.len()))
+            format!(
+                "202 555 0143{}",
+                filler.repeat(API_FIELD_BYTES / filler.len())
+            )
         };
         let commas = form_fill(",");
         let exes = form_fill("x");

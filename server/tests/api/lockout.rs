@@ -150,6 +150,18 @@ db_test!(
                 .expect("refused")
                 .contains("Too many failed sign-ins")
         );
+
+        // A reset by email lifts every count of the account, that
+        // address's too.
+        request_reset(&app, "jane@example.org").await;
+        let token = latest_reset_token(&app, "jane@example.org");
+        assert_eq!(
+            location(&reset(&app, &token, NEW_PASSWORD).await),
+            "/login?reset=1"
+        );
+        let lifted = log_in_from(&app, attacker, "jane@example.org", NEW_PASSWORD).await;
+        assert_eq!(form_error(&lifted), None);
+        assert_eq!(location(&lifted), "/account");
     }
 );
 

@@ -2,6 +2,7 @@
 //! add an attorney's number cannot spend the codes its holder renews
 //! with, and revoking one registration holds only the registrations it
 //! should, in the open: the holder is told and the admins see a queue.
+//! Also the send limits under many requests at once.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use app::ssr::numbers::{self, HELD_FOR_REVIEW, NumberError, Proven};
 use app::ssr::registry::Op;
 
 use crate::helpers::journeys::*;
-use crate::helpers::{Engine, TestApp, spawn_app_without_worker};
+use crate::helpers::{Engine, TestApp, spawn_app, spawn_app_without_worker};
 
 /// An attorney in good standing, written straight into `users` (how they
 /// got there is the accounts tests' concern): their id.
@@ -286,5 +287,116 @@ db_test!(
         );
         let page = body(app.get("/admin/numbers").await).await;
         assert!(page.contains("No registration is held."), "{page}");
+    }
+);
+
+// Parallel presses, first written with the numbers tests: the limits
+// hold however many requests arrive at once.
+
+/// How many codes went out through `phones` and how many are stored.
+async fn codes_sent(app: &TestApp, phones: &Phones) -> (usize, i64) {
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM number_codes")
+        .fetch_one(app.database.pool())
+        .await
+        .expect("count");
+    (phones.sent(), stored)
+}
+
+db_test!(
+    async fn fifty_parallel_sends_for_one_number_stay_within_its_limits(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        // Ten attorneys share one switchboard, none holding it yet: each
+        // registration may have a code every 30 s, each attorney five an
+        // hour for it, the number ten an hour from them all.
+        let attorneys = writer_accounts(pool, 10).await;
+        let mut registrations = Vec::new();
+        for &attorney in &attorneys {
+            let id = numbers::add_number(pool, attorney, &phone(WHITE_HOUSE), None, None)
+                .await
+                .expect("added");
+            registrations.push((attorney, id));
+        }
+
+        // One registration, fifty presses at once: one code.
+        let (jane, jane_id) = registrations[0];
+        let presses = (0..50)
+            .map(|_| numbers::send_code(pool, phones.outgoing(), jane, jane_id, Channel::Sms));
+        let answers = futures::future::join_all(presses).await;
+        let sent = answers.iter().filter(|answer| answer.is_ok()).count();
+        assert_eq!(sent, 1, "{answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.is_ok() || matches!(a, Err(NumberError::TooSoon { .. }))),
+            "{answers:?}"
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (1, 1));
+
+        // Fifty at once over the ten registrations: the nine others get
+        // one each (Jane's waits its 30 s), the number's ceiling in all.
+        let presses = (0..50).map(|n| {
+            let (attorney, id) = registrations[n % registrations.len()];
+            numbers::send_code(pool, phones.outgoing(), attorney, id, Channel::Sms)
+        });
+        let answers = futures::future::join_all(presses).await;
+        assert_eq!(
+            answers.iter().filter(|answer| answer.is_ok()).count(),
+            9,
+            "{answers:?}"
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (10, 10));
+
+        // Fifty more once the 30 s have passed: the ceiling holds.
+        let_resend(&app).await;
+        let presses = (0..50).map(|n| {
+            let (attorney, id) = registrations[n % registrations.len()];
+            numbers::send_code(pool, phones.outgoing(), attorney, id, Channel::Sms)
+        });
+        let answers = futures::future::join_all(presses).await;
+        assert!(
+            answers.iter().all(|a| matches!(
+                a,
+                Err(NumberError::NumberCeilingReached | NumberError::TooSoon { .. })
+            )),
+            "{answers:?}"
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (10, 10));
+    }
+);
+
+db_test!(
+    async fn fifty_parallel_sends_for_one_attorney_stay_within_the_daily_limit(engine: Engine) {
+        let app = spawn_app(engine).await;
+        let pool = app.database.pool();
+        let phones = Phones::new();
+        let jane = writer_accounts(pool, 1).await[0];
+        let mut registrations = Vec::new();
+        for line in 0..25 {
+            let number = phone(&format!("+1202555{:04}", 100 + line));
+            registrations.push(
+                numbers::add_number(pool, jane, &number, None, None)
+                    .await
+                    .expect("added"),
+            );
+        }
+        let presses = (0..50).map(|n| {
+            let id = registrations[n % registrations.len()];
+            numbers::send_code(pool, phones.outgoing(), jane, id, Channel::Voice)
+        });
+        let answers = futures::future::join_all(presses).await;
+        let sent = answers.iter().filter(|answer| answer.is_ok()).count();
+        assert_eq!(
+            sent,
+            usize::try_from(numbers::SENDS_PER_ATTORNEY_PER_DAY).expect("limit"),
+            "{answers:?}"
+        );
+        assert!(
+            answers
+                .iter()
+                .any(|a| matches!(a, Err(NumberError::TooManySendsForAttorney)))
+        );
+        assert_eq!(codes_sent(&app, &phones).await, (20, 20));
     }
 );

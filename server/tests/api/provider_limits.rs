@@ -127,7 +127,11 @@ async fn stalled_snapshot_reader(port: u16, key: &str) -> tokio::net::TcpStream 
         );
         seen.extend_from_slice(&buffer[..read]);
     }
-    assert!(seen.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&seen));
+    assert!(
+        seen.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
     stream
 }
 
@@ -206,7 +210,13 @@ db_test!(
 fn files_in(directory: &Path) -> Vec<String> {
     std::fs::read_dir(directory)
         .expect("spool dir")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect()
 }
 
@@ -252,7 +262,10 @@ db_test!(
             .await
             .expect("the connection ends")
             .ok();
-        assert!(!rest.ends_with(b"0\r\n\r\n"), "the body must not look whole");
+        assert!(
+            !rest.ends_with(b"0\r\n\r\n"),
+            "the body must not look whole"
+        );
 
         // Past the deadline the key's place is free again.
         assert_eq!(small_snapshot(&app, &reader).await, 200);
@@ -279,7 +292,10 @@ db_test!(
         assert!(kind.ends_with("/facility-limit"), "{kind}");
         assert!(detail.contains("3 facilities"), "{detail}");
         // Updating one it has is not creating one.
-        assert_eq!(put_facility(&app, &acme, "A1", "Renamed").await.status(), 200);
+        assert_eq!(
+            put_facility(&app, &acme, "A1", "Renamed").await.status(),
+            200
+        );
         // Another provider has its own allowance.
         assert_eq!(put_facility(&app, &bell, "B1", "B1").await.status(), 200);
         // Retiring one frees its place; bringing it back takes one.
@@ -292,7 +308,9 @@ db_test!(
         assert_eq!(retired.status(), 204);
         assert_eq!(put_facility(&app, &acme, "A4", "A4").await.status(), 200);
         assert_eq!(
-            problem_of(put_facility(&app, &acme, "A3", "A3").await).await.0,
+            problem_of(put_facility(&app, &acme, "A3", "A3").await)
+                .await
+                .0,
             409,
             "a retired facility brought back counts again"
         );
@@ -370,7 +388,10 @@ db_test!(
         let codes: Vec<String> = (1..=5).map(|i| format!("F{i}")).collect();
         for code in &codes {
             let name = format!("Facility {code} Jail");
-            assert_eq!(put_facility(&app, &provider, code, &name).await.status(), 200);
+            assert_eq!(
+                put_facility(&app, &provider, code, &name).await.status(),
+                200
+            );
             failed_reconciliation(&app, &provider, code).await;
         }
         assert!(
@@ -393,7 +414,12 @@ db_test!(
         }
 
         // Another failure within the period waits for the next batch.
-        assert_eq!(put_facility(&app, &provider, "F6", "Facility F6 Jail").await.status(), 200);
+        assert_eq!(
+            put_facility(&app, &provider, "F6", "Facility F6 Jail")
+                .await
+                .status(),
+            200
+        );
         failed_reconciliation(&app, &provider, "F6").await;
         // The same ones failing again are not news.
         failed_reconciliation(&app, &provider, "F1").await;

@@ -174,6 +174,12 @@ impl std::fmt::Debug for QueuedEmail {
     }
 }
 
+/// How long the worker leaves an email with a bearer link to the send
+/// after the commit (which claims it by id, due or not): were the worker
+/// to take it first, it would issue a new link and revoke the one on its
+/// way. Milliseconds.
+pub const LINK_EMAIL_GRACE_MS: i64 = 60 * 1000;
+
 /// Queues an email that carries a bearer link (a password reset, an
 /// invitation, a confirmation, a claim), in the caller's transaction,
 /// without storing the link: the job stored is `reissue`, the sender's own
@@ -181,8 +187,9 @@ impl std::fmt::Debug for QueuedEmail {
 /// and `message` (with the link) stays in the returned value for
 /// [`send_queued`] after the commit. So the jobs table never holds a link;
 /// when the send after the commit fails, or never happens (the process
-/// died), the worker's try issues a new link, and the unsent one is
-/// revoked by it if the sender revokes on reissue.
+/// died), the worker's try (due [`LINK_EMAIL_GRACE_MS`] after queueing, or
+/// after the failed send's backoff) issues a new link, and the unsent one
+/// is revoked by it if the sender revokes on reissue.
 pub async fn queue_link_email<'e, E, J>(
     executor: E,
     to: &EmailAddress,
@@ -193,7 +200,8 @@ where
     E: Executor<'e, Database = sqlx::Any>,
     J: Job,
 {
-    let id = jobs::enqueue_returning_id(executor, reissue, now_millis()).await?;
+    let due = now_millis() + LINK_EMAIL_GRACE_MS;
+    let id = jobs::enqueue_returning_id(executor, reissue, due).await?;
     Ok(QueuedEmail {
         id,
         in_memory: Some(Box::new(EmailJob {

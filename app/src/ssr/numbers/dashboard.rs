@@ -124,24 +124,14 @@ pub async fn delivery_outcomes(
     pool: &AnyPool,
     since: i64,
 ) -> Result<Vec<(Channel, Option<DeliveryStatus>, i64)>, sqlx::Error> {
-    let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT channel, delivery_status, COUNT(*) FROM number_codes \
          WHERE created_at >= $1 GROUP BY channel, delivery_status \
          ORDER BY channel, delivery_status",
     )
     .bind(since)
     .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|(channel, status, count)| {
-            let channel = Channel::from_db(&channel).map_err(|e| sqlx::Error::Decode(e.into()))?;
-            let status = status
-                .map(|status| DeliveryStatus::from_db(&status))
-                .transpose()
-                .map_err(|e| sqlx::Error::Decode(e.into()))?;
-            Ok((channel, status, count))
-        })
-        .collect()
+    .await
 }
 
 /// Registrations made per period of `period_ms` from `from` (Unix ms):

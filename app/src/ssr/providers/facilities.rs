@@ -216,22 +216,16 @@ async fn check_cap(
     code: &FacilityCode,
     max_facilities: u32,
 ) -> Result<(), FacilityError> {
-    db::lock_named(transaction, &format!("facilities-of-provider:{provider_id}")).await?;
-    let active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM facilities \
-         WHERE provider_id = $1 AND code = $2 AND retired_at IS NULL",
+    let lock = format!("facilities-of-provider:{provider_id}");
+    db::lock_named(transaction, &lock).await?;
+    // The provider's facilities not retired, or 0 when `code` is one.
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM facilities WHERE provider_id = $1 AND retired_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM facilities \
+                         WHERE provider_id = $1 AND code = $2 AND retired_at IS NULL)",
     )
     .bind(provider_id)
     .bind(code.as_str())
-    .fetch_one(&mut **transaction)
-    .await?;
-    if active > 0 {
-        return Ok(());
-    }
-    let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM facilities WHERE provider_id = $1 AND retired_at IS NULL",
-    )
-    .bind(provider_id)
     .fetch_one(&mut **transaction)
     .await?;
     if count >= i64::from(max_facilities) {
@@ -448,7 +442,11 @@ pub async fn reconcile(
         find_active(&mut transaction, caller.provider_id, code).await?;
         transaction.commit().await?;
     }
-    let registry_digest = digests.digests_at(pool, claim.as_of_seq).await?.whole.clone();
+    let registry_digest = digests
+        .digests_at(pool, claim.as_of_seq)
+        .await?
+        .whole
+        .clone();
     let matched = registry_digest.count == claim.count
         && registry_digest.digest.eq_ignore_ascii_case(&claim.digest);
     let now = now_millis();

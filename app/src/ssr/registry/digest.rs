@@ -339,7 +339,10 @@ mod tests {
         assert!(!Arc::ptr_eq(&at_one, &recomputed), "the oldest went first");
         assert!(matches!(
             cache.digests_at(pool, 4).await,
-            Err(DigestError::PastHead { as_of_seq: 4, head: 3 })
+            Err(DigestError::PastHead {
+                as_of_seq: 4,
+                head: 3
+            })
         ));
         assert_eq!(cache.len(), 2, "a refusal is not kept");
     }

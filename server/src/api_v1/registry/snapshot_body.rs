@@ -173,16 +173,14 @@ async fn produce_snapshot(
         spool_dir,
     } = bounds;
     let spool_until = deadline.min(Instant::now() + SPOOL_DEADLINE);
-    let spooled = match tokio::time::timeout_at(
-        spool_until,
-        spool_snapshot(reading, ndjson, &spool_dir),
-    )
-    .await
-    {
-        Ok(spooled) => spooled,
-        Err(_) if spool_until == deadline => Err(SpoolError::WholeDeadline),
-        Err(_) => Err(SpoolError::Deadline),
-    };
+    let spooled =
+        match tokio::time::timeout_at(spool_until, spool_snapshot(reading, ndjson, &spool_dir))
+            .await
+        {
+            Ok(spooled) => spooled,
+            Err(_) if spool_until == deadline => Err(SpoolError::WholeDeadline),
+            Err(_) => Err(SpoolError::Deadline),
+        };
     // `_spool_file` deletes the file when dropped.
     let (mut file, _spool_file) = match spooled {
         Ok(spooled) => spooled,

@@ -130,17 +130,32 @@ mod tests {
             15,
             "https://r.example/admin/facilities",
         );
-        assert_eq!(message.subject, "2 facilities' attorney lists need attention");
-        assert!(message.body.contains("2 facilities' lists of attorney numbers"));
+        assert_eq!(
+            message.subject,
+            "2 facilities' attorney lists need attention"
+        );
+        assert!(
+            message
+                .body
+                .contains("2 facilities' lists of attorney numbers")
+        );
         assert!(
             message
                 .body
                 .contains("- King County Correctional Facility (WA), Acme Phones\n")
         );
-        assert!(message.body.contains("- Yakima County Jail (WA), Acme Phones\n"));
+        assert!(
+            message
+                .body
+                .contains("- Yakima County Jail (WA), Acme Phones\n")
+        );
         assert!(message.body.contains("Why: its reconciliation at seq 12"));
         assert!(message.body.contains("every 15 minutes"));
-        assert!(message.body.ends_with("https://r.example/admin/facilities\n"));
+        assert!(
+            message
+                .body
+                .ends_with("https://r.example/admin/facilities\n")
+        );
         let single = facility_incidents(&[incident("Yakima County Jail")], 15, "l");
         assert_eq!(single.subject, "A facility's attorney list needs attention");
     }

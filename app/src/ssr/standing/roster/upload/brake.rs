@@ -63,8 +63,7 @@ impl Brake {
     fn attorneys_pulled(&self) -> bool {
         self.attorneys_leaving > self.rule.attorneys
             || (self.attorneys_leaving > self.rule.floor
-                && self.attorneys_leaving as f64
-                    > self.verified as f64 * self.rule.percent / 100.0)
+                && self.attorneys_leaving as f64 > self.verified as f64 * self.rule.percent / 100.0)
     }
 
     fn roster_pulled(&self) -> bool {
