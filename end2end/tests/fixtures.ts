@@ -45,6 +45,22 @@ function outboxOf(testInfo: TestInfo): string {
 }
 
 /** A link starting with `prefix` and containing `part` in mail sent to `to`. */
+/**
+ * A message as its reader sees it: a quoted-printable body (lettre picks
+ * it when a line is longer than 76 characters, as a long link is) is
+ * decoded, soft line breaks joined and `=3D` read as `=`.
+ */
+function readable(message: string): string {
+  if (!/Content-Transfer-Encoding: quoted-printable/i.test(message)) return message;
+  const split = message.search(/\r?\n\r?\n/);
+  if (split < 0) return message;
+  const body = message
+    .slice(split)
+    .replace(/=\r?\n/g, "")
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return message.slice(0, split) + body;
+}
+
 export async function linkInMail(testInfo: TestInfo, to: string, prefix: string, part = ""): Promise<string> {
   const dir = outboxOf(testInfo);
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -52,7 +68,7 @@ export async function linkInMail(testInfo: TestInfo, to: string, prefix: string,
       ? fs
           .readdirSync(dir)
           .filter((name) => name.endsWith(".eml"))
-          .map((name) => fs.readFileSync(path.join(dir, name), "utf8"))
+          .map((name) => readable(fs.readFileSync(path.join(dir, name), "utf8")))
           .filter((text) => text.includes(`To: ${to}`))
       : [];
     for (const text of messages) {
@@ -72,7 +88,7 @@ export function mailTo(testInfo: TestInfo, to: string): string[] {
   return fs
     .readdirSync(dir)
     .filter((name) => name.endsWith(".eml"))
-    .map((name) => fs.readFileSync(path.join(dir, name), "utf8"))
+    .map((name) => readable(fs.readFileSync(path.join(dir, name), "utf8")))
     .filter((text) => text.includes(`To: ${to}`));
 }
 
