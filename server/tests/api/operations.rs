@@ -7,53 +7,12 @@ use std::time::{Duration, Instant};
 
 use app::ssr::providers::Scope;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::journeys::{
     PASSWORD, enrolled_site_admin, flip, key, log_in, verified_account, writer_accounts,
 };
-use crate::helpers::{Engine, TestApp, spawn_app_with};
-
-/// Fills the registry with `count` numbers straight into its table: the
-/// snapshot reads it; nothing here needs the change log.
-async fn many_numbers(app: &TestApp, count: i64) {
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-         INSERT INTO privileged_intervals (e164, since, added_seq) \
-         SELECT '+1' || (2025500000 + i), 0, i FROM n",
-    )
-    .bind(count)
-    .execute(app.database.pool())
-    .await
-    .expect("numbers");
-}
-
-/// A snapshot reader that takes the headers and the first bytes of the
-/// body, then stops reading, with a receive buffer too small to let the
-/// rest of the body drain into it.
-async fn stalled_snapshot_reader(port: u16, key: &str) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("small buffer");
-    let mut stream = socket
-        .connect(([127, 0, 0, 1], port).into())
-        .await
-        .expect("connect");
-    let request = format!(
-        "GET /api/v1/registry/snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Authorization: Bearer {key}\r\nAccept: application/x-ndjson\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.expect("request");
-    // Read until the body has begun: the snapshot's read is then done (it
-    // is spooled first) or, before issue 16, under way in a transaction.
-    let mut seen = Vec::new();
-    let mut buffer = [0_u8; 1024];
-    while !seen.windows(12).any(|w| w == b"{\"as_of_seq\"") {
-        let read = stream.read(&mut buffer).await.expect("read");
-        assert!(read > 0, "the snapshot ended before its body");
-        seen.extend_from_slice(&buffer[..read]);
-    }
-    stream
-}
+use crate::helpers::snapshots::{many_numbers, stalled_snapshot_reader};
+use crate::helpers::{Engine, spawn_app_with};
 
 db_test!(
     async fn stalled_readers_and_long_polls_leave_the_portal_answering(engine: Engine) {

@@ -14,9 +14,10 @@ use app::ssr::infra::audit_trail::Actor;
 use app::ssr::infra::mail::{MailTransport, Mailer};
 use app::ssr::providers::Scope;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::helpers::journeys::{flip, key, writer_accounts};
+use crate::helpers::snapshots::{many_numbers, stalled_snapshot_reader};
 use crate::helpers::{Engine, TestApp, eventually, spawn_app_with};
 
 async fn get(app: &TestApp, key: &str, path: &str) -> reqwest::Response {
@@ -86,54 +87,6 @@ async fn problem_of(response: reqwest::Response) -> (u16, String, String) {
 /// Numbers enough that a snapshot of them (about 11 MB) outlasts what the
 /// socket buffers between a reader that stops reading and the server hold.
 const MANY: i64 = 200_000;
-
-/// Fills the registry with `count` numbers straight into its table: the
-/// snapshot reads it; nothing here needs the change log.
-async fn many_numbers(app: &TestApp, count: i64) {
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-         INSERT INTO privileged_intervals (e164, since, added_seq) \
-         SELECT '+1' || (2025500000 + i), 0, i FROM n",
-    )
-    .bind(count)
-    .execute(app.database.pool())
-    .await
-    .expect("numbers");
-}
-
-/// A snapshot reader that takes the headers and the first bytes of the
-/// body, then stops reading, with a receive buffer too small to let the
-/// rest of the body drain into it. Panics unless the snapshot began.
-async fn stalled_snapshot_reader(port: u16, key: &str) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("small buffer");
-    let mut stream = socket
-        .connect(([127, 0, 0, 1], port).into())
-        .await
-        .expect("connect");
-    let request = format!(
-        "GET /api/v1/registry/snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Authorization: Bearer {key}\r\nAccept: application/x-ndjson\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut seen = Vec::new();
-    let mut buffer = [0_u8; 1024];
-    while !seen.windows(12).any(|w| w == b"{\"as_of_seq\"") {
-        let read = stream.read(&mut buffer).await.expect("read");
-        assert!(
-            read > 0,
-            "the snapshot ended before its body: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buffer[..read]);
-    }
-    assert!(
-        seen.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&seen)
-    );
-    stream
-}
 
 /// A small snapshot (one bucket of the registry), read whole; its status.
 async fn small_snapshot(app: &TestApp, key: &str) -> u16 {

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod journeys;
+pub mod snapshots;
 
 use std::collections::HashMap;
 use std::sync::Arc;
